@@ -1,0 +1,25 @@
+// The one error class users catch. `code` is stable and machine-readable; the message says
+// which input was wrong and what to do. Native errors arrive as instances of this class too
+// (src/native.ts hands the constructor to the addon).
+
+export class SftError extends Error {
+  readonly code: string;
+
+  constructor(message: string, code: string) {
+    super(message);
+    this.name = 'SftError';
+    this.code = code;
+  }
+}
+
+/** Error codes raised on the TypeScript side (native codes are listed in native/core/*.h). */
+export const ErrorCode = {
+  InvalidArgument: 'INVALID_ARGUMENT',
+  ConfigInvalid: 'CONFIG_INVALID',
+  UnsupportedModel: 'UNSUPPORTED_MODEL',
+  FileNotFound: 'FILE_NOT_FOUND',
+  TokenizerInvalid: 'TOKENIZER_INVALID',
+  ChatTemplate: 'CHAT_TEMPLATE',
+  AddonLoad: 'ADDON_LOAD',
+  Disposed: 'DISPOSED',
+} as const;

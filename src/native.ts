@@ -1,0 +1,97 @@
+// The only file that loads the addon. It describes the whole native module as one TypeScript
+// interface, hands the addon our SftError class, and explains how to fix a failed load.
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ErrorCode, SftError } from './errors.js';
+import type { ArchConfig } from './config/arch.js';
+
+export type StDtype = 'F32' | 'F16' | 'BF16' | 'U8' | 'I8' | 'I32' | 'I64' | 'BOOL';
+
+export interface StTensorInfo {
+  name: string;
+  dtype: StDtype;
+  shape: number[];
+  /** Byte offsets inside the data section, as stored in the header. */
+  begin: number;
+  end: number;
+}
+
+export interface StTensorData {
+  dtype: StDtype;
+  shape: number[];
+  /** Raw little-endian bytes (a copy). */
+  data: Buffer;
+}
+
+export interface NativeSafetensors {
+  /** Parses and validates the header; throws SftError with an ST_* code. */
+  inspect(path: string): { tensors: StTensorInfo[]; metadata: Record<string, string> };
+  read(path: string, name: string): StTensorData;
+  write(path: string, tensors: Record<string, StTensorData>, metadata?: Record<string, string>): void;
+}
+
+export type NativeDevice = 'cpu' | 'cuda';
+export type NativeDtype = 'float32' | 'bfloat16' | 'float16';
+
+export interface NativeModelHandle {
+  /** Row-major [batch, seq, vocab] float32 logits. */
+  logits(ids: number[][], attentionMask: number[][] | null): Promise<{ shape: number[]; data: Float32Array }>;
+  generate(
+    ids: number[][],
+    options: { maxNewTokens: number; minNewTokens: number; eosTokenIds: number[]; padTokenId: number },
+  ): Promise<number[][]>;
+  info(): NativeModelInfo;
+  dispose(): Promise<void>;
+}
+
+export interface NativeModelInfo {
+  device: NativeDevice;
+  dtype: NativeDtype;
+  parameters: number;
+  parameterBytes: number;
+  weightPrefix: string;
+}
+
+export interface NativeBinding {
+  buildInfo(): { torchVersion: string; cudaBuilt: boolean; cudaAvailable: boolean; threads: number };
+  setErrorClass(ctor: typeof SftError): void;
+  safetensors: NativeSafetensors;
+  loadModel(dir: string, arch: ArchConfig, options: { device: NativeDevice; dtype: NativeDtype }): Promise<NativeModelHandle>;
+}
+
+const here = dirname(fileURLToPath(import.meta.url));
+const packageRoot = join(here, '..');
+
+let cached: NativeBinding | undefined;
+
+/** Loads the addon once. NODE_QLORA_ADDON=/path/to/file.node overrides the lookup. */
+export function native(): NativeBinding {
+  if (cached) return cached;
+  const require = createRequire(import.meta.url);
+  const attempts: string[] = [];
+  let binding: NativeBinding | undefined;
+  const override = process.env.NODE_QLORA_ADDON;
+  try {
+    if (override) {
+      attempts.push(override);
+      binding = require(override) as NativeBinding;
+    } else {
+      attempts.push(`node-gyp-build(${packageRoot}) -> build/Release/*.node, prebuilds/`);
+      const load = require('node-gyp-build') as (dir: string) => unknown;
+      binding = load(packageRoot) as NativeBinding;
+    }
+  } catch (err) {
+    const reason = err instanceof Error ? err.message : String(err);
+    const hint = /libtorch|libc10|libtorch_cpu|\.so/.test(reason)
+      ? 'The addon was built against a libtorch that cannot be found now: rebuild with `npm run build:native`, or make the libtorch it was built with visible again.'
+      : 'Build it with `npm run build` (needs cmake, a C++ compiler and libtorch: `pip install torch`).';
+    throw new SftError(
+      `node-qlora: could not load the native addon.\n  tried: ${attempts.join('\n  tried: ')}\n  reason: ${reason}\n  fix: ${hint}`,
+      ErrorCode.AddonLoad,
+    );
+  }
+  binding.setErrorClass(SftError);
+  cached = binding;
+  return binding;
+}
