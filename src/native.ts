@@ -28,7 +28,13 @@ export interface NativeSafetensors {
   /** Parses and validates the header; throws SftError with an ST_* code. */
   inspect(path: string): { tensors: StTensorInfo[]; metadata: Record<string, string> };
   read(path: string, name: string): StTensorData;
-  write(path: string, tensors: Record<string, StTensorData>, metadata?: Record<string, string>): void;
+  write(
+    path: string,
+    tensors: Record<string, { dtype: StDtype; shape: number[]; data: Buffer | ArrayBufferView }>,
+    metadata?: Record<string, string>,
+  ): void;
+  /** Sorted tensor names of a checkpoint dir (model.safetensors or index.json + shards). */
+  checkpointNames(dir: string): string[];
 }
 
 export type NativeDevice = 'cpu' | 'cuda';

@@ -60,6 +60,7 @@ class File {
 
  private:
   File() = default;
+  void parseHeader();  // validates the mapped header; fills tensors_, index_, metadata_
   std::string path_;
   void* map_ = nullptr;
   size_t mapSize_ = 0;
