@@ -1,0 +1,116 @@
+// See generate.h.
+#include "core/generate.h"
+
+#include <algorithm>
+#include <limits>
+#include <string>
+
+#include <ATen/core/grad_mode.h>
+
+#include "core/errors.h"
+
+namespace nq {
+
+at::Tensor positionsFromMask(const at::Tensor& valid) {
+  at::Tensor v = valid.to(at::kLong);
+  return (v.cumsum(-1) - 1).masked_fill(valid.logical_not(), 0);
+}
+
+PaddedBatch leftPad(const std::vector<std::vector<int64_t>>& prompts, int64_t padTokenId, at::Device device) {
+  const int64_t B = static_cast<int64_t>(prompts.size());
+  int64_t T = 0;
+  for (const auto& p : prompts) T = std::max<int64_t>(T, static_cast<int64_t>(p.size()));
+  at::Tensor ids = at::full({B, T}, padTokenId, at::kLong);
+  at::Tensor valid = at::zeros({B, T}, at::kBool);
+  auto idsA = ids.accessor<int64_t, 2>();
+  auto validA = valid.accessor<bool, 2>();
+  for (int64_t b = 0; b < B; ++b) {
+    const auto& p = prompts[b];
+    const int64_t start = T - static_cast<int64_t>(p.size());
+    for (size_t j = 0; j < p.size(); ++j) {
+      idsA[b][start + j] = p[j];
+      validA[b][start + j] = true;
+    }
+  }
+  PaddedBatch out;
+  out.ids = ids.to(device);
+  out.valid = valid.to(device);
+  out.positions = positionsFromMask(out.valid);
+  return out;
+}
+
+std::vector<std::vector<int64_t>> generateGreedy(const Model& model,
+                                                 const std::vector<std::vector<int64_t>>& prompts,
+                                                 const GreedyOptions& options) {
+  at::NoGradGuard noGrad;
+  const int64_t B = static_cast<int64_t>(prompts.size());
+  const int64_t V = model.arch().vocabSize;
+  if (B == 0) return {};
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    if (prompts[i].empty()) {
+      throw Error("INVALID_ARGUMENT", "prompt " + std::to_string(i) + " is empty; generation needs at least one token");
+    }
+    for (int64_t id : prompts[i]) {
+      if (id < 0 || id >= V) {
+        throw Error("INVALID_ARGUMENT", "prompt " + std::to_string(i) + " holds token id " + std::to_string(id) +
+                                            ", outside the vocabulary [0, " + std::to_string(V) + ")");
+      }
+    }
+  }
+  for (int64_t id : options.eosTokenIds) {
+    if (id < 0 || id >= V) {
+      throw Error("INVALID_ARGUMENT", "eos token id " + std::to_string(id) + " is outside the vocabulary [0, " + std::to_string(V) + ")");
+    }
+  }
+  std::vector<std::vector<int64_t>> out(B);
+  if (options.maxNewTokens <= 0) return out;
+
+  const at::Device device = model.device();
+  PaddedBatch batch = leftPad(prompts, options.padTokenId, device);
+  const int64_t T0 = batch.ids.size(1);
+  KvCache cache = model.newCache(B, T0 + options.maxNewTokens);
+
+  at::Tensor eos = at::tensor(options.eosTokenIds, at::kLong).to(device);
+  at::Tensor unfinished = at::ones({B}, at::TensorOptions().device(device).dtype(at::kBool));
+  at::Tensor lastPos = batch.positions.select(1, T0 - 1);  // (B)
+  at::Tensor logits = model.forward(batch.ids, batch.positions, batch.valid, &cache, /*lastOnly=*/true).select(1, 0);
+
+  std::vector<at::Tensor> steps;
+  const int64_t switchAt = model.longRopeSwitchLength();
+  for (int64_t step = 0; step < options.maxNewTokens; ++step) {
+    if (step < options.minNewTokens && eos.numel() > 0) {
+      logits.index_fill_(1, eos, -std::numeric_limits<float>::infinity());
+    }
+    at::Tensor next = logits.argmax(-1);  // (B)
+    next = at::where(unfinished, next, at::full_like(next, options.padTokenId));
+    steps.push_back(next);
+    if (eos.numel() > 0) unfinished = unfinished & at::isin(next, eos).logical_not();
+    if (step + 1 == options.maxNewTokens || !unfinished.any().item<bool>()) break;
+    lastPos = lastPos + 1;
+    const int64_t width = T0 + step + 1;  // padded prompt + new tokens, the next one included
+    if (switchAt > 0 && cache.length <= switchAt && width > switchAt) {
+      // longrope crosses from short to long factors: as transformers' Phi-3 does, drop the
+      // keys rotated with the short factors and re-run the whole sequence.
+      at::Tensor ids = at::cat({batch.ids, at::stack(steps, 1)}, 1);
+      at::Tensor valid = at::cat({batch.valid, at::ones({B, step + 1}, batch.valid.options())}, 1);
+      cache = model.newCache(B, T0 + options.maxNewTokens);
+      logits = model.forward(ids, positionsFromMask(valid), valid, &cache, /*lastOnly=*/true).select(1, 0);
+      continue;
+    }
+    at::Tensor ones = at::ones({B, 1}, at::TensorOptions().device(device).dtype(at::kBool));
+    logits = model.forward(next.unsqueeze(1), lastPos.unsqueeze(1), ones, &cache, /*lastOnly=*/true).select(1, 0);
+  }
+
+  at::Tensor tokens = at::stack(steps, 1).to(at::kCPU);  // (B, steps)
+  auto acc = tokens.accessor<int64_t, 2>();
+  for (int64_t b = 0; b < B; ++b) {
+    for (int64_t s = 0; s < tokens.size(1); ++s) {
+      const int64_t id = acc[b][s];
+      out[b].push_back(id);
+      if (std::find(options.eosTokenIds.begin(), options.eosTokenIds.end(), id) != options.eosTokenIds.end()) break;
+    }
+  }
+  return out;
+}
+
+}  // namespace nq

@@ -1,0 +1,54 @@
+// Text in, text out: resolve the model, tokenize (optionally through the chat template),
+// generate greedily, decode the new tokens.
+import { z } from 'zod';
+import { resolveModelDir } from '../hub/resolve.js';
+import { loadTokenizer } from '../tokenize/tokenizer.js';
+import { loadModel } from './model.js';
+import { parseOptions } from './options.js';
+
+const generateTextSchema = z
+  .object({
+    /** Local checkpoint folder or 'demo'. */
+    model: z.string().min(1),
+    /** Plain-text prompt; the tokenizer adds its special tokens (e.g. BOS). */
+    prompt: z.string().optional(),
+    /** A user message rendered with the model's chat template and a generation prompt. */
+    chat: z.string().optional(),
+    maxNewTokens: z.number().int().min(0).default(32),
+    minNewTokens: z.number().int().min(0).default(0),
+    device: z.enum(['cpu', 'cuda']).optional(),
+    dtype: z.enum(['float32', 'bfloat16', 'float16']).optional(),
+  })
+  .strict()
+  .refine((o) => (o.prompt === undefined) !== (o.chat === undefined), { message: 'give exactly one of prompt or chat' });
+export type GenerateTextOptions = z.input<typeof generateTextSchema>;
+
+export interface GenerateTextResult {
+  /** The prompt as token ids. */
+  promptIds: number[];
+  /** Only the new tokens (with the EOS that ended generation, if one did). */
+  ids: number[];
+  /** The new tokens decoded, special tokens skipped. */
+  text: string;
+}
+
+export async function generateText(options: GenerateTextOptions): Promise<GenerateTextResult> {
+  const opts = parseOptions(generateTextSchema, options, 'generateText options');
+  const dir = resolveModelDir(opts.model);
+  const tokenizer = await loadTokenizer(dir);
+  const promptIds =
+    opts.chat !== undefined
+      ? await tokenizer.encodeChat([{ role: 'user', content: opts.chat }], { addGenerationPrompt: true, enableThinking: false })
+      : await tokenizer.encode(opts.prompt ?? '', { addSpecialTokens: true });
+  const model = await loadModel(dir, {
+    ...(opts.device ? { device: opts.device } : {}),
+    ...(opts.dtype ? { dtype: opts.dtype } : {}),
+  });
+  try {
+    const [ids = []] = await model.generate([promptIds], { maxNewTokens: opts.maxNewTokens, minNewTokens: opts.minNewTokens });
+    const text = await tokenizer.decode(ids, { skipSpecialTokens: true });
+    return { promptIds, ids, text };
+  } finally {
+    await model.dispose();
+  }
+}

@@ -1,0 +1,56 @@
+// sft generate: greedy continuation of one prompt (plain text, or a user turn in the model's
+// chat template) on a local checkpoint or the bundled demo model.
+import type { Command } from 'commander';
+import { generateText } from '../../api/generate-text.js';
+import { ErrorCode, SftError } from '../../errors.js';
+
+interface GenerateFlags {
+  model: string;
+  prompt?: string;
+  chat?: string;
+  maxNewTokens: string;
+  minNewTokens: string;
+  device?: 'cpu' | 'cuda';
+  dtype?: 'float32' | 'bfloat16' | 'float16';
+  json?: boolean;
+}
+
+function integerFlag(value: string, flag: string, min: number): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min) {
+    throw new SftError(`Expected an integer >= ${min} for ${flag} but received '${value}'`, ErrorCode.InvalidArgument);
+  }
+  return n;
+}
+
+export function registerGenerate(program: Command): void {
+  program
+    .command('generate')
+    .description('greedy generation from a prompt')
+    .requiredOption('--model <dir>', "checkpoint folder (config.json + *.safetensors + tokenizer.json), or 'demo'")
+    .option('--prompt <text>', 'plain-text prompt (tokenized with the tokenizer\'s special tokens, e.g. BOS)')
+    .option('--chat <text>', "a user message, wrapped in the model's chat template (Qwen3: thinking off)")
+    .option('--max-new-tokens <n>', 'most new tokens to generate', '32')
+    .option('--min-new-tokens <n>', 'suppress EOS until this many tokens', '0')
+    .option('--device <device>', 'cpu or cuda (default: cuda when available)')
+    .option('--dtype <dtype>', 'float32, bfloat16 or float16 (default: float32 on cpu, bfloat16 on cuda)')
+    .option('--json', 'print {"ids": [...], "text": "..."}')
+    .action(async (flags: GenerateFlags) => {
+      if ((flags.prompt === undefined) === (flags.chat === undefined)) {
+        throw new SftError('give exactly one of --prompt TEXT or --chat TEXT', ErrorCode.InvalidArgument);
+      }
+      const result = await generateText({
+        model: flags.model,
+        ...(flags.prompt !== undefined ? { prompt: flags.prompt } : { chat: flags.chat as string }),
+        maxNewTokens: integerFlag(flags.maxNewTokens, '--max-new-tokens', 0),
+        minNewTokens: integerFlag(flags.minNewTokens, '--min-new-tokens', 0),
+        ...(flags.device ? { device: flags.device } : {}),
+        ...(flags.dtype ? { dtype: flags.dtype } : {}),
+      });
+      if (flags.json) {
+        process.stdout.write(`${JSON.stringify({ ids: result.ids, text: result.text })}\n`);
+      } else {
+        process.stdout.write(`${result.text}\n`);
+      }
+    });
+}

@@ -1,0 +1,15 @@
+// Registers the commands; each lives in commands/<name>.ts and only parses, calls the API and prints.
+import { Command } from 'commander';
+import { readFileSync } from 'node:fs';
+import { registerGenerate } from './commands/generate.js';
+
+export function buildProgram(): Command {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  const program = new Command('sft')
+    .description('QLoRA instruction tuning of open LLMs from Node.js')
+    .version(pkg.version)
+    .showHelpAfterError()
+    .exitOverride();
+  registerGenerate(program);
+  return program;
+}
