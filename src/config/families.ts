@@ -233,17 +233,10 @@ function divide(source: string, hidden: number, heads: number): number {
   return hidden / heads;
 }
 
-interface Dims {
-  vocabSize: number;
-  hiddenSize: number;
-  intermediateSize: number;
-  numLayers: number;
-  numHeads: number;
-  numKvHeads: number;
-  headDim: number;
-  maxPositionEmbeddings: number;
-  rmsNormEps: number;
-}
+type Dims = Pick<
+  ArchConfig,
+  'vocabSize' | 'hiddenSize' | 'intermediateSize' | 'numLayers' | 'numHeads' | 'numKvHeads' | 'headDim' | 'maxPositionEmbeddings' | 'rmsNormEps'
+>;
 
 function checkHeads(source: string, path: string, dims: Dims): void {
   if (dims.numHeads % dims.numKvHeads !== 0) {
