@@ -8,6 +8,20 @@ import { loadModel } from '../../src/api/model.js';
 import { loadTokenizer } from '../../src/tokenize/tokenizer.js';
 import { DEMO_MODEL_DIR } from '../../src/hub/resolve.js';
 import { MODEL_FIXTURES } from '../helpers/fixtures.js';
+import { readFileSync } from 'node:fs';
+
+interface DemoCase {
+  kind: 'prompt' | 'chat';
+  text: string;
+  prompt_ids: number[];
+  max_new_tokens: number;
+  new_ids: number[];
+  new_text: string;
+}
+// transformers' greedy output on the demo model (scripts/reference/make_demo_reference.py).
+const demoReference = JSON.parse(
+  readFileSync(join(import.meta.dirname, '..', 'fixtures', 'demo-reference.json'), 'utf8'),
+) as { cases: DemoCase[] };
 
 const run = promisify(execFile);
 const bin = join(import.meta.dirname, '..', '..', 'dist', 'cli', 'bin.js');
@@ -25,6 +39,26 @@ async function sft(args: string[]): Promise<{ code: number; stdout: string; stde
 describe('sft generate', () => {
   it('the CLI is built (npm run build)', () => {
     expect(existsSync(bin)).toBe(true);
+  });
+
+  it.each(demoReference.cases)('--$kind "$text" --json gives transformers\' ids and text', async (c) => {
+    const res = await sft(['generate', '--model', 'demo', `--${c.kind}`, c.text, '--max-new-tokens', String(c.max_new_tokens), '--json']);
+    expect(res.stderr).toBe('');
+    expect(res.code).toBe(0);
+    const out = JSON.parse(res.stdout) as { ids: number[]; text: string };
+    expect(out.ids).toEqual(c.new_ids);
+    expect(out.text).toBe(c.new_text);
+  });
+
+  it('prompt tokenization equals transformers (plain and chat)', async () => {
+    const tokenizer = await loadTokenizer(DEMO_MODEL_DIR);
+    for (const c of demoReference.cases) {
+      const ids =
+        c.kind === 'chat'
+          ? await tokenizer.encodeChat([{ role: 'user', content: c.text }], { addGenerationPrompt: true })
+          : await tokenizer.encode(c.text, { addSpecialTokens: true });
+      expect(ids).toEqual(c.prompt_ids);
+    }
   });
 
   it('--json prints the new ids and their text, equal to the API on the same prompt', async () => {
