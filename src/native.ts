@@ -38,6 +38,21 @@ export interface NativeSafetensors {
 }
 
 export type NativeDevice = 'cpu' | 'cuda';
+
+export type QuantType = 'nf4' | 'fp4';
+/** A 4-bit weight as bitsandbytes serializes it: "weight", "weight.absmax", ... */
+export type QuantRecord = Record<string, StTensorData>;
+
+/** 4-bit primitives (native/core/quant.h), for tests, tools and GPU checks. */
+export interface NativeQuant {
+  quantize(
+    input: StTensorData,
+    options: { type: QuantType; blocksize?: number; doubleQuant?: boolean; device?: NativeDevice },
+  ): QuantRecord;
+  dequantize(serialized: QuantRecord, options: { dtype: NativeDtype; device?: NativeDevice; reference?: boolean }): StTensorData;
+  gemv(x: StTensorData, serialized: QuantRecord, options?: { device?: NativeDevice }): StTensorData;
+  readSerialized(dir: string, weightName: string): QuantRecord;
+}
 export type NativeDtype = 'float32' | 'bfloat16' | 'float16';
 
 export interface NativeModelHandle {
@@ -57,13 +72,37 @@ export interface NativeModelInfo {
   parameters: number;
   parameterBytes: number;
   weightPrefix: string;
+  /** Linear layers holding 4-bit weights. */
+  quantizedLinears: number;
+}
+
+export interface NativeLoadOptions {
+  device: NativeDevice;
+  dtype: NativeDtype;
+  /** Quantize 16-bit linear weights on load. */
+  quant: 'none' | 'nf4' | 'fp4';
+  doubleQuant: boolean;
+  blocksize?: number;
+  /** Turn pre-quantized (bitsandbytes) weights into 16-bit ones. */
+  dequantizeStored: boolean;
 }
 
 export interface NativeBinding {
   buildInfo(): { torchVersion: string; cudaBuilt: boolean; cudaAvailable: boolean; threads: number };
   setErrorClass(ctor: typeof SftError): void;
+  /** CUDA caching-allocator bytes on device 0; throws CUDA_UNAVAILABLE without CUDA. */
+  cudaMemory(): { allocated: number; peakAllocated: number; reserved: number };
+  cudaResetPeak(): void;
   safetensors: NativeSafetensors;
-  loadModel(dir: string, arch: ArchConfig, options: { device: NativeDevice; dtype: NativeDtype }): Promise<NativeModelHandle>;
+  quant: NativeQuant;
+  loadModel(dir: string, arch: ArchConfig, options: NativeLoadOptions): Promise<NativeModelHandle>;
+  /** Copies a checkpoint with `names` stored 4-bit in bitsandbytes' layout. */
+  quantizeCheckpoint(
+    srcDir: string,
+    outFile: string,
+    names: string[],
+    options: { type: 'nf4' | 'fp4'; blocksize?: number; doubleQuant: boolean; device: NativeDevice },
+  ): Promise<{ quantized: number; copied: number; bytesOut: number }>;
 }
 
 const here = dirname(fileURLToPath(import.meta.url));

@@ -5,7 +5,12 @@
 #include <ATen/Parallel.h>
 #include <torch/version.h>
 
+#include "addon/errors.h"
 #include "addon/registry.h"
+
+#ifdef NQ_WITH_CUDA
+#include <c10/cuda/CUDACachingAllocator.h>
+#endif
 
 namespace nq::addon {
 
@@ -29,8 +34,38 @@ Napi::Value BuildInfo(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// CUDA caching-allocator statistics of device 0, in bytes (for benchmarks and reports).
+Napi::Value CudaMemory(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+#ifdef NQ_WITH_CUDA
+  if (at::hasCUDA()) {
+    using namespace c10::cuda::CUDACachingAllocator;
+    const DeviceStats stats = getDeviceStats(0);
+    const size_t all = static_cast<size_t>(StatType::AGGREGATE);
+    Napi::Object out = Napi::Object::New(env);
+    out.Set("allocated", Napi::Number::New(env, static_cast<double>(stats.allocated_bytes[all].current)));
+    out.Set("peakAllocated", Napi::Number::New(env, static_cast<double>(stats.allocated_bytes[all].peak)));
+    out.Set("reserved", Napi::Number::New(env, static_cast<double>(stats.reserved_bytes[all].current)));
+    return out;
+  }
+#endif
+  throwJsError(env, {"CUDA_UNAVAILABLE", "cudaMemory: this addon was built without CUDA or no GPU is visible"});
+}
+
+Napi::Value CudaResetPeak(const Napi::CallbackInfo& info) {
+#ifdef NQ_WITH_CUDA
+  if (at::hasCUDA()) {
+    c10::cuda::CUDACachingAllocator::resetPeakStats(0);
+    return info.Env().Undefined();
+  }
+#endif
+  throwJsError(info.Env(), {"CUDA_UNAVAILABLE", "cudaResetPeak: this addon was built without CUDA or no GPU is visible"});
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("buildInfo", Napi::Function::New(env, BuildInfo, "buildInfo"));
+  exports.Set("cudaMemory", Napi::Function::New(env, CudaMemory, "cudaMemory"));
+  exports.Set("cudaResetPeak", Napi::Function::New(env, CudaResetPeak, "cudaResetPeak"));
   for (auto& [name, fn] : registrations()) fn(env, exports);
   return exports;
 }

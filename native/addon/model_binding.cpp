@@ -204,6 +204,7 @@ class ModelHandle : public Napi::ObjectWrap<ModelHandle> {
     out.Set("parameters", Napi::Number::New(env, static_cast<double>(m.parameterCount())));
     out.Set("parameterBytes", Napi::Number::New(env, static_cast<double>(m.parameterBytes())));
     out.Set("weightPrefix", Napi::String::New(env, m.weightPrefix()));
+    out.Set("quantizedLinears", Napi::Number::New(env, static_cast<double>(m.quantizedLinears())));
     return out;
   }
 
@@ -250,6 +251,20 @@ at::ScalarType parseDtype(const std::string& name) {
   throw Error("INVALID_ARGUMENT", "dtype: expected 'float32', 'bfloat16' or 'float16', got '" + name + "'");
 }
 
+// {quant: 'none'|'nf4'|'fp4', doubleQuant: boolean, blocksize?: number, dequantizeStored: boolean}
+LoadOptions parseLoadOptions(const Napi::Object& o) {
+  LoadOptions load;
+  const std::string quant = o.Has("quant") ? o.Get("quant").ToString().Utf8Value() : "none";
+  if (quant == "none") load.quant = LoadOptions::Quant::None;
+  else if (quant == "nf4") load.quant = LoadOptions::Quant::NF4;
+  else if (quant == "fp4") load.quant = LoadOptions::Quant::FP4;
+  else throw Error("INVALID_ARGUMENT", "quant: expected 'none', 'nf4' or 'fp4', got '" + quant + "'");
+  if (o.Has("doubleQuant")) load.doubleQuant = o.Get("doubleQuant").ToBoolean().Value();
+  if (o.Has("dequantizeStored")) load.dequantizeStored = o.Get("dequantizeStored").ToBoolean().Value();
+  load.blocksize = intOption(o, "blocksize", 64, 64);
+  return load;
+}
+
 struct Env {
   Napi::FunctionReference handleClass;
 };
@@ -260,21 +275,23 @@ Napi::Value LoadModel(const Napi::CallbackInfo& info) {
   ArchSpec arch;
   at::Device device(at::kCPU);
   at::ScalarType dtype = at::kFloat;
+  LoadOptions load;
   try {
     dir = requireString(info, 0, "dir");
     arch = archSpecFromJs(requireObject(info, 1, "arch"));
     Napi::Object options = requireObject(info, 2, "options");
     device = parseDevice(options.Get("device").ToString().Utf8Value());
     dtype = parseDtype(options.Get("dtype").ToString().Utf8Value());
+    load = parseLoadOptions(options);
   } catch (const Napi::Error&) {
     throw;
   } catch (...) {
     throwJsError(env, captureCurrentException());
   }
   auto state = std::make_shared<ModelState>();
-  std::function<bool()> work = [state, arch = std::move(arch), dir, device, dtype]() {
+  std::function<bool()> work = [state, arch = std::move(arch), dir, device, dtype, load]() {
     at::NoGradGuard noGrad;
-    state->model = std::make_unique<Model>(arch, dir, device, dtype);
+    state->model = std::make_unique<Model>(arch, dir, device, dtype, load);
     return true;
   };
   std::function<Napi::Value(Napi::Env, bool&)> toJs = [state](Napi::Env env, bool&) -> Napi::Value {

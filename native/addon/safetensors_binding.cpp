@@ -5,8 +5,6 @@
 
 #include <ATen/ATen.h>
 
-#include <cmath>
-#include <cstring>
 #include <map>
 #include <string>
 #include <utility>
@@ -14,13 +12,12 @@
 
 #include "addon/errors.h"
 #include "addon/registry.h"
+#include "addon/tensor_js.h"
 #include "core/errors.h"
 #include "core/safetensors.h"
 
 namespace nq::addon {
 namespace {
-
-constexpr double kMaxSafeInteger = 9007199254740991.0;  // 2^53 - 1
 
 // Runs a binding body; every C++ exception reaches JS as an SftError with its code.
 template <typename Body>
@@ -34,37 +31,10 @@ Napi::Value guarded(const Napi::CallbackInfo& info, Body&& body) {
   }
 }
 
-[[noreturn]] void invalidArgument(const std::string& message) {
-  throw nq::Error("INVALID_ARGUMENT", message);
-}
-
-Napi::Array shapeToJs(Napi::Env env, const std::vector<int64_t>& shape) {
-  Napi::Array out = Napi::Array::New(env, shape.size());
-  for (size_t i = 0; i < shape.size(); ++i) {
-    out.Set(static_cast<uint32_t>(i), Napi::Number::New(env, static_cast<double>(shape[i])));
-  }
-  return out;
-}
-
 Napi::Object metadataToJs(Napi::Env env, const std::map<std::string, std::string>& metadata) {
   Napi::Object out = Napi::Object::New(env);
   for (const auto& [key, value] : metadata) out.Set(key, value);
   return out;
-}
-
-std::string describeJs(const Napi::Value& v) {
-  if (v.IsUndefined()) return "undefined";
-  if (v.IsNull()) return "null";
-  if (v.IsString()) {
-    std::string quoted = "\"";
-    quoted += v.As<Napi::String>().Utf8Value();
-    return quoted + "\"";
-  }
-  if (v.IsNumber() || v.IsBoolean()) return v.ToString().Utf8Value();
-  if (v.IsArray()) return "an array";
-  if (v.IsFunction()) return "a function";
-  if (v.IsObject()) return "an object";
-  return "a value of another type";
 }
 
 Napi::Value Inspect(const Napi::CallbackInfo& info) {
@@ -109,81 +79,6 @@ Napi::Value Read(const Napi::CallbackInfo& info) {
   });
 }
 
-// One JS {dtype, shape, data} as a CPU tensor over (or, when misaligned, copied from) the JS
-// bytes. The view is valid only during the synchronous call that made it.
-at::Tensor tensorFromJs(const std::string& path, const std::string& name, const Napi::Value& value) {
-  const std::string ctx = path + ": tensor \"" + name + "\": ";
-  if (!value.IsObject() || value.IsArray()) {
-    invalidArgument(ctx + "expected an object {dtype, shape, data} but received " + describeJs(value));
-  }
-  Napi::Object obj = value.As<Napi::Object>();
-
-  Napi::Value dtypeValue = obj.Get("dtype");
-  const char* allowed = "F32, F16, BF16, U8, I8, I32, I64, BOOL";
-  if (!dtypeValue.IsString()) {
-    invalidArgument(ctx + "expected dtype to be one of " + allowed + " but received " + describeJs(dtypeValue));
-  }
-  std::string dtypeName = dtypeValue.As<Napi::String>().Utf8Value();
-  st::DType dtype = st::DType::F32;
-  bool known = false;
-  for (st::DType d : {st::DType::F32, st::DType::F16, st::DType::BF16, st::DType::U8, st::DType::I8,
-                      st::DType::I32, st::DType::I64, st::DType::BOOL}) {
-    if (dtypeName == st::dtypeName(d)) {
-      dtype = d;
-      known = true;
-    }
-  }
-  if (!known) {
-    invalidArgument(ctx + "expected dtype to be one of " + allowed + " but received \"" + dtypeName + "\"");
-  }
-
-  Napi::Value shapeValue = obj.Get("shape");
-  if (!shapeValue.IsArray()) {
-    invalidArgument(ctx + "expected shape to be an array of non-negative integers but received " +
-                    describeJs(shapeValue));
-  }
-  Napi::Array shapeArray = shapeValue.As<Napi::Array>();
-  std::vector<int64_t> shape;
-  uint64_t numel = 1;
-  bool overflow = false;
-  for (uint32_t i = 0; i < shapeArray.Length(); ++i) {
-    Napi::Value dim = shapeArray.Get(i);
-    double d = dim.IsNumber() ? dim.As<Napi::Number>().DoubleValue() : -1.0;
-    if (!dim.IsNumber() || !(d >= 0) || d > kMaxSafeInteger || std::floor(d) != d) {
-      invalidArgument(ctx + "expected shape to be an array of non-negative integers but entry " +
-                      std::to_string(i) + " is " + describeJs(dim));
-    }
-    shape.push_back(static_cast<int64_t>(d));
-    if (__builtin_mul_overflow(numel, static_cast<uint64_t>(d), &numel)) overflow = true;
-  }
-  if (numel == 0) overflow = false;  // a zero dimension empties the tensor whatever the rest
-  uint64_t expected = 0;
-  if (overflow || __builtin_mul_overflow(numel, st::dtypeSize(dtype), &expected)) {
-    invalidArgument(ctx + "shape is too large");
-  }
-
-  Napi::Value dataValue = obj.Get("data");
-  if (!dataValue.IsTypedArray()) {
-    invalidArgument(ctx + "expected data to be a Buffer or TypedArray but received " + describeJs(dataValue));
-  }
-  Napi::TypedArray typed = dataValue.As<Napi::TypedArray>();
-  const size_t length = typed.ByteLength();
-  if (length != expected) {
-    invalidArgument(ctx + "data holds " + std::to_string(length) + " bytes but its shape of " +
-                    std::to_string(numel) + " " + dtypeName + " elements needs " + std::to_string(expected));
-  }
-
-  auto options = at::TensorOptions().dtype(st::toScalarType(dtype)).device(at::kCPU);
-  if (length == 0) return at::empty(shape, options);
-  auto* bytes = static_cast<uint8_t*>(typed.ArrayBuffer().Data()) + typed.ByteOffset();
-  if (reinterpret_cast<uintptr_t>(bytes) % st::dtypeSize(dtype) == 0) {
-    return at::from_blob(bytes, shape, options);
-  }
-  at::Tensor copy = at::empty(shape, options);
-  std::memcpy(copy.data_ptr(), bytes, length);
-  return copy;
-}
-
 Napi::Value Write(const Napi::CallbackInfo& info) {
   std::string path = requireString(info, 0, "path");
   Napi::Object tensors = requireObject(info, 1, "tensors");
@@ -192,7 +87,7 @@ Napi::Value Write(const Napi::CallbackInfo& info) {
     Napi::Array names = tensors.GetPropertyNames();
     for (uint32_t i = 0; i < names.Length(); ++i) {
       std::string name = names.Get(i).ToString().Utf8Value();
-      list.emplace_back(name, tensorFromJs(path, name, tensors.Get(name)));
+      list.emplace_back(name, tensorFromJs(path + ": tensor \"" + name + "\": ", tensors.Get(name)));
     }
     std::map<std::string, std::string> metadata;
     if (info.Length() > 2 && !info[2].IsUndefined() && !info[2].IsNull()) {

@@ -2,6 +2,8 @@
 // in fp32, logits soft-capped in the compute dtype and returned as fp32.
 #include "core/model.h"
 
+#include <ATen/core/grad_mode.h>
+
 #include <sstream>
 
 #include "core/errors.h"
@@ -21,8 +23,8 @@ std::string shapeString(at::IntArrayRef shape) {
 // Reads weights from a checkpoint dir, checking each shape against what the config implies.
 class WeightLoader {
  public:
-  WeightLoader(const std::string& dir, at::Device device, at::ScalarType dtype)
-      : ckpt_(st::Checkpoint::open(dir)), device_(device), dtype_(dtype) {}
+  WeightLoader(const std::string& dir, at::Device device, at::ScalarType dtype, const LoadOptions& load)
+      : ckpt_(st::Checkpoint::open(dir)), device_(device), dtype_(dtype), load_(load) {}
 
   bool has(const std::string& name) const { return ckpt_.has(name); }
 
@@ -45,19 +47,46 @@ class WeightLoader {
     return wanted ? take(name, std::move(expected)) : at::Tensor();
   }
 
+  // A linear layer's weight: 4-bit as stored (bitsandbytes layout), 16-bit as stored, or
+  // quantized on load, following LoadOptions.
+  Linear takeLinear(const std::string& name, int64_t out, int64_t in, bool bias) {
+    Linear l;
+    const std::string weightName = name + ".weight";
+    if (quant::isSerialized(ckpt_, weightName)) {
+      quant::Weight4 w4 = quant::readSerialized(ckpt_, weightName);
+      if (w4.shape != std::vector<int64_t>{out, in}) {
+        throw Error("WEIGHT_SHAPE", "4-bit weight '" + weightName + "' in " + ckpt_.dir() + " has shape " +
+                                        shapeString(w4.shape) + " but config.json implies " + shapeString({out, in}));
+      }
+      w4 = w4.to(device_);
+      if (load_.dequantizeStored) {
+        l.weight = quant::dequantize(w4, dtype_);
+      } else {
+        l.w4 = std::make_shared<quant::Weight4>(std::move(w4));
+      }
+    } else {
+      l.weight = take(weightName, {out, in});
+      if (load_.quant != LoadOptions::Quant::None) {
+        const quant::Type type = load_.quant == LoadOptions::Quant::NF4 ? quant::Type::NF4 : quant::Type::FP4;
+        l.w4 = std::make_shared<quant::Weight4>(quant::quantize(l.weight, type, load_.blocksize, load_.doubleQuant));
+        l.weight = at::Tensor();
+      }
+    }
+    if (bias) l.bias = take(name + ".bias", {out});
+    return l;
+  }
+
   const st::Checkpoint& checkpoint() const { return ckpt_; }
 
  private:
   st::Checkpoint ckpt_;
   at::Device device_;
   at::ScalarType dtype_;
+  LoadOptions load_;
 };
 
 Linear loadLinear(WeightLoader& w, const std::string& name, int64_t out, int64_t in, bool bias) {
-  Linear l;
-  l.weight = w.take(name + ".weight", {out, in});
-  if (bias) l.bias = w.take(name + ".bias", {out});
-  return l;
+  return w.takeLinear(name, out, in, bias);
 }
 
 void requirePositive(int64_t v, const char* what) {
@@ -66,7 +95,32 @@ void requirePositive(int64_t v, const char* what) {
 
 }  // namespace
 
-Model::Model(const ArchSpec& arch, const std::string& dir, at::Device device, at::ScalarType dtype)
+at::Tensor Linear::operator()(const at::Tensor& x) const {
+  if (!w4) return at::linear(x, weight, bias);
+  const int64_t rows = x.numel() / x.size(-1);
+  if (rows <= 8 && x.is_cuda() && !at::GradMode::is_enabled()) {
+    at::Tensor y = quant::gemv(x, *w4);
+    return bias.defined() ? y + bias : y;
+  }
+  return at::linear(x, quant::dequantize(*w4, x.scalar_type()), bias);
+}
+
+int64_t Linear::parameterCount() const {
+  int64_t n = bias.defined() ? bias.numel() : 0;
+  if (weight.defined()) n += weight.numel();
+  if (w4) n += w4->numel();
+  return n;
+}
+
+int64_t Linear::bytes() const {
+  int64_t n = bias.defined() ? bias.numel() * static_cast<int64_t>(bias.element_size()) : 0;
+  if (weight.defined()) n += weight.numel() * static_cast<int64_t>(weight.element_size());
+  if (w4) n += w4->bytes();
+  return n;
+}
+
+Model::Model(const ArchSpec& arch, const std::string& dir, at::Device device, at::ScalarType dtype,
+             const LoadOptions& load)
     : arch_(arch), device_(device), dtype_(dtype) {
   requirePositive(arch.vocabSize, "vocabSize");
   requirePositive(arch.hiddenSize, "hiddenSize");
@@ -82,7 +136,7 @@ Model::Model(const ArchSpec& arch, const std::string& dir, at::Device device, at
                                       " entries but numLayers is " + std::to_string(arch.numLayers));
   }
 
-  WeightLoader w(dir, device, dtype);
+  WeightLoader w(dir, device, dtype, load);
   for (const std::string& p : arch.weightPrefixes) {
     if (w.has(p + "embed_tokens.weight")) {
       prefix_ = p;
@@ -151,22 +205,37 @@ Model::Model(const ArchSpec& arch, const std::string& dir, at::Device device, at
   }
 }
 
+namespace {
+int64_t tensorBytes(const at::Tensor& t) { return t.defined() ? t.numel() * static_cast<int64_t>(t.element_size()) : 0; }
+}  // namespace
+
 int64_t Model::parameterCount() const {
   int64_t n = embed_.numel() + finalNorm_.numel() + (lmHead_.is_same(embed_) ? 0 : lmHead_.numel());
-  auto add = [&n](const at::Tensor& t) {
-    if (t.defined()) n += t.numel();
-  };
   for (const DecoderLayer& l : layers_) {
-    for (const Linear* lin : {&l.q, &l.k, &l.v, &l.o, &l.qkv, &l.gate, &l.up, &l.down, &l.gateUp}) {
-      add(lin->weight);
-      add(lin->bias);
+    for (const Linear* lin : {&l.q, &l.k, &l.v, &l.o, &l.qkv, &l.gate, &l.up, &l.down, &l.gateUp}) n += lin->parameterCount();
+    for (const at::Tensor* t : {&l.inputNorm, &l.postAttnNorm, &l.preFfnNorm, &l.postFfnNorm, &l.qNorm, &l.kNorm}) {
+      if (t->defined()) n += t->numel();
     }
-    for (const at::Tensor* t : {&l.inputNorm, &l.postAttnNorm, &l.preFfnNorm, &l.postFfnNorm, &l.qNorm, &l.kNorm}) add(*t);
   }
   return n;
 }
 
-int64_t Model::parameterBytes() const { return parameterCount() * static_cast<int64_t>(c10::elementSize(dtype_)); }
+int64_t Model::parameterBytes() const {
+  int64_t n = tensorBytes(embed_) + tensorBytes(finalNorm_) + (lmHead_.is_same(embed_) ? 0 : tensorBytes(lmHead_));
+  for (const DecoderLayer& l : layers_) {
+    for (const Linear* lin : {&l.q, &l.k, &l.v, &l.o, &l.qkv, &l.gate, &l.up, &l.down, &l.gateUp}) n += lin->bytes();
+    for (const at::Tensor* t : {&l.inputNorm, &l.postAttnNorm, &l.preFfnNorm, &l.postFfnNorm, &l.qNorm, &l.kNorm}) n += tensorBytes(*t);
+  }
+  return n;
+}
+
+int64_t Model::quantizedLinears() const {
+  int64_t n = 0;
+  for (const DecoderLayer& l : layers_) {
+    for (const Linear* lin : {&l.q, &l.k, &l.v, &l.o, &l.qkv, &l.gate, &l.up, &l.down, &l.gateUp}) n += lin->w4 ? 1 : 0;
+  }
+  return n;
+}
 
 int64_t Model::longRopeSwitchLength() const {
   for (const LayerSpec& l : arch_.layers) {

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "core/arch.h"
+#include "core/quant.h"
 #include "core/rope.h"
 #include "core/safetensors.h"
 
@@ -27,10 +28,26 @@ struct KvCache {
   int64_t capacity = 0;
 };
 
+// A frozen linear layer: 16-bit weight, or a 4-bit one (forward = dequantize + matmul, or the
+// 4-bit gemv kernel for a few rows on CUDA; autograd then yields the input gradient only).
 struct Linear {
-  at::Tensor weight;  // (out, in)
-  at::Tensor bias;    // (out) or undefined
-  at::Tensor operator()(const at::Tensor& x) const { return at::linear(x, weight, bias); }
+  at::Tensor weight;                   // (out, in) in the compute dtype, or undefined if 4-bit
+  std::shared_ptr<quant::Weight4> w4;  // the 4-bit weight, or null
+  at::Tensor bias;                     // (out) or undefined
+  bool defined() const { return weight.defined() || w4 != nullptr; }
+  at::Tensor operator()(const at::Tensor& x) const;
+  int64_t parameterCount() const;
+  int64_t bytes() const;
+};
+
+// How the base weights are held: as stored, or quantized on load.
+struct LoadOptions {
+  // For 16-bit checkpoints: quantize the decoder's linear layers on load (None keeps them).
+  // Pre-quantized (bitsandbytes) weights load as stored, unless dequantizeStored is set.
+  enum class Quant { None, NF4, FP4 } quant = Quant::None;
+  bool doubleQuant = true;
+  int64_t blocksize = 64;
+  bool dequantizeStored = false;  // quant 'none' asked explicitly: 4-bit files become 16-bit
 };
 
 struct DecoderLayer {
@@ -48,14 +65,16 @@ class Model {
  public:
   // Loads and shape-checks every weight. Throws WEIGHT_MISSING / WEIGHT_SHAPE naming the
   // tensor, the expected and found shapes and the checkpoint dir.
-  Model(const ArchSpec& arch, const std::string& dir, at::Device device, at::ScalarType dtype);
+  Model(const ArchSpec& arch, const std::string& dir, at::Device device, at::ScalarType dtype,
+        const LoadOptions& load = {});
 
   const ArchSpec& arch() const { return arch_; }
   at::Device device() const { return device_; }
   at::ScalarType dtype() const { return dtype_; }
   const std::string& weightPrefix() const { return prefix_; }
   int64_t parameterCount() const;
-  int64_t parameterBytes() const;
+  int64_t parameterBytes() const;  // device memory held by the weights
+  int64_t quantizedLinears() const;  // how many linear layers hold 4-bit weights
 
   KvCache newCache(int64_t batch, int64_t capacity) const;
 

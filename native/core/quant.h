@@ -8,6 +8,7 @@
 #pragma once
 #include <ATen/ATen.h>
 
+#include <map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -71,6 +72,10 @@ at::Tensor gemv(const at::Tensor& x, const Weight4& w);
 bool isSerialized(const st::Checkpoint& ckpt, const std::string& weightName);
 // Throws QUANT_INVALID naming the tensor when a companion is missing or inconsistent.
 Weight4 readSerialized(const st::Checkpoint& ckpt, const std::string& weightName);
+// The same over tensors already in memory (full name -> tensor, e.g. handed over from JS);
+// `origin` starts every message.
+Weight4 fromSerialized(const std::map<std::string, at::Tensor>& tensors, const std::string& weightName,
+                       const std::string& origin);
 // Appends the tensors bitsandbytes would write for this weight (CPU copies).
 void appendSerialized(std::vector<std::pair<std::string, at::Tensor>>& out, const std::string& weightName,
                       const Weight4& w);

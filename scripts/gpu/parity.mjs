@@ -36,7 +36,7 @@ const same = (a, b) => JSON.stringify(a) === JSON.stringify(b);
 
 async function measure(name, dtype, ref, hf) {
   const dir = join(fixtures, name);
-  const model = await loadModel(dir, { device: 'cuda', dtype });
+  const model = await loadModel(dir, { device: 'cuda', dtype, quant: 'none' });
   const refFile = join(dir, 'reference.safetensors');
   let err = 0, hfErr = 0;
   for (const [i, seq] of ref.sequences.entries()) {

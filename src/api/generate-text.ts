@@ -18,6 +18,7 @@ const generateTextSchema = z
     minNewTokens: z.number().int().min(0).default(0),
     device: z.enum(['cpu', 'cuda']).optional(),
     dtype: z.enum(['float32', 'bfloat16', 'float16']).optional(),
+    quant: z.enum(['none', 'nf4', 'fp4']).optional(),
   })
   .strict()
   .refine((o) => (o.prompt === undefined) !== (o.chat === undefined), { message: 'give exactly one of prompt or chat' });
@@ -43,6 +44,7 @@ export async function generateText(options: GenerateTextOptions): Promise<Genera
   const model = await loadModel(dir, {
     ...(opts.device ? { device: opts.device } : {}),
     ...(opts.dtype ? { dtype: opts.dtype } : {}),
+    ...(opts.quant ? { quant: opts.quant } : {}),
   });
   try {
     const [ids = []] = await model.generate([promptIds], { maxNewTokens: opts.maxNewTokens, minNewTokens: opts.minNewTokens });

@@ -17,8 +17,16 @@ const loadModelOptionsSchema = z
     device: z.enum(['cpu', 'cuda']).optional(),
     /** Compute and weight dtype. Default: float32 on CPU, bfloat16 on CUDA. */
     dtype: z.enum(['float32', 'bfloat16', 'float16']).optional(),
-    /** Base-weight quantization. Only 'none' (16/32-bit weights as stored) in this version. */
-    quant: z.enum(['none']).optional(),
+    /**
+     * Base weights of the decoder's linear layers. 'nf4' / 'fp4': 16-bit checkpoints are
+     * quantized on load (bitsandbytes' format); pre-quantized bnb-4bit checkpoints load as
+     * stored. 'none': 16-bit weights, and 4-bit checkpoints are dequantized. Default: nf4 on
+     * CUDA, 'none' on CPU (where pre-quantized checkpoints still load as stored).
+     * Embeddings, norms and lm_head always stay 16-bit.
+     */
+    quant: z.enum(['none', 'nf4', 'fp4']).optional(),
+    /** Quantize the per-block absmax too (bitsandbytes' double quantization). Default true. */
+    doubleQuant: z.boolean().optional(),
   })
   .strict();
 export type LoadModelOptions = z.input<typeof loadModelOptionsSchema>;
@@ -57,6 +65,8 @@ export interface ModelInfo {
   dtype: Dtype;
   parameters: number;
   parameterBytes: number;
+  /** Linear layers holding 4-bit weights (0 when quant is 'none'). */
+  quantizedLinears: number;
   vocabSize: number;
   numLayers: number;
   hiddenSize: number;
@@ -90,7 +100,14 @@ export class Model {
     const gen = await loadGenerationDefaults(dir);
     const device = opts.device ?? defaultDevice();
     const dtype = opts.dtype ?? (device === 'cuda' ? 'bfloat16' : 'float32');
-    const handle = await native().loadModel(dir, arch, { device, dtype });
+    const quant = opts.quant ?? (device === 'cuda' ? 'nf4' : 'none');
+    const handle = await native().loadModel(dir, arch, {
+      device,
+      dtype,
+      quant,
+      doubleQuant: opts.doubleQuant ?? true,
+      dequantizeStored: opts.quant === 'none',
+    });
     const pad = gen.padTokenId ?? gen.eosTokenIds[0] ?? 0;
     return new Model(handle, dir, arch, gen.eosTokenIds, pad);
   }
@@ -129,6 +146,7 @@ export class Model {
       dtype: n.dtype,
       parameters: n.parameters,
       parameterBytes: n.parameterBytes,
+      quantizedLinears: n.quantizedLinears,
       vocabSize: this.arch.vocabSize,
       numLayers: this.arch.numLayers,
       hiddenSize: this.arch.hiddenSize,

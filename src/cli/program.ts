@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { registerGenerate } from './commands/generate.js';
+import { registerQuantize } from './commands/quantize.js';
 
 export function buildProgram(): Command {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -11,5 +12,6 @@ export function buildProgram(): Command {
     .showHelpAfterError()
     .exitOverride();
   registerGenerate(program);
+  registerQuantize(program);
   return program;
 }

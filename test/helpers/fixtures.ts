@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { native } from '../../src/native.js';
 
 export const MODEL_FIXTURES = join(import.meta.dirname, '..', 'fixtures', 'models');
+/** bitsandbytes 4-bit checkpoints and their fp32 twins (scripts/reference/make_bnb_fixtures.py). */
+export const BNB_FIXTURES = join(import.meta.dirname, '..', 'fixtures', 'bnb', 'models');
 
 export interface GreedyCase {
   prompt: number[];
@@ -31,21 +33,21 @@ export interface ModelReference {
   min_margin: number;
 }
 
-export function modelCases(): string[] {
-  if (!existsSync(MODEL_FIXTURES)) return [];
-  return readdirSync(MODEL_FIXTURES, { withFileTypes: true })
-    .filter((d) => d.isDirectory() && existsSync(join(MODEL_FIXTURES, d.name, 'reference.json')))
+export function modelCases(root = MODEL_FIXTURES): string[] {
+  if (!existsSync(root)) return [];
+  return readdirSync(root, { withFileTypes: true })
+    .filter((d) => d.isDirectory() && existsSync(join(root, d.name, 'reference.json')))
     .map((d) => d.name)
     .sort();
 }
 
-export function readReference(name: string): ModelReference {
-  return JSON.parse(readFileSync(join(MODEL_FIXTURES, name, 'reference.json'), 'utf8')) as ModelReference;
+export function readReference(name: string, root = MODEL_FIXTURES): ModelReference {
+  return JSON.parse(readFileSync(join(root, name, 'reference.json'), 'utf8')) as ModelReference;
 }
 
 /** A float32 tensor from the case's reference.safetensors, with its shape. */
-export function readReferenceTensor(name: string, tensor: string): { shape: number[]; data: Float32Array } {
-  const t = native().safetensors.read(join(MODEL_FIXTURES, name, 'reference.safetensors'), tensor);
+export function readReferenceTensor(name: string, tensor: string, root = MODEL_FIXTURES): { shape: number[]; data: Float32Array } {
+  const t = native().safetensors.read(join(root, name, 'reference.safetensors'), tensor);
   if (t.dtype !== 'F32') throw new Error(`${name}/${tensor}: expected F32, got ${t.dtype}`);
   const copy = new Float32Array(t.data.byteLength / 4);
   new Uint8Array(copy.buffer).set(t.data);

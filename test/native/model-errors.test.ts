@@ -98,7 +98,7 @@ describe('loading', () => {
     const err = await loadError(source, { device: 'tpu' });
     expect(err.code).toBe('INVALID_ARGUMENT');
     expect(err.message).toContain('device');
-    const err2 = await loadError(source, { quant: 'nf4' });
+    const err2 = await loadError(source, { quant: 'int3' });
     expect(err2.message).toContain('quant');
   });
 });

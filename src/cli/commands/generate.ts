@@ -12,6 +12,7 @@ interface GenerateFlags {
   minNewTokens: string;
   device?: 'cpu' | 'cuda';
   dtype?: 'float32' | 'bfloat16' | 'float16';
+  quant?: 'none' | 'nf4' | 'fp4';
   json?: boolean;
 }
 
@@ -34,6 +35,7 @@ export function registerGenerate(program: Command): void {
     .option('--min-new-tokens <n>', 'suppress EOS until this many tokens', '0')
     .option('--device <device>', 'cpu or cuda (default: cuda when available)')
     .option('--dtype <dtype>', 'float32, bfloat16 or float16 (default: float32 on cpu, bfloat16 on cuda)')
+    .option('--quant <type>', 'none, nf4 or fp4: 4-bit base weights (default: nf4 on cuda, none on cpu; bnb-4bit checkpoints load as stored)')
     .option('--json', 'print {"ids": [...], "text": "..."}')
     .action(async (flags: GenerateFlags) => {
       if ((flags.prompt === undefined) === (flags.chat === undefined)) {
@@ -46,6 +48,7 @@ export function registerGenerate(program: Command): void {
         minNewTokens: integerFlag(flags.minNewTokens, '--min-new-tokens', 0),
         ...(flags.device ? { device: flags.device } : {}),
         ...(flags.dtype ? { dtype: flags.dtype } : {}),
+        ...(flags.quant ? { quant: flags.quant } : {}),
       });
       if (flags.json) {
         process.stdout.write(`${JSON.stringify({ ids: result.ids, text: result.text })}\n`);

@@ -1,0 +1,267 @@
+// 4-bit matrix-vector product for decoding on CUDA: y (rows, out) = x (rows, in) @ W^T with
+// W (out, in) stored 4-bit as bitsandbytes packs it (row-major flattened, two codes per byte,
+// high nibble first, one fp32 absmax per `blocksize` consecutive elements of the flattened
+// weight). W is never materialized: each warp streams one packed row and decodes it in
+// registers. Accumulation in fp32, result rounded (nearest even) to x's dtype.
+// Not here: dequantization to a dense tensor (dequant_4bit.cu); a double-quantized absmax
+// (the caller passes the fp32 absmax, quant::absmaxFloat).
+#include <ATen/cuda/CUDAContext.h>
+#include <c10/cuda/CUDAException.h>
+#include <c10/cuda/CUDAGuard.h>
+
+#include "kernels/kernel_util.cuh"
+#include "kernels/kernels.h"
+
+namespace nq::kernels {
+namespace {
+
+using detail::fromFloat;
+using detail::toFloat;
+using detail::unpack2;
+
+constexpr int kWarps = 8;          // warps per thread block; one output feature per warp
+constexpr int kThreads = kWarps * 32;
+constexpr int kMaxRows = 8;        // rows per launch; more rows are done 8 at a time
+constexpr int kUnroll = 4;         // 16-byte weight loads in flight per lane before first use
+constexpr int kChunkElems = 32;    // one 16-byte load of packed weight
+
+// Dot product of 32 code values w (unscaled) with x[k0 .. k0+32) of one row of x.
+__device__ __forceinline__ float dot32(const float* __restrict__ x, const float (&w)[kChunkElems]) {
+  const float4* xv = reinterpret_cast<const float4*>(x);
+  float s = 0.0f;
+#pragma unroll
+  for (int i = 0; i < kChunkElems / 4; ++i) {
+    const float4 v = __ldg(xv + i);
+    s = fmaf(w[4 * i], v.x, s);
+    s = fmaf(w[4 * i + 1], v.y, s);
+    s = fmaf(w[4 * i + 2], v.z, s);
+    s = fmaf(w[4 * i + 3], v.w, s);
+  }
+  return s;
+}
+
+template <typename T>  // __nv_bfloat16 or __half
+__device__ __forceinline__ float dot32(const T* __restrict__ x, const float (&w)[kChunkElems]) {
+  const uint4* xv = reinterpret_cast<const uint4*>(x);
+  float s = 0.0f;
+#pragma unroll
+  for (int i = 0; i < kChunkElems / 8; ++i) {
+    const uint4 v = __ldg(xv + i);
+    const uint32_t words[4] = {v.x, v.y, v.z, v.w};
+#pragma unroll
+    for (int j = 0; j < 4; ++j) {
+      const float2 f = unpack2(words[j], T{});
+      s = fmaf(w[8 * i + 2 * j], f.x, s);
+      s = fmaf(w[8 * i + 2 * j + 1], f.y, s);
+    }
+  }
+  return s;
+}
+
+// Fast path: in % 32 == 0, blocksize a power of two >= 32 (so a 32-element chunk lies in one
+// absmax block), packed and x 16-byte aligned. x (R, in), y (R, out) with row stride yStride.
+template <typename T, int R>
+__global__ void __launch_bounds__(kThreads)
+    gemv4bitKernel(const T* __restrict__ x, const uint8_t* __restrict__ packed, const float* __restrict__ code,
+                   const float* __restrict__ absmax, int blockShift, int64_t outFeatures, int64_t inFeatures,
+                   T* __restrict__ y, int64_t yStride) {
+  __shared__ float sCode[16];
+  if (threadIdx.x < 16) sCode[threadIdx.x] = code[threadIdx.x];
+  __syncthreads();
+
+  const int lane = threadIdx.x & 31;
+  const int64_t n = static_cast<int64_t>(blockIdx.x) * kWarps + (threadIdx.x >> 5);
+  if (n >= outFeatures) return;  // whole warp: n is uniform within it
+
+  const int64_t chunks = inFeatures / kChunkElems;
+  const int64_t rowElem0 = n * inFeatures;
+  const uint4* row = reinterpret_cast<const uint4*>(packed + rowElem0 / 2);
+  float acc[R];
+#pragma unroll
+  for (int r = 0; r < R; ++r) acc[r] = 0.0f;
+
+  for (int64_t c0 = lane; c0 < chunks; c0 += 32 * kUnroll) {
+    uint4 raw[kUnroll];
+    float scale[kUnroll];
+#pragma unroll
+    for (int u = 0; u < kUnroll; ++u) {
+      const int64_t c = c0 + 32 * u;
+      if (c < chunks) {
+        raw[u] = __ldcs(row + c);  // read once: stream it, keep L1 for x
+        scale[u] = __ldg(absmax + ((rowElem0 + c * kChunkElems) >> blockShift));
+      }
+    }
+#pragma unroll
+    for (int u = 0; u < kUnroll; ++u) {
+      const int64_t c = c0 + 32 * u;
+      if (c < chunks) {
+        const uint32_t words[4] = {raw[u].x, raw[u].y, raw[u].z, raw[u].w};
+        float w[kChunkElems];
+#pragma unroll
+        for (int j = 0; j < 16; ++j) {
+          const uint32_t byte = (words[j / 4] >> (8 * (j % 4))) & 0xffu;  // little-endian: byte j
+          w[2 * j] = sCode[byte >> 4];
+          w[2 * j + 1] = sCode[byte & 15u];
+        }
+        const int64_t k0 = c * kChunkElems;
+#pragma unroll
+        for (int r = 0; r < R; ++r) acc[r] = fmaf(dot32(x + r * inFeatures + k0, w), scale[u], acc[r]);
+      }
+    }
+  }
+
+#pragma unroll
+  for (int r = 0; r < R; ++r) {
+#pragma unroll
+    for (int off = 16; off > 0; off >>= 1) acc[r] += __shfl_xor_sync(0xffffffffu, acc[r], off);
+  }
+  if (lane == 0) {
+#pragma unroll
+    for (int r = 0; r < R; ++r) y[r * yStride + n] = fromFloat<T>(acc[r]);
+  }
+}
+
+// General path: any inFeatures, any blocksize, any alignment; element by element.
+template <typename T, int R>
+__global__ void __launch_bounds__(kThreads)
+    gemv4bitGenericKernel(const T* __restrict__ x, const uint8_t* __restrict__ packed,
+                          const float* __restrict__ code, const float* __restrict__ absmax, int64_t blocksize,
+                          int64_t outFeatures, int64_t inFeatures, T* __restrict__ y, int64_t yStride) {
+  __shared__ float sCode[16];
+  if (threadIdx.x < 16) sCode[threadIdx.x] = code[threadIdx.x];
+  __syncthreads();
+
+  const int lane = threadIdx.x & 31;
+  const int64_t n = static_cast<int64_t>(blockIdx.x) * kWarps + (threadIdx.x >> 5);
+  if (n >= outFeatures) return;
+
+  const int64_t rowElem0 = n * inFeatures;
+  float acc[R];
+#pragma unroll
+  for (int r = 0; r < R; ++r) acc[r] = 0.0f;
+  for (int64_t k = lane; k < inFeatures; k += 32) {
+    const int64_t e = rowElem0 + k;
+    const uint32_t byte = packed[e >> 1];
+    const uint32_t q = (e & 1) ? (byte & 15u) : (byte >> 4);
+    const float w = __fmul_rn(sCode[q], absmax[e / blocksize]);
+#pragma unroll
+    for (int r = 0; r < R; ++r) acc[r] = fmaf(w, toFloat(x[r * inFeatures + k]), acc[r]);
+  }
+
+#pragma unroll
+  for (int r = 0; r < R; ++r) {
+#pragma unroll
+    for (int off = 16; off > 0; off >>= 1) acc[r] += __shfl_xor_sync(0xffffffffu, acc[r], off);
+  }
+  if (lane == 0) {
+#pragma unroll
+    for (int r = 0; r < R; ++r) y[r * yStride + n] = fromFloat<T>(acc[r]);
+  }
+}
+
+struct GemvArgs {
+  const uint8_t* packed;
+  const float* code;
+  const float* absmax;
+  int64_t blocksize;
+  int blockShift;  // log2(blocksize) on the fast path
+  bool fast;
+  int64_t outFeatures;
+  int64_t inFeatures;
+  cudaStream_t stream;
+};
+
+template <typename T, int R>
+void launchRows(const GemvArgs& a, const T* x, T* y) {
+  const int64_t grid = detail::ceilDiv(a.outFeatures, kWarps);
+  TORCH_CHECK(grid <= 0x7fffffff, "gemv4bit: outFeatures ", a.outFeatures, " is too large for one launch");
+  if (a.fast) {
+    gemv4bitKernel<T, R><<<static_cast<unsigned>(grid), kThreads, 0, a.stream>>>(
+        x, a.packed, a.code, a.absmax, a.blockShift, a.outFeatures, a.inFeatures, y, a.outFeatures);
+  } else {
+    gemv4bitGenericKernel<T, R><<<static_cast<unsigned>(grid), kThreads, 0, a.stream>>>(
+        x, a.packed, a.code, a.absmax, a.blocksize, a.outFeatures, a.inFeatures, y, a.outFeatures);
+  }
+  C10_CUDA_KERNEL_LAUNCH_CHECK();
+}
+
+template <typename T>
+void launchAll(const GemvArgs& a, const T* x, T* y, int64_t rows) {
+  // Rows beyond 8 go 8 at a time (each pass re-reads W: fine for decoding, not for prefill).
+  for (int64_t r0 = 0; r0 < rows; r0 += kMaxRows) {
+    const int64_t r = rows - r0 < kMaxRows ? rows - r0 : kMaxRows;
+    const T* xs = x + r0 * a.inFeatures;
+    T* ys = y + r0 * a.outFeatures;
+    switch (r) {
+      case 1: launchRows<T, 1>(a, xs, ys); break;
+      case 2: launchRows<T, 2>(a, xs, ys); break;
+      case 3: launchRows<T, 3>(a, xs, ys); break;
+      case 4: launchRows<T, 4>(a, xs, ys); break;
+      case 5: launchRows<T, 5>(a, xs, ys); break;
+      case 6: launchRows<T, 6>(a, xs, ys); break;
+      case 7: launchRows<T, 7>(a, xs, ys); break;
+      default: launchRows<T, 8>(a, xs, ys); break;
+    }
+  }
+}
+
+int log2IfPow2(int64_t v) {
+  if (v <= 0 || (v & (v - 1)) != 0) return -1;
+  int s = 0;
+  while ((int64_t{1} << s) < v) ++s;
+  return s;
+}
+
+}  // namespace
+
+at::Tensor gemv4bit(const at::Tensor& x, const at::Tensor& packed, const at::Tensor& code,
+                    const at::Tensor& absmax, int64_t blocksize, int64_t outFeatures, int64_t inFeatures) {
+  constexpr const char* fn = "gemv4bit";
+  TORCH_CHECK(outFeatures > 0 && inFeatures > 0, fn, ": outFeatures and inFeatures must be > 0, got ",
+              outFeatures, " and ", inFeatures);
+  TORCH_CHECK(blocksize > 0, fn, ": blocksize must be > 0, got ", blocksize);
+  TORCH_CHECK(x.defined() && x.is_cuda(), fn, ": x must be a CUDA tensor");
+  TORCH_CHECK(x.dim() == 2 && x.size(1) == inFeatures, fn, ": x must be (rows, ", inFeatures, "), got shape ",
+              x.sizes());
+  const at::ScalarType dtype = x.scalar_type();
+  TORCH_CHECK(dtype == at::kFloat || dtype == at::kBFloat16 || dtype == at::kHalf, fn,
+              ": x must be float32, bfloat16 or float16, got ", dtype);
+  const at::Device device = x.device();
+  const int64_t rows = x.size(0);
+  detail::checkInput(x, fn, "x", dtype, rows * inFeatures, device);
+  const int64_t numel = outFeatures * inFeatures;
+  detail::checkInput(packed, fn, "packed", at::kByte, (numel + 1) / 2, device);
+  detail::checkInput(code, fn, "code", at::kFloat, 16, device);
+  detail::checkInput(absmax, fn, "absmax", at::kFloat, detail::ceilDiv(numel, blocksize), device);
+
+  const c10::cuda::CUDAGuard guard(device);
+  at::Tensor y = at::empty({rows, outFeatures}, x.options());
+  if (rows == 0) return y;
+
+  GemvArgs a{};
+  a.packed = packed.data_ptr<uint8_t>();
+  a.code = code.data_ptr<float>();
+  a.absmax = absmax.data_ptr<float>();
+  a.blocksize = blocksize;
+  a.blockShift = log2IfPow2(blocksize);
+  a.fast = inFeatures % kChunkElems == 0 && a.blockShift >= 5 && detail::isAligned16(packed.data_ptr()) &&
+           detail::isAligned16(x.data_ptr());
+  a.outFeatures = outFeatures;
+  a.inFeatures = inFeatures;
+  a.stream = at::cuda::getCurrentCUDAStream();
+
+  switch (dtype) {
+    case at::kFloat: launchAll<float>(a, x.data_ptr<float>(), y.data_ptr<float>(), rows); break;
+    case at::kBFloat16:
+      launchAll<__nv_bfloat16>(a, reinterpret_cast<const __nv_bfloat16*>(x.data_ptr()),
+                               reinterpret_cast<__nv_bfloat16*>(y.data_ptr()), rows);
+      break;
+    default:
+      launchAll<__half>(a, reinterpret_cast<const __half*>(x.data_ptr()), reinterpret_cast<__half*>(y.data_ptr()),
+                        rows);
+      break;
+  }
+  return y;
+}
+
+}  // namespace nq::kernels

@@ -1,0 +1,75 @@
+"""Writes a random-weight checkpoint with a real model's shapes in the HF layout (config.json +
+sharded model.safetensors), for memory and speed benchmarks where real weights cannot be
+downloaded. Weights are N(0, 0.02) in bfloat16 (norms 1), made on the GPU when there is one.
+
+usage: python3 scripts/bench/make_random_checkpoint.py --shape qwen3-4b --out DIR
+"""
+import argparse
+import json
+from pathlib import Path
+
+import torch
+from safetensors.torch import save_file
+
+SHAPES = {
+    # Qwen/Qwen3-4B config.json
+    "qwen3-4b": dict(model_type="qwen3", architectures=["Qwen3ForCausalLM"], vocab_size=151936, hidden_size=2560,
+                     intermediate_size=9728, num_hidden_layers=36, num_attention_heads=32, num_key_value_heads=8,
+                     head_dim=128, max_position_embeddings=40960, rms_norm_eps=1e-6, rope_theta=1000000.0,
+                     tie_word_embeddings=True, attention_bias=False, hidden_act="silu", torch_dtype="bfloat16",
+                     bos_token_id=151643, eos_token_id=151645),
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--shape", choices=sorted(SHAPES), default="qwen3-4b")
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--shard-gib", type=float, default=2.0)
+    args = parser.parse_args()
+    c = SHAPES[args.shape]
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    gen = torch.Generator(device=device).manual_seed(0)
+
+    def randn(*shape):
+        return (torch.randn(*shape, generator=gen, device=device, dtype=torch.float32) * 0.02).to(torch.bfloat16).cpu()
+
+    H, I, D = c["hidden_size"], c["intermediate_size"], c["head_dim"]
+    nh, nkv = c["num_attention_heads"], c["num_key_value_heads"]
+    names = [("model.embed_tokens.weight", (c["vocab_size"], H)), ("model.norm.weight", (H,))]
+    for i in range(c["num_hidden_layers"]):
+        p = f"model.layers.{i}."
+        names += [(p + "self_attn.q_proj.weight", (nh * D, H)), (p + "self_attn.k_proj.weight", (nkv * D, H)),
+                  (p + "self_attn.v_proj.weight", (nkv * D, H)), (p + "self_attn.o_proj.weight", (H, nh * D)),
+                  (p + "self_attn.q_norm.weight", (D,)), (p + "self_attn.k_norm.weight", (D,)),
+                  (p + "mlp.gate_proj.weight", (I, H)), (p + "mlp.up_proj.weight", (I, H)),
+                  (p + "mlp.down_proj.weight", (H, I)), (p + "input_layernorm.weight", (H,)),
+                  (p + "post_attention_layernorm.weight", (H,))]
+    limit = int(args.shard_gib * 2**30)
+    shards, current, size = [], {}, 0
+    for name, shape in names:
+        t = torch.ones(shape, dtype=torch.bfloat16) if len(shape) == 1 else randn(*shape)
+        if size + t.numel() * 2 > limit and current:
+            shards.append(current)
+            current, size = {}, 0
+        current[name] = t
+        size += t.numel() * 2
+    shards.append(current)
+    weight_map = {}
+    total = 0
+    for k, shard in enumerate(shards):
+        fname = f"model-{k + 1:05d}-of-{len(shards):05d}.safetensors"
+        save_file(shard, out / fname, metadata={"format": "pt"})
+        for name, t in shard.items():
+            weight_map[name] = fname
+            total += t.numel() * 2
+    (out / "model.safetensors.index.json").write_text(json.dumps({"metadata": {"total_size": total}, "weight_map": weight_map}))
+    (out / "config.json").write_text(json.dumps(c, indent=1))
+    print(f"{args.shape}: {sum(t.numel() for s in shards for t in s.values()) / 1e9:.2f}B parameters, "
+          f"{total / 2**30:.2f} GiB bf16 in {len(shards)} shards -> {out}")
+
+
+if __name__ == "__main__":
+    main()
