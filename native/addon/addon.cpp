@@ -41,7 +41,7 @@ Napi::Value CudaMemory(const Napi::CallbackInfo& info) {
   if (at::hasCUDA()) {
     using namespace c10::cuda::CUDACachingAllocator;
     const DeviceStats stats = getDeviceStats(0);
-    const size_t all = static_cast<size_t>(StatType::AGGREGATE);
+    const size_t all = 0;  // StatType::AGGREGATE (its namespace moved between torch versions)
     Napi::Object out = Napi::Object::New(env);
     out.Set("allocated", Napi::Number::New(env, static_cast<double>(stats.allocated_bytes[all].current)));
     out.Set("peakAllocated", Napi::Number::New(env, static_cast<double>(stats.allocated_bytes[all].peak)));
