@@ -6,6 +6,7 @@
 #include <torch/version.h>
 
 #include "addon/errors.h"
+#include "core/errors.h"
 #include "addon/registry.h"
 
 #ifdef NQ_WITH_CUDA
@@ -37,29 +38,43 @@ Napi::Value BuildInfo(const Napi::CallbackInfo& info) {
 // CUDA caching-allocator statistics of device 0, in bytes (for benchmarks and reports).
 Napi::Value CudaMemory(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
+  try {
 #ifdef NQ_WITH_CUDA
-  if (at::hasCUDA()) {
-    using namespace c10::cuda::CUDACachingAllocator;
-    const DeviceStats stats = getDeviceStats(0);
-    const size_t all = 0;  // StatType::AGGREGATE (its namespace moved between torch versions)
-    Napi::Object out = Napi::Object::New(env);
-    out.Set("allocated", Napi::Number::New(env, static_cast<double>(stats.allocated_bytes[all].current)));
-    out.Set("peakAllocated", Napi::Number::New(env, static_cast<double>(stats.allocated_bytes[all].peak)));
-    out.Set("reserved", Napi::Number::New(env, static_cast<double>(stats.reserved_bytes[all].current)));
-    return out;
-  }
+    if (at::hasCUDA()) {
+      at::empty({0}, at::TensorOptions().device(at::kCUDA, 0));  // the allocator needs CUDA initialized
+      const auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(0);
+      const size_t all = 0;  // StatType::AGGREGATE (its namespace moved between torch versions)
+      Napi::Object out = Napi::Object::New(env);
+      out.Set("allocated", Napi::Number::New(env, static_cast<double>(stats.allocated_bytes[all].current)));
+      out.Set("peakAllocated", Napi::Number::New(env, static_cast<double>(stats.allocated_bytes[all].peak)));
+      out.Set("reserved", Napi::Number::New(env, static_cast<double>(stats.reserved_bytes[all].current)));
+      return out;
+    }
 #endif
-  throwJsError(env, {"CUDA_UNAVAILABLE", "cudaMemory: this addon was built without CUDA or no GPU is visible"});
+    throw nq::Error("CUDA_UNAVAILABLE", "cudaMemory: this addon was built without CUDA or no GPU is visible");
+  } catch (const Napi::Error&) {
+    throw;
+  } catch (...) {
+    throwJsError(env, captureCurrentException());
+  }
 }
 
 Napi::Value CudaResetPeak(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  try {
 #ifdef NQ_WITH_CUDA
-  if (at::hasCUDA()) {
-    c10::cuda::CUDACachingAllocator::resetPeakStats(0);
-    return info.Env().Undefined();
-  }
+    if (at::hasCUDA()) {
+      at::empty({0}, at::TensorOptions().device(at::kCUDA, 0));
+      c10::cuda::CUDACachingAllocator::resetPeakStats(0);
+      return env.Undefined();
+    }
 #endif
-  throwJsError(info.Env(), {"CUDA_UNAVAILABLE", "cudaResetPeak: this addon was built without CUDA or no GPU is visible"});
+    throw nq::Error("CUDA_UNAVAILABLE", "cudaResetPeak: this addon was built without CUDA or no GPU is visible");
+  } catch (const Napi::Error&) {
+    throw;
+  } catch (...) {
+    throwJsError(env, captureCurrentException());
+  }
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
