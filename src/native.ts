@@ -52,6 +52,13 @@ export interface NativeQuant {
   dequantize(serialized: QuantRecord, options: { dtype: NativeDtype; device?: NativeDevice; reference?: boolean }): StTensorData;
   gemv(x: StTensorData, serialized: QuantRecord, options?: { device?: NativeDevice }): StTensorData;
   readSerialized(dir: string, weightName: string): QuantRecord;
+  /** Forward + backward through the model's 4-bit linear layer with autograd on. */
+  linearBackward(
+    x: StTensorData,
+    serialized: QuantRecord,
+    gradOut: StTensorData,
+    options?: { device?: NativeDevice },
+  ): { y: StTensorData; dx: StTensorData; weightGrads: number };
 }
 export type NativeDtype = 'float32' | 'bfloat16' | 'float16';
 

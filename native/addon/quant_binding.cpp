@@ -6,6 +6,7 @@
 #include <napi.h>
 
 #include <ATen/ATen.h>
+#include <ATen/core/grad_mode.h>
 
 #include <map>
 #include <string>
@@ -16,6 +17,7 @@
 #include "addon/registry.h"
 #include "addon/tensor_js.h"
 #include "core/errors.h"
+#include "core/model.h"
 #include "core/quant.h"
 #include "core/safetensors.h"
 
@@ -166,6 +168,32 @@ Napi::Value Gemv(const Napi::CallbackInfo& info) {
   });
 }
 
+// linearBackward(x, serialized, gradOut, {device?}) -> {y, dx, weightGrads}: one forward and
+// backward through the model's 4-bit Linear with autograd on. The frozen 4-bit base yields the
+// input gradient only; weightGrads counts the weight tensors autograd gave a gradient (0).
+Napi::Value LinearBackward(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    if (info.Length() < 3) invalidArgument("linearBackward: expected x, a record of tensors and gradOut");
+    const at::Device device = deviceOption(optionsArg(info, 3, "linearBackward"), "linearBackward");
+    Linear linear;
+    linear.w4 = std::make_shared<quant::Weight4>(weightFromJs(info[1], "linearBackward").to(device));
+    at::Tensor x = tensorFromJs("linearBackward: x: ", info[0]).to(device).clone().requires_grad_(true);
+    at::Tensor gradOut = tensorFromJs("linearBackward: gradOut: ", info[2]).to(device);
+    at::AutoGradMode enable(true);
+    at::Tensor y = linear(x);
+    y.backward(gradOut);
+    int64_t weightGrads = 0;
+    for (const at::Tensor* t : {&linear.w4->packed, &linear.w4->absmax, &linear.w4->code, &linear.w4->nestedAbsmax}) {
+      if (t->defined() && t->grad().defined()) weightGrads++;
+    }
+    Napi::Object out = Napi::Object::New(info.Env());
+    out.Set("y", tensorToJs(info.Env(), y.detach()));
+    out.Set("dx", tensorToJs(info.Env(), x.grad()));
+    out.Set("weightGrads", Napi::Number::New(info.Env(), static_cast<double>(weightGrads)));
+    return out;
+  });
+}
+
 // readSerialized(dir, weightName) -> the record under weightName, as stored (validated).
 Napi::Value ReadSerialized(const Napi::CallbackInfo& info) {
   std::string dir = requireString(info, 0, "dir");
@@ -182,6 +210,7 @@ void registerQuant(Napi::Env env, Napi::Object exports) {
   q.Set("dequantize", Napi::Function::New(env, Dequantize, "dequantize"));
   q.Set("gemv", Napi::Function::New(env, Gemv, "gemv"));
   q.Set("readSerialized", Napi::Function::New(env, ReadSerialized, "readSerialized"));
+  q.Set("linearBackward", Napi::Function::New(env, LinearBackward, "linearBackward"));
   exports.Set("quant", q);
 }
 Registrar registrar("quant", registerQuant);

@@ -200,6 +200,25 @@ describe('quantize / dequantize / gemv', () => {
     }
   });
 
+  it("the model's 4-bit linear backward gives the input gradient only (frozen base)", () => {
+    const q = quant().quantize(w, { type: 'nf4', blocksize: 64, doubleQuant: true });
+    const wd = toFloats(quant().dequantize(q, { dtype: 'float32' }));
+    const rows = 10; // more than the gemv's 8 rows: the dequantize + matmul path, as in training
+    const x = gaussian(rows * inFeatures, 21);
+    const g = gaussian(rows * outFeatures, 22);
+    const r = quant().linearBackward(f32Tensor(x, [rows, inFeatures]), q, f32Tensor(g, [rows, outFeatures]));
+    expect(r.weightGrads).toBe(0);
+    expect(r.dx.shape).toEqual([rows, inFeatures]);
+    const dx = toFloats(r.dx);
+    for (let row = 0; row < rows; ++row) {
+      for (let i = 0; i < inFeatures; ++i) {
+        let acc = 0; // dx = gradOut @ W
+        for (let o = 0; o < outFeatures; ++o) acc += g[row * outFeatures + o] * wd[o * inFeatures + i];
+        expect(Math.abs(dx[row * inFeatures + i] - acc)).toBeLessThan(1e-4 * (1 + Math.abs(acc)));
+      }
+    }
+  });
+
   it('quantizes a zero weight to zeros', () => {
     const zeros = f32Tensor(new Float32Array(3 * 70), [3, 70]);
     for (const type of ['nf4', 'fp4'] as const) {
