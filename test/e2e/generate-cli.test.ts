@@ -1,9 +1,8 @@
 // `sft generate` run as a user would: the built CLI (dist/) as a child process.
 import { describe, expect, it } from 'vitest';
-import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
+import { SFT_BIN as bin, sft } from '../helpers/cli.js';
 import { loadModel } from '../../src/api/model.js';
 import { loadTokenizer } from '../../src/tokenize/tokenizer.js';
 import { DEMO_MODEL_DIR } from '../../src/hub/resolve.js';
@@ -23,18 +22,6 @@ const demoReference = JSON.parse(
   readFileSync(join(import.meta.dirname, '..', 'fixtures', 'demo-reference.json'), 'utf8'),
 ) as { cases: DemoCase[] };
 
-const run = promisify(execFile);
-const bin = join(import.meta.dirname, '..', '..', 'dist', 'cli', 'bin.js');
-
-async function sft(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [bin, ...args], { timeout: 120_000 });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code?: number; stdout?: string; stderr?: string };
-    return { code: typeof e.code === 'number' ? e.code : -1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
-  }
-}
 
 describe('sft generate', () => {
   it('the CLI is built (npm run build)', () => {

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SftError } from '../../src/errors.js';
+import { expectSftError } from '../helpers/errors.js';
 import { native, type StTensorData } from '../../src/native.js';
 import {
   bnbCases,
@@ -32,19 +33,6 @@ afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-function expectSftError(fn: () => unknown, code: string, ...mentions: string[]): SftError {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (err) {
-    caught = err;
-  }
-  expect(caught, `expected an SftError with code ${code}`).toBeInstanceOf(SftError);
-  const error = caught as SftError;
-  expect(error.code, error.message).toBe(code);
-  for (const text of mentions) expect(error.message).toContain(text);
-  return error;
-}
 
 function expectSameTensor(actual: StTensorData | undefined, expected: StTensorData, what: string): void {
   expect(actual, `${what} is missing`).toBeDefined();

@@ -8,6 +8,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SftError } from '../../src/errors.js';
+import { expectSftError } from '../helpers/errors.js';
 import { native, type NativeSafetensors, type StDtype, type StTensorData } from '../../src/native.js';
 
 // checkpointNames is a test/development entry point not yet in the NativeSafetensors interface.
@@ -52,19 +53,6 @@ function sampleTensors(): Record<string, StTensorData> {
   };
 }
 
-function expectSftError(fn: () => unknown, code: string, ...mentions: string[]): SftError {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (err) {
-    caught = err;
-  }
-  expect(caught, `expected an SftError with code ${code}`).toBeInstanceOf(SftError);
-  const error = caught as SftError;
-  expect(error.code, error.message).toBe(code);
-  for (const text of mentions) expect(error.message).toContain(text);
-  return error;
-}
 
 describe('safetensors round trip', () => {
   it('writes every dtype, 0-d and empty tensors and metadata, and reads them back byte for byte', () => {
