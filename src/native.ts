@@ -71,6 +71,56 @@ export interface NativeModelHandle {
   ): Promise<number[][]>;
   info(): NativeModelInfo;
   dispose(): Promise<void>;
+
+  // --- LoRA training (native/core/model.h). Tensor records are keyed by peft's names:
+  // "base_model.model.<module>.lora_A.weight" / ".lora_B.weight". Errors: LORA_INVALID,
+  // NO_GRADIENTS, INVALID_ARGUMENT. ---
+
+  /** Adds fp32 adapters (A ~ U(+-1/sqrt(in)) from `seed`, B = 0); returns the full module names and the trainable parameter count. */
+  addLora(options: {
+    /** Module names: q_proj, k_proj, v_proj, o_proj, qkv_proj, gate_proj, up_proj, down_proj, gate_up_proj. */
+    targets: string[];
+    r: number;
+    alpha: number;
+    /** scaling = alpha / sqrt(r) instead of alpha / r. Default false. */
+    useRslora?: boolean;
+    /** Dropout on the adapter input while training. Default 0. */
+    dropout?: number;
+    /** Decoder layers that get adapters. Default: all. */
+    layers?: number[];
+    /** Seeds lora_A's init and the dropout masks. Default 0. */
+    seed?: number;
+  }): Promise<{ modules: string[]; parameters: number }>;
+  /** Copies of the adapter tensors (F32). */
+  loraTensors(): Promise<Record<string, StTensorData>>;
+  /** Replaces every adapter tensor (all names required; any float dtype, cast to fp32). */
+  setLoraTensors(tensors: Record<string, { dtype: StDtype; shape: number[]; data: Buffer | ArrayBufferView }>): Promise<void>;
+  /**
+   * Forward + backward of a right-padded batch; ADDS d(lossSum * lossScale)/d(adapters) to the
+   * gradients. labels: -100 = ignored; the label of position t is labels[t + 1].
+   */
+  trainStep(
+    batch: { ids: number[][]; attentionMask?: number[][] | null; labels: number[][] },
+    options: { lossScale: number; gradientCheckpointing?: boolean },
+  ): Promise<{ lossSum: number; tokens: number }>;
+  /** Accumulated gradients (F32; zeros where none accumulated). */
+  gradients(): Promise<Record<string, StTensorData>>;
+  zeroGrad(): Promise<void>;
+  /** Clips to maxGradNorm (<= 0: no clipping), one AdamW step, zeroes the gradients; gradNorm is the norm before clipping. */
+  optimizerStep(options: {
+    lr: number;
+    beta1: number;
+    beta2: number;
+    eps: number;
+    weightDecay: number;
+    maxGradNorm: number;
+  }): Promise<{ gradNorm: number }>;
+  /** AdamW state: step count and tensors "exp_avg.<name>" / "exp_avg_sq.<name>". */
+  optimizerState(): Promise<{ step: number; tensors: Record<string, StTensorData> }>;
+  setOptimizerState(state: {
+    step: number;
+    tensors: Record<string, { dtype: StDtype; shape: number[]; data: Buffer | ArrayBufferView }>;
+  }): Promise<void>;
 }
 
 export interface NativeModelInfo {

@@ -1,6 +1,8 @@
 // JS face of nq::Model: loadModel(dir, arch, {device, dtype}) -> Promise<ModelHandle> with
-// logits(), generate(), info(), dispose(). Arguments are copied into plain C++ values on the
-// JS thread; the work runs on the model's own WorkerThread (worker.h).
+// logits(), generate(), info(), dispose(), and LoRA training: addLora(), loraTensors(),
+// setLoraTensors(), trainStep(), gradients(), zeroGrad(), optimizerStep(), optimizerState(),
+// setOptimizerState(). Arguments are copied into plain C++ values on the JS thread; the work
+// runs on the model's own WorkerThread (worker.h).
 #include <napi.h>
 
 #include <ATen/ATen.h>
@@ -9,12 +11,14 @@
 #include <cmath>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "addon/arch_spec.h"
 #include "addon/errors.h"
 #include "addon/registry.h"
+#include "addon/tensor_js.h"
 #include "addon/worker.h"
 #include "core/errors.h"
 #include "core/generate.h"
@@ -64,6 +68,96 @@ int64_t intOption(const Napi::Object& o, const char* key, int64_t fallback, int6
   return static_cast<int64_t>(d);
 }
 
+// A rectangular (B, T) int64 matrix: every value in [min, max) or equal to `extra`.
+at::Tensor matrixFromJs(const Napi::Value& value, const char* name, int64_t min, int64_t max, std::optional<int64_t> extra) {
+  const std::string expected = "an integer in [" + std::to_string(min) + ", " + std::to_string(max) + ")" +
+                               (extra ? " or " + std::to_string(*extra) : std::string());
+  if (!value.IsArray()) throw Error("INVALID_ARGUMENT", std::string(name) + ": expected an array of rows but received " + describeJs(value));
+  Napi::Array rows = value.As<Napi::Array>();
+  std::vector<int64_t> flat;
+  int64_t T = -1;
+  for (uint32_t b = 0; b < rows.Length(); ++b) {
+    Napi::Value rv = rows.Get(b);
+    if (!rv.IsArray()) throw Error("INVALID_ARGUMENT", std::string(name) + "[" + std::to_string(b) + "]: expected an array but received " + describeJs(rv));
+    Napi::Array row = rv.As<Napi::Array>();
+    if (T < 0) T = row.Length();
+    if (static_cast<int64_t>(row.Length()) != T || T == 0) {
+      throw Error("INVALID_ARGUMENT", std::string(name) + ": every row must have the same non-zero length (right-pad them); row " +
+                                          std::to_string(b) + " has " + std::to_string(row.Length()) + ", row 0 has " + std::to_string(T));
+    }
+    for (uint32_t t = 0; t < row.Length(); ++t) {
+      Napi::Value v = row.Get(t);
+      double d = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : std::nan("");
+      bool ok = v.IsNumber() && std::floor(d) == d &&
+                ((d >= static_cast<double>(min) && d < static_cast<double>(max)) || (extra && d == static_cast<double>(*extra)));
+      if (!ok) {
+        throw Error("INVALID_ARGUMENT", std::string(name) + "[" + std::to_string(b) + "][" + std::to_string(t) + "]: expected " +
+                                            expected + " but received " + describeJs(v));
+      }
+      flat.push_back(static_cast<int64_t>(d));
+    }
+  }
+  if (T < 0) throw Error("INVALID_ARGUMENT", std::string(name) + ": expected at least one row");
+  return at::tensor(flat, at::kLong).view({static_cast<int64_t>(rows.Length()), T});
+}
+
+double numberOption(const Napi::Object& o, const char* key, std::optional<double> fallback) {
+  if (!o.Has(key) || o.Get(key).IsUndefined()) {
+    if (fallback) return *fallback;
+    throw Error("INVALID_ARGUMENT", std::string(key) + ": expected a number but received undefined");
+  }
+  Napi::Value v = o.Get(key);
+  if (!v.IsNumber() || !std::isfinite(v.As<Napi::Number>().DoubleValue())) {
+    throw Error("INVALID_ARGUMENT", std::string(key) + ": expected a finite number but received " + describeJs(v));
+  }
+  return v.As<Napi::Number>().DoubleValue();
+}
+
+bool boolOption(const Napi::Object& o, const char* key, bool fallback) {
+  if (!o.Has(key) || o.Get(key).IsUndefined()) return fallback;
+  Napi::Value v = o.Get(key);
+  if (!v.IsBoolean()) throw Error("INVALID_ARGUMENT", std::string(key) + ": expected a boolean but received " + describeJs(v));
+  return v.As<Napi::Boolean>().Value();
+}
+
+Napi::Object objectArg(const Napi::CallbackInfo& info, size_t index, const std::string& what) {
+  if (info.Length() <= index || !info[index].IsObject() || info[index].IsArray()) {
+    throw Error("INVALID_ARGUMENT", what + ": expected an object but received " +
+                                        (info.Length() <= index ? std::string("nothing") : describeJs(info[index])));
+  }
+  return info[index].As<Napi::Object>();
+}
+
+using NamedTensors = std::vector<std::pair<std::string, at::Tensor>>;
+
+// Record<name, {dtype, shape, data}> -> owned CPU tensors (copied: the JS buffers may change).
+NamedTensors recordFromJs(const Napi::Value& value, const std::string& what) {
+  if (!value.IsObject() || value.IsArray()) {
+    throw Error("INVALID_ARGUMENT", what + ": expected a record of tensors {name: {dtype, shape, data}} but received " + describeJs(value));
+  }
+  Napi::Object o = value.As<Napi::Object>();
+  Napi::Array names = o.GetPropertyNames();
+  NamedTensors out;
+  for (uint32_t i = 0; i < names.Length(); ++i) {
+    const std::string name = names.Get(i).ToString().Utf8Value();
+    out.emplace_back(name, tensorFromJs(what + ": tensor \"" + name + "\": ", o.Get(name)).clone());
+  }
+  return out;
+}
+
+Napi::Object recordToJs(Napi::Env env, const NamedTensors& tensors) {
+  Napi::Object out = Napi::Object::New(env);
+  for (const auto& [name, t] : tensors) out.Set(name, tensorToJs(env, t));
+  return out;
+}
+
+// CPU copies (taken on the worker, where the tensors live).
+NamedTensors cpuCopies(const NamedTensors& tensors) {
+  NamedTensors out;
+  for (const auto& [name, t] : tensors) out.emplace_back(name, t.detach().to(at::kCPU, /*non_blocking=*/false, /*copy=*/true).contiguous());
+  return out;
+}
+
 const char* dtypeName(at::ScalarType t) {
   switch (t) {
     case at::kFloat: return "float32";
@@ -78,7 +172,13 @@ class ModelHandle : public Napi::ObjectWrap<ModelHandle> {
   static Napi::Function Define(Napi::Env env) {
     return DefineClass(env, "ModelHandle",
                        {InstanceMethod("logits", &ModelHandle::Logits), InstanceMethod("generate", &ModelHandle::Generate),
-                        InstanceMethod("info", &ModelHandle::Info), InstanceMethod("dispose", &ModelHandle::Dispose)});
+                        InstanceMethod("info", &ModelHandle::Info), InstanceMethod("dispose", &ModelHandle::Dispose),
+                        InstanceMethod("addLora", &ModelHandle::AddLora), InstanceMethod("loraTensors", &ModelHandle::LoraTensors),
+                        InstanceMethod("setLoraTensors", &ModelHandle::SetLoraTensors),
+                        InstanceMethod("trainStep", &ModelHandle::TrainStep), InstanceMethod("gradients", &ModelHandle::Gradients),
+                        InstanceMethod("zeroGrad", &ModelHandle::ZeroGrad), InstanceMethod("optimizerStep", &ModelHandle::OptimizerStep),
+                        InstanceMethod("optimizerState", &ModelHandle::OptimizerState),
+                        InstanceMethod("setOptimizerState", &ModelHandle::SetOptimizerState)});
   }
 
   explicit ModelHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ModelHandle>(info) {
@@ -192,6 +292,235 @@ class ModelHandle : public Napi::ObjectWrap<ModelHandle> {
       return out;
     };
     return runOnWorker<Out>(env, *state_->worker, std::move(work), std::move(toJs), Value());
+  }
+
+  // Parses on the JS thread (errors thrown as SftError), then runs `work` on the worker.
+  template <class R>
+  Napi::Value onWorker(const Napi::CallbackInfo& info, std::function<std::function<R()>()> parse,
+                       std::function<Napi::Value(Napi::Env, R&)> toJs) {
+    Napi::Env env = info.Env();
+    requireLive(env);
+    std::function<R()> work;
+    try {
+      work = parse();
+    } catch (...) {
+      // Argument errors reject the promise, like errors from the work itself.
+      auto deferred = Napi::Promise::Deferred::New(env);
+      try {
+        throw;
+      } catch (const Napi::Error& e) {
+        deferred.Reject(e.Value());
+      } catch (...) {
+        deferred.Reject(makeJsError(env, captureCurrentException()));
+      }
+      return deferred.Promise();
+    }
+    return runOnWorker<R>(env, *state_->worker, std::move(work), std::move(toJs), Value());
+  }
+
+  // addLora({targets, r, alpha, useRslora?, dropout?, layers?, seed?}) -> {modules, parameters}
+  Napi::Value AddLora(const Napi::CallbackInfo& info) {
+    struct Out {
+      std::vector<std::string> modules;
+      int64_t parameters = 0;
+    };
+    std::shared_ptr<ModelState> state = state_;
+    return onWorker<Out>(
+        info,
+        [&]() -> std::function<Out()> {
+          Napi::Object o = objectArg(info, 0, "addLora");
+          LoraOptions options;
+          Napi::Value targets = o.Get("targets");
+          if (!targets.IsArray()) throw Error("INVALID_ARGUMENT", "targets: expected an array of module names but received " + describeJs(targets));
+          Napi::Array ta = targets.As<Napi::Array>();
+          for (uint32_t i = 0; i < ta.Length(); ++i) {
+            if (!ta.Get(i).IsString()) throw Error("INVALID_ARGUMENT", "targets[" + std::to_string(i) + "]: expected a module name but received " + describeJs(ta.Get(i)));
+            options.targets.push_back(ta.Get(i).As<Napi::String>().Utf8Value());
+          }
+          options.r = intOption(o, "r", 0, 1);
+          if (options.r == 0) throw Error("INVALID_ARGUMENT", "r: expected an integer >= 1 but received undefined");
+          options.alpha = numberOption(o, "alpha", std::nullopt);
+          options.useRslora = boolOption(o, "useRslora", false);
+          options.dropout = numberOption(o, "dropout", 0.0);
+          options.seed = static_cast<uint64_t>(intOption(o, "seed", 0, 0));
+          if (o.Has("layers") && !o.Get("layers").IsUndefined() && !o.Get("layers").IsNull()) {
+            Napi::Value lv = o.Get("layers");
+            if (!lv.IsArray()) throw Error("INVALID_ARGUMENT", "layers: expected an array of decoder-layer indices but received " + describeJs(lv));
+            Napi::Array la = lv.As<Napi::Array>();
+            for (uint32_t i = 0; i < la.Length(); ++i) {
+              Napi::Value v = la.Get(i);
+              const double d = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : std::nan("");
+              if (!v.IsNumber() || std::floor(d) != d || std::fabs(d) > 1e9) {
+                throw Error("INVALID_ARGUMENT", "layers[" + std::to_string(i) + "]: expected a layer index but received " + describeJs(v));
+              }
+              options.layers.push_back(static_cast<int64_t>(d));
+            }
+            if (options.layers.empty()) throw Error("INVALID_ARGUMENT", "layers: expected at least one layer index (leave it out for all layers)");
+          }
+          return [state, options]() {
+            Out out;
+            out.modules = state->model->addLora(options);
+            out.parameters = state->model->loraParameterCount();
+            return out;
+          };
+        },
+        [](Napi::Env env, Out& out) -> Napi::Value {
+          Napi::Object result = Napi::Object::New(env);
+          Napi::Array modules = Napi::Array::New(env, out.modules.size());
+          for (size_t i = 0; i < out.modules.size(); ++i) modules.Set(static_cast<uint32_t>(i), Napi::String::New(env, out.modules[i]));
+          result.Set("modules", modules);
+          result.Set("parameters", Napi::Number::New(env, static_cast<double>(out.parameters)));
+          return result;
+        });
+  }
+
+  // loraTensors() -> Record<peft name, {dtype, shape, data}> (fp32 copies)
+  Napi::Value LoraTensors(const Napi::CallbackInfo& info) {
+    std::shared_ptr<ModelState> state = state_;
+    return onWorker<NamedTensors>(
+        info, [&]() -> std::function<NamedTensors()> { return [state]() { return cpuCopies(state->model->loraParameters()); }; },
+        [](Napi::Env env, NamedTensors& t) -> Napi::Value { return recordToJs(env, t); });
+  }
+
+  // setLoraTensors(record): every adapter tensor, by peft name.
+  Napi::Value SetLoraTensors(const Napi::CallbackInfo& info) {
+    std::shared_ptr<ModelState> state = state_;
+    return onWorker<bool>(
+        info,
+        [&]() -> std::function<bool()> {
+          if (info.Length() < 1) throw Error("INVALID_ARGUMENT", "setLoraTensors: expected a record of tensors");
+          NamedTensors tensors = recordFromJs(info[0], "setLoraTensors");
+          return [state, tensors]() {
+            state->model->setLoraTensors(tensors);
+            return true;
+          };
+        },
+        [](Napi::Env env, bool&) -> Napi::Value { return env.Undefined(); });
+  }
+
+  // trainStep({ids, attentionMask?, labels}, {lossScale, gradientCheckpointing?}) -> {lossSum, tokens}
+  Napi::Value TrainStep(const Napi::CallbackInfo& info) {
+    std::shared_ptr<ModelState> state = state_;
+    return onWorker<TrainStepResult>(
+        info,
+        [&]() -> std::function<TrainStepResult()> {
+          Napi::Object batch = objectArg(info, 0, "trainStep batch");
+          Napi::Object o = objectArg(info, 1, "trainStep options");
+          const int64_t vocab = state->model->arch().vocabSize;
+          at::Tensor ids = matrixFromJs(batch.Get("ids"), "ids", 0, vocab, std::nullopt);
+          at::Tensor labels = matrixFromJs(batch.Get("labels"), "labels", 0, vocab, -100);
+          at::Tensor mask = batch.Has("attentionMask") && !batch.Get("attentionMask").IsUndefined() && !batch.Get("attentionMask").IsNull()
+                                ? matrixFromJs(batch.Get("attentionMask"), "attentionMask", 0, 2, std::nullopt)
+                                : at::ones_like(ids);
+          if (labels.sizes() != ids.sizes() || mask.sizes() != ids.sizes()) {
+            throw Error("INVALID_ARGUMENT", "trainStep: ids, attentionMask and labels must have the same shape");
+          }
+          const double lossScale = numberOption(o, "lossScale", std::nullopt);
+          const bool checkpointing = boolOption(o, "gradientCheckpointing", false);
+          return [state, ids, labels, mask, lossScale, checkpointing]() {
+            const at::Device device = state->model->device();
+            return state->model->trainStep(ids.to(device), mask.to(device).ne(0), labels.to(device), lossScale, checkpointing);
+          };
+        },
+        [](Napi::Env env, TrainStepResult& r) -> Napi::Value {
+          Napi::Object out = Napi::Object::New(env);
+          out.Set("lossSum", Napi::Number::New(env, r.lossSum));
+          out.Set("tokens", Napi::Number::New(env, static_cast<double>(r.tokens)));
+          return out;
+        });
+  }
+
+  // gradients() -> Record<peft name, fp32 tensor>
+  Napi::Value Gradients(const Napi::CallbackInfo& info) {
+    std::shared_ptr<ModelState> state = state_;
+    return onWorker<NamedTensors>(
+        info, [&]() -> std::function<NamedTensors()> { return [state]() { return cpuCopies(state->model->gradients()); }; },
+        [](Napi::Env env, NamedTensors& t) -> Napi::Value { return recordToJs(env, t); });
+  }
+
+  Napi::Value ZeroGrad(const Napi::CallbackInfo& info) {
+    std::shared_ptr<ModelState> state = state_;
+    return onWorker<bool>(
+        info,
+        [&]() -> std::function<bool()> {
+          return [state]() {
+            state->model->zeroGrad();
+            return true;
+          };
+        },
+        [](Napi::Env env, bool&) -> Napi::Value { return env.Undefined(); });
+  }
+
+  // optimizerStep({lr, beta1, beta2, eps, weightDecay, maxGradNorm}) -> {gradNorm}
+  Napi::Value OptimizerStep(const Napi::CallbackInfo& info) {
+    std::shared_ptr<ModelState> state = state_;
+    return onWorker<double>(
+        info,
+        [&]() -> std::function<double()> {
+          Napi::Object o = objectArg(info, 0, "optimizerStep");
+          OptimizerStepOptions options;
+          options.adamw.lr = numberOption(o, "lr", std::nullopt);
+          options.adamw.beta1 = numberOption(o, "beta1", std::nullopt);
+          options.adamw.beta2 = numberOption(o, "beta2", std::nullopt);
+          options.adamw.eps = numberOption(o, "eps", std::nullopt);
+          options.adamw.weightDecay = numberOption(o, "weightDecay", std::nullopt);
+          options.maxGradNorm = numberOption(o, "maxGradNorm", std::nullopt);
+          return [state, options]() { return state->model->optimizerStep(options); };
+        },
+        [](Napi::Env env, double& norm) -> Napi::Value {
+          Napi::Object out = Napi::Object::New(env);
+          out.Set("gradNorm", Napi::Number::New(env, norm));
+          return out;
+        });
+  }
+
+  // optimizerState() -> {step, tensors: {"exp_avg.<name>", "exp_avg_sq.<name>"}}
+  Napi::Value OptimizerState(const Napi::CallbackInfo& info) {
+    struct Out {
+      int64_t step = 0;
+      NamedTensors tensors;
+    };
+    std::shared_ptr<ModelState> state = state_;
+    return onWorker<Out>(
+        info,
+        [&]() -> std::function<Out()> {
+          return [state]() {
+            const Model& m = *state->model;
+            if (!m.hasLora()) throw Error("LORA_INVALID", "this model has no LoRA adapters; call addLora first");
+            Out out;
+            out.step = m.optimizer().steps();
+            NamedTensors named;
+            const auto& params = m.loraParameters();
+            for (size_t i = 0; i < params.size(); ++i) named.emplace_back("exp_avg." + params[i].first, m.optimizer().expAvg()[i]);
+            for (size_t i = 0; i < params.size(); ++i) named.emplace_back("exp_avg_sq." + params[i].first, m.optimizer().expAvgSq()[i]);
+            out.tensors = cpuCopies(named);
+            return out;
+          };
+        },
+        [](Napi::Env env, Out& out) -> Napi::Value {
+          Napi::Object result = Napi::Object::New(env);
+          result.Set("step", Napi::Number::New(env, static_cast<double>(out.step)));
+          result.Set("tensors", recordToJs(env, out.tensors));
+          return result;
+        });
+  }
+
+  // setOptimizerState({step, tensors})
+  Napi::Value SetOptimizerState(const Napi::CallbackInfo& info) {
+    std::shared_ptr<ModelState> state = state_;
+    return onWorker<bool>(
+        info,
+        [&]() -> std::function<bool()> {
+          Napi::Object o = objectArg(info, 0, "setOptimizerState");
+          const int64_t step = intOption(o, "step", -1, 0);
+          if (step < 0) throw Error("INVALID_ARGUMENT", "step: expected an integer >= 0 but received undefined");
+          NamedTensors tensors = recordFromJs(o.Get("tensors"), "setOptimizerState");
+          return [state, step, tensors]() {
+            state->model->setOptimizerState(step, tensors);
+            return true;
+          };
+        },
+        [](Napi::Env env, bool&) -> Napi::Value { return env.Undefined(); });
   }
 
   Napi::Value Info(const Napi::CallbackInfo& info) {

@@ -2,11 +2,18 @@
 // in fp32, logits soft-capped in the compute dtype and returned as fp32.
 #include "core/model.h"
 
+#include <ATen/CPUGeneratorImpl.h>
 #include <ATen/core/grad_mode.h>
 
+#include <algorithm>
+#include <map>
+#include <mutex>
+#include <set>
 #include <sstream>
 
 #include "core/errors.h"
+#include "core/generate.h"
+#include "core/loss.h"
 
 namespace nq {
 
@@ -94,6 +101,12 @@ void requirePositive(int64_t v, const char* what) {
 }
 
 }  // namespace
+
+at::Tensor Model::linear(const Linear& l, const at::Tensor& x) const {
+  at::Tensor y = l(x);
+  if (!l.lora) return y;
+  return applyLora(*l.lora, x, y, training_ && dropoutGenerator_ ? &*dropoutGenerator_ : nullptr);
+}
 
 at::Tensor Linear::operator()(const at::Tensor& x) const {
   if (!w4) return at::linear(x, weight, bias);
@@ -266,19 +279,19 @@ at::Tensor Model::norm(const at::Tensor& x, const at::Tensor& weight) const {
 at::Tensor Model::mlp(const DecoderLayer& l, const at::Tensor& x) const {
   at::Tensor gate, up;
   if (arch_.fusedGateUp) {
-    auto parts = l.gateUp(x).chunk(2, -1);
+    auto parts = linear(l.gateUp, x).chunk(2, -1);
     gate = parts[0];
     up = parts[1];
   } else {
-    gate = l.gate(x);
-    up = l.up(x);
+    gate = linear(l.gate, x);
+    up = linear(l.up, x);
   }
   switch (arch_.hiddenAct) {
     case Activation::Silu: gate = at::silu(gate); break;
     case Activation::GeluTanh: gate = at::gelu(gate, "tanh"); break;
     case Activation::Gelu: gate = at::gelu(gate); break;
   }
-  return l.down(gate * up);
+  return linear(l.down, gate * up);
 }
 
 // x: (B, T, C); mask: (B, 1, T, S) bool, true = may attend. Returns (B, T, C).
@@ -287,14 +300,14 @@ at::Tensor Model::attention(const DecoderLayer& l, int64_t index, const at::Tens
   const int64_t B = x.size(0), T = x.size(1), D = arch_.headDim, H = arch_.numHeads, KV = arch_.numKvHeads;
   at::Tensor q, k, v;
   if (arch_.fusedQkv) {
-    at::Tensor qkv = l.qkv(x);
+    at::Tensor qkv = linear(l.qkv, x);
     q = qkv.slice(-1, 0, H * D);
     k = qkv.slice(-1, H * D, (H + KV) * D);
     v = qkv.slice(-1, (H + KV) * D);
   } else {
-    q = l.q(x);
-    k = l.k(x);
-    v = l.v(x);
+    q = linear(l.q, x);
+    k = linear(l.k, x);
+    v = linear(l.v, x);
   }
   q = q.view({B, T, H, D});
   k = k.view({B, T, KV, D});
@@ -334,7 +347,7 @@ at::Tensor Model::attention(const DecoderLayer& l, int64_t index, const at::Tens
   } else {
     out = at::scaled_dot_product_attention(q, k, v, mask, 0.0, false, arch_.attnScale);
   }
-  return l.o(out.transpose(1, 2).reshape({B, T, H * D}));
+  return linear(l.o, out.transpose(1, 2).reshape({B, T, H * D}));
 }
 
 namespace {
@@ -351,7 +364,38 @@ at::Tensor buildMask(const at::Tensor& keyValid, int64_t offset, int64_t T, int6
   allowed = allowed | (kIdx == qIdx).unsqueeze(0);
   return allowed.unsqueeze(1);
 }
+
+std::vector<std::pair<int64_t, at::Tensor>> layerMasks(const std::vector<DecoderLayer>& layers, const at::Tensor& keyValid,
+                                                       int64_t offset, int64_t T) {
+  std::vector<std::pair<int64_t, at::Tensor>> masks;
+  for (const DecoderLayer& l : layers) {
+    bool seen = false;
+    for (const auto& m : masks) seen = seen || m.first == l.slidingWindow;
+    if (!seen) masks.emplace_back(l.slidingWindow, buildMask(keyValid, offset, T, l.slidingWindow));
+  }
+  return masks;
+}
 }  // namespace
+
+at::Tensor Model::embedTokens(const at::Tensor& ids) const {
+  at::Tensor h = at::embedding(embed_, ids);
+  if (arch_.embedScale != 1.0) h = h * at::scalar_tensor(arch_.embedScale, h.options());
+  return h;
+}
+
+at::Tensor Model::layerForward(size_t i, const at::Tensor& h, const at::Tensor& positions,
+                               const std::vector<std::pair<int64_t, at::Tensor>>& masks, KvCache* cache) const {
+  const DecoderLayer& l = layers_[i];
+  const at::Tensor* mask = nullptr;
+  for (const auto& m : masks)
+    if (m.first == l.slidingWindow) mask = &m.second;
+  at::Tensor a = attention(l, static_cast<int64_t>(i), norm(h, l.inputNorm), positions, *mask, cache);
+  if (arch_.sandwichNorms) a = norm(a, l.postAttnNorm);
+  at::Tensor out = h + a;
+  at::Tensor m = mlp(l, norm(out, arch_.sandwichNorms ? l.preFfnNorm : l.postAttnNorm));
+  if (arch_.sandwichNorms) m = norm(m, l.postFfnNorm);
+  return out + m;
+}
 
 at::Tensor Model::forward(const at::Tensor& ids, const at::Tensor& positions, const at::Tensor& valid,
                           KvCache* cache, bool lastOnly) const {
@@ -369,27 +413,10 @@ at::Tensor Model::forward(const at::Tensor& ids, const at::Tensor& positions, co
     keyValid = valid;
   }
   // One mask per distinct window size, shared by the layers that use it.
-  std::vector<std::pair<int64_t, at::Tensor>> masks;
-  auto maskFor = [&](int64_t window) -> const at::Tensor& {
-    for (auto& [w, m] : masks)
-      if (w == window) return m;
-    masks.emplace_back(window, buildMask(keyValid, offset, T, window));
-    return masks.back().second;
-  };
+  std::vector<std::pair<int64_t, at::Tensor>> masks = layerMasks(layers_, keyValid, offset, T);
 
-  at::Tensor h = at::embedding(embed_, ids);
-  if (arch_.embedScale != 1.0) h = h * at::scalar_tensor(arch_.embedScale, h.options());
-
-  for (size_t i = 0; i < layers_.size(); ++i) {
-    const DecoderLayer& l = layers_[i];
-    at::Tensor a = attention(l, static_cast<int64_t>(i), norm(h, l.inputNorm), positions,
-                             maskFor(l.slidingWindow), cache);
-    if (arch_.sandwichNorms) a = norm(a, l.postAttnNorm);
-    h = h + a;
-    at::Tensor m = mlp(l, norm(h, arch_.sandwichNorms ? l.preFfnNorm : l.postAttnNorm));
-    if (arch_.sandwichNorms) m = norm(m, l.postFfnNorm);
-    h = h + m;
-  }
+  at::Tensor h = embedTokens(ids);
+  for (size_t i = 0; i < layers_.size(); ++i) h = layerForward(i, h, positions, masks, cache);
   if (cache) cache->length = offset + T;
 
   if (lastOnly) h = h.slice(1, T - 1, T);
@@ -398,6 +425,295 @@ at::Tensor Model::forward(const at::Tensor& ids, const at::Tensor& positions, co
     logits = at::tanh(logits / arch_.finalLogitSoftcap) * arch_.finalLogitSoftcap;
   }
   return logits.to(at::kFloat);
+}
+
+// ---------------------------------------------------------------------------------------------
+// LoRA training
+
+namespace {
+
+// A decoder layer's linear modules in the order their parameters appear in transformers'
+// modules (and so in peft's parameter list): name, group in the module path, member.
+struct LinearSlot {
+  const char* name;
+  const char* group;
+  Linear DecoderLayer::*member;
+};
+constexpr LinearSlot kLinearSlots[] = {
+    {"q_proj", "self_attn", &DecoderLayer::q},       {"k_proj", "self_attn", &DecoderLayer::k},
+    {"v_proj", "self_attn", &DecoderLayer::v},       {"o_proj", "self_attn", &DecoderLayer::o},
+    {"qkv_proj", "self_attn", &DecoderLayer::qkv},   {"gate_proj", "mlp", &DecoderLayer::gate},
+    {"up_proj", "mlp", &DecoderLayer::up},           {"gate_up_proj", "mlp", &DecoderLayer::gateUp},
+    {"down_proj", "mlp", &DecoderLayer::down},
+};
+
+std::pair<int64_t, int64_t> linearOutIn(const Linear& l) {
+  if (l.weight.defined()) return {l.weight.size(0), l.weight.size(1)};
+  return {l.w4->shape[0], l.w4->shape[1]};
+}
+
+const std::string kPeftPrefix = "base_model.model.";
+
+// Sets Model::training_ for the duration of a training step, also when it throws.
+class TrainingScope {
+ public:
+  explicit TrainingScope(bool& flag) : flag_(flag) { flag_ = true; }
+  ~TrainingScope() { flag_ = false; }
+  TrainingScope(const TrainingScope&) = delete;
+  TrainingScope& operator=(const TrainingScope&) = delete;
+
+ private:
+  bool& flag_;
+};
+
+at::Tensor generatorState(std::optional<at::Generator>& g) {
+  if (!g) return at::Tensor();
+  std::lock_guard<std::mutex> lock(g->mutex());
+  return g->get_state();
+}
+
+void restoreGenerator(std::optional<at::Generator>& g, const at::Tensor& state) {
+  if (!g || !state.defined()) return;
+  std::lock_guard<std::mutex> lock(g->mutex());
+  g->set_state(state);
+}
+
+// Checks that `tensors` holds exactly `expected` names with the expected shapes; returns them
+// keyed by name. `what` names the kind of tensor in messages.
+std::map<std::string, at::Tensor> matchTensors(const std::vector<std::pair<std::string, at::Tensor>>& tensors,
+                                               const std::vector<std::pair<std::string, at::Tensor>>& expected,
+                                               const std::string& what) {
+  std::map<std::string, const at::Tensor*> wanted;
+  for (const auto& [name, t] : expected) wanted[name] = &t;
+  std::map<std::string, at::Tensor> got;
+  for (const auto& [name, t] : tensors) {
+    auto it = wanted.find(name);
+    if (it == wanted.end()) {
+      throw Error("LORA_INVALID", what + " '" + name + "' does not belong to this model's adapters (expected names like '" +
+                                      (expected.empty() ? std::string("?") : expected.front().first) +
+                                      "'); were the adapters added with the same targets and layers?");
+    }
+    if (t.sizes() != it->second->sizes()) {
+      throw Error("LORA_INVALID", what + " '" + name + "' has shape " + shapeString(t.sizes()) + " but the adapter has shape " +
+                                      shapeString(it->second->sizes()) + "; was it trained with the same rank r?");
+    }
+    if (!at::isFloatingType(t.scalar_type())) {
+      throw Error("LORA_INVALID", what + " '" + name + "' must hold floating-point values");
+    }
+    got[name] = t;
+  }
+  for (const auto& [name, t] : expected) {
+    if (!got.count(name)) {
+      throw Error("LORA_INVALID", what + " '" + name + "' is missing (" + std::to_string(got.size()) + " of " +
+                                      std::to_string(expected.size()) + " given)");
+    }
+  }
+  return got;
+}
+
+}  // namespace
+
+std::vector<std::string> Model::addLora(const LoraOptions& o) {
+  if (hasLora()) throw Error("LORA_INVALID", "this model already has LoRA adapters; load the model again to add different ones");
+  const double scaling = loraScaling(o.r, o.alpha, o.useRslora);
+  if (!(o.dropout >= 0.0 && o.dropout < 1.0)) {
+    throw Error("LORA_INVALID", "LoRA dropout must be in [0, 1), got " + std::to_string(o.dropout));
+  }
+  if (o.targets.empty()) throw Error("LORA_INVALID", "LoRA targets: expected at least one module name such as 'q_proj'");
+  std::set<std::string> targets;
+  for (const std::string& t : o.targets) {
+    bool known = false;
+    for (const LinearSlot& slot : kLinearSlots) known = known || t == slot.name;
+    if (!known) {
+      std::string names;
+      for (const LinearSlot& slot : kLinearSlots) names += (names.empty() ? "" : ", ") + std::string(slot.name);
+      throw Error("LORA_INVALID", "LoRA target '" + t + "' is not a linear module of a decoder layer; expected one of " + names);
+    }
+    targets.insert(t);
+  }
+  const int64_t L = static_cast<int64_t>(layers_.size());
+  std::vector<bool> chosen(layers_.size(), o.layers.empty());
+  for (int64_t i : o.layers) {
+    if (i < 0 || i >= L) {
+      throw Error("LORA_INVALID", "LoRA layer index " + std::to_string(i) + " is out of range; this model has " +
+                                      std::to_string(L) + " decoder layers (0.." + std::to_string(L - 1) + ")");
+    }
+    chosen[static_cast<size_t>(i)] = true;
+  }
+
+  at::Generator init = at::make_generator<at::CPUGeneratorImpl>(o.seed);
+  std::vector<std::string> modules;
+  std::vector<std::pair<std::string, at::Tensor>> params;
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    if (!chosen[i]) continue;
+    for (const LinearSlot& slot : kLinearSlots) {
+      Linear& lin = layers_[i].*slot.member;
+      if (!lin.defined() || !targets.count(slot.name)) continue;
+      auto [out, in] = linearOutIn(lin);
+      lin.lora = std::make_shared<LoraAdapter>(
+          makeLoraAdapter(in, out, o.r, scaling, o.dropout, lin.w4 != nullptr, init, device_));
+      const std::string module = prefix_ + "layers." + std::to_string(i) + "." + slot.group + "." + slot.name;
+      modules.push_back(module);
+      params.emplace_back(kPeftPrefix + module + ".lora_A.weight", lin.lora->A);
+      params.emplace_back(kPeftPrefix + module + ".lora_B.weight", lin.lora->B);
+    }
+  }
+  if (modules.empty()) {
+    std::string asked;
+    for (const std::string& t : o.targets) asked += (asked.empty() ? "'" : ", '") + t + "'";
+    throw Error("LORA_INVALID", "LoRA targets " + asked + " match no linear layer of this " + arch_.family +
+                                    " model" + (arch_.fusedQkv ? " (it fuses qkv_proj and gate_up_proj)" : ""));
+  }
+  loraParams_ = std::move(params);
+  optimizer_ = AdamW([&] {
+    std::vector<at::Tensor> ps;
+    for (const auto& p : loraParams_) ps.push_back(p.second);
+    return ps;
+  }());
+  if (device_.is_cpu()) {
+    dropoutGenerator_ = at::make_generator<at::CPUGeneratorImpl>(o.seed);
+  } else {
+    at::Generator g = at::globalContext().defaultGenerator(device_).clone();
+    std::lock_guard<std::mutex> lock(g.mutex());
+    g.set_current_seed(o.seed);
+    dropoutGenerator_ = g;
+  }
+  return modules;
+}
+
+int64_t Model::loraParameterCount() const {
+  int64_t n = 0;
+  for (const auto& p : loraParams_) n += p.second.numel();
+  return n;
+}
+
+void Model::setLoraTensors(const std::vector<std::pair<std::string, at::Tensor>>& tensors) {
+  if (!hasLora()) throw Error("LORA_INVALID", "this model has no LoRA adapters; call addLora first");
+  std::map<std::string, at::Tensor> got = matchTensors(tensors, loraParams_, "LoRA tensor");
+  at::NoGradGuard noGrad;
+  for (auto& [name, param] : loraParams_) param.copy_(got.at(name));
+}
+
+TrainStepResult Model::trainStep(const at::Tensor& ids, const at::Tensor& valid, const at::Tensor& labels,
+                                 double lossScale, bool checkpointing) {
+  if (!hasLora()) throw Error("LORA_INVALID", "this model has no LoRA adapters to train; call addLora first");
+  const int64_t B = ids.size(0), T = ids.size(1), C = arch_.hiddenSize;
+  if (valid.sizes() != ids.sizes() || labels.sizes() != ids.sizes()) {
+    throw Error("INVALID_ARGUMENT", "trainStep: ids " + shapeString(ids.sizes()) + ", attentionMask " +
+                                        shapeString(valid.sizes()) + " and labels " + shapeString(labels.sizes()) +
+                                        " must have the same shape");
+  }
+  TrainingScope training(training_);
+  at::AutoGradMode enableGrad(true);
+
+  // The label of position t is labels[t + 1]; the last position has none.
+  at::Tensor shifted = at::cat({labels.slice(1, 1), at::full({B, 1}, -100, labels.options())}, 1);
+  at::Tensor counted = shifted.reshape({-1}).ne(-100).nonzero().squeeze(1);  // (N)
+  at::Tensor targets = shifted.reshape({-1}).index_select(0, counted);
+  TrainStepResult result;
+  result.tokens = counted.size(0);
+  if (result.tokens == 0) return result;
+
+  at::Tensor positions = positionsFromMask(valid);
+  std::vector<std::pair<int64_t, at::Tensor>> masks = layerMasks(layers_, valid, 0, T);
+  const int64_t chunkRows = defaultLossChunkRows(arch_.vocabSize);
+
+  // Final norm, positions with a label, chunked loss: (hidden (B, T, C) with its graph) -> the
+  // selected hidden states (N, C) to backpropagate the loss gradient from.
+  auto lossBackward = [&](const at::Tensor& hidden) {
+    at::Tensor selected = norm(hidden, finalNorm_).reshape({B * T, C}).index_select(0, counted);
+    ChunkedLoss loss = chunkedCrossEntropy(selected, targets, lmHead_, arch_.finalLogitSoftcap, lossScale, chunkRows);
+    result.lossSum = loss.lossSum;
+    if (selected.requires_grad()) selected.backward(loss.gradHidden);
+  };
+
+  // Layers below the first adapter hold nothing to train: no gradient flows into them.
+  size_t firstAdapted = layers_.size();
+  for (size_t i = 0; i < layers_.size() && firstAdapted == layers_.size(); ++i) {
+    for (const LinearSlot& slot : kLinearSlots) {
+      if ((layers_[i].*slot.member).lora) firstAdapted = i;
+    }
+  }
+
+  at::Tensor h = embedTokens(ids);
+  if (!checkpointing) {
+    for (size_t i = 0; i < layers_.size(); ++i) h = layerForward(i, h, positions, masks, nullptr);
+    lossBackward(h);
+    return result;
+  }
+
+  // Gradient checkpointing: keep only each layer's input, then recompute one layer at a time
+  // during backward, with the dropout generator rewound so the masks repeat.
+  std::vector<at::Tensor> inputs(layers_.size()), rngStates(layers_.size());
+  {
+    at::NoGradGuard noGrad;
+    for (size_t i = 0; i < layers_.size(); ++i) {
+      inputs[i] = h;
+      rngStates[i] = generatorState(dropoutGenerator_);
+      h = layerForward(i, h, positions, masks, nullptr);
+    }
+  }
+  const at::Tensor rngAfterForward = generatorState(dropoutGenerator_);
+  at::Tensor last = h.detach().requires_grad_(true);
+  lossBackward(last);
+  at::Tensor grad = last.grad();
+  for (size_t i = layers_.size(); i-- > firstAdapted;) {
+    restoreGenerator(dropoutGenerator_, rngStates[i]);
+    // Below the first adapted layer nothing trains: its input needs no gradient.
+    at::Tensor input = i == firstAdapted ? inputs[i] : inputs[i].detach().requires_grad_(true);
+    inputs[i] = at::Tensor();
+    at::Tensor out = layerForward(i, input, positions, masks, nullptr);
+    out.backward(grad);
+    if (i > firstAdapted) grad = input.grad();
+  }
+  restoreGenerator(dropoutGenerator_, rngAfterForward);
+  return result;
+}
+
+void Model::zeroGrad() {
+  for (auto& p : loraParams_) p.second.mutable_grad().reset();
+}
+
+std::vector<std::pair<std::string, at::Tensor>> Model::gradients() const {
+  std::vector<std::pair<std::string, at::Tensor>> out;
+  for (const auto& [name, p] : loraParams_) {
+    out.emplace_back(name, p.grad().defined() ? p.grad().detach() : at::zeros_like(p).detach());
+  }
+  return out;
+}
+
+double Model::optimizerStep(const OptimizerStepOptions& o) {
+  if (!hasLora()) throw Error("LORA_INVALID", "this model has no LoRA adapters to update; call addLora first");
+  std::vector<at::Tensor> params, grads;
+  bool any = false;
+  for (const auto& [name, p] : loraParams_) {
+    params.push_back(p);
+    any = any || p.grad().defined();
+  }
+  if (!any) {
+    throw Error("NO_GRADIENTS", "optimizerStep: no gradients have accumulated since the last step; run trainStep on a "
+                                "batch with at least one labelled token first");
+  }
+  for (const at::Tensor& p : params) grads.push_back(p.grad().defined() ? p.grad() : at::zeros_like(p));
+  at::Tensor norm = totalGradNorm(grads);
+  if (o.maxGradNorm > 0) clipGradsWithNorm(grads, o.maxGradNorm, norm);
+  optimizer_.step(params, grads, o.adamw);
+  zeroGrad();
+  return norm.item<double>();
+}
+
+void Model::setOptimizerState(int64_t steps, const std::vector<std::pair<std::string, at::Tensor>>& tensors) {
+  if (!hasLora()) throw Error("LORA_INVALID", "this model has no LoRA adapters; call addLora first");
+  std::vector<std::pair<std::string, at::Tensor>> expected;
+  for (const auto& [name, p] : loraParams_) expected.emplace_back("exp_avg." + name, p);
+  for (const auto& [name, p] : loraParams_) expected.emplace_back("exp_avg_sq." + name, p);
+  std::map<std::string, at::Tensor> got = matchTensors(tensors, expected, "optimizer tensor");
+  std::vector<at::Tensor> avg, avgSq;
+  for (const auto& [name, p] : loraParams_) {
+    avg.push_back(got.at("exp_avg." + name).to(p.device(), at::kFloat));
+    avgSq.push_back(got.at("exp_avg_sq." + name).to(p.device(), at::kFloat));
+  }
+  optimizer_.setState(steps, avg, avgSq);
 }
 
 }  // namespace nq

@@ -1,7 +1,10 @@
 // A decoder-only transformer built from an ArchSpec and an HF safetensors checkpoint:
 // embeddings, N decoder layers (GQA attention with RoPE, causal + padding + sliding-window
 // masks, optional soft-capping and q/k norms; gated MLP), final norm, lm head.
-// Not here: tokens or text, sampling policy (generate.h), quantization (later).
+// LoRA fine-tuning: adapters on chosen linear layers (lora.h), a training step with autograd on
+// the adapters only (chunked loss, loss.h; optional per-layer recomputation), clipping and AdamW
+// (optimizer.h). Adapter tensors are named as peft saves them.
+// Not here: tokens or text, sampling policy (generate.h), learning-rate schedules.
 //
 // Shapes: B batch, T new tokens this call, S keys visible (cache + T), V vocab, H heads,
 // KV kv heads, D head dim, C hidden size.
@@ -14,6 +17,8 @@
 #include <vector>
 
 #include "core/arch.h"
+#include "core/lora.h"
+#include "core/optimizer.h"
 #include "core/quant.h"
 #include "core/rope.h"
 #include "core/safetensors.h"
@@ -34,7 +39,9 @@ struct Linear {
   at::Tensor weight;                   // (out, in) in the compute dtype, or undefined if 4-bit
   std::shared_ptr<quant::Weight4> w4;  // the 4-bit weight, or null
   at::Tensor bias;                     // (out) or undefined
+  std::shared_ptr<LoraAdapter> lora;   // trainable adapter, or null
   bool defined() const { return weight.defined() || w4 != nullptr; }
+  // The frozen base layer alone (no adapter).
   at::Tensor operator()(const at::Tensor& x) const;
   int64_t parameterCount() const;
   int64_t bytes() const;
@@ -59,6 +66,27 @@ struct DecoderLayer {
   at::Tensor qNorm, kNorm;
   std::unique_ptr<Rope> rope;
   int64_t slidingWindow = 0;
+};
+
+struct LoraOptions {
+  std::vector<std::string> targets;  // module names: q_proj, k_proj, v_proj, o_proj, qkv_proj,
+                                     // gate_proj, up_proj, down_proj, gate_up_proj
+  int64_t r = 8;
+  double alpha = 16;
+  bool useRslora = false;
+  double dropout = 0.0;
+  std::vector<int64_t> layers;  // decoder layers that get adapters; empty = all
+  uint64_t seed = 0;            // lora_A init and the dropout masks
+};
+
+struct TrainStepResult {
+  double lossSum = 0.0;  // summed cross-entropy over the counted tokens
+  int64_t tokens = 0;    // positions whose shifted label is not -100
+};
+
+struct OptimizerStepOptions {
+  AdamWOptions adamw;
+  double maxGradNorm = 0.0;  // <= 0: no clipping
 };
 
 class Model {
@@ -88,7 +116,48 @@ class Model {
   at::Tensor forward(const at::Tensor& ids, const at::Tensor& positions, const at::Tensor& valid,
                      KvCache* cache, bool lastOnly) const;
 
+  // --- LoRA training ---
+  // Adds fp32 adapters (A random from the seed, B zero) to the targeted linear layers of the
+  // chosen decoder layers; returns the full module names, in parameter order. Throws
+  // LORA_INVALID for an unknown target, a target matching nothing, a layer index out of range,
+  // r <= 0, a dropout outside [0, 1), or adapters already present.
+  std::vector<std::string> addLora(const LoraOptions& options);
+  bool hasLora() const { return !loraParams_.empty(); }
+  int64_t loraParameterCount() const;
+  // Live adapter tensors keyed as in peft's adapter_model.safetensors:
+  // "base_model.model.<module>.lora_A.weight" / ".lora_B.weight", in parameter order.
+  const std::vector<std::pair<std::string, at::Tensor>>& loraParameters() const { return loraParams_; }
+  // Copies every adapter tensor from `tensors` (any float dtype; cast to fp32). The names must
+  // be exactly this model's adapter names; throws LORA_INVALID naming a missing, unexpected or
+  // misshapen tensor (nothing is changed then).
+  void setLoraTensors(const std::vector<std::pair<std::string, at::Tensor>>& tensors);
+
+  // One forward + backward of a right-padded batch: ids (B, T) int64, valid (B, T) bool, labels
+  // (B, T) int64 with -100 for ignored positions (the label of position t is labels[t + 1], as
+  // transformers shifts them). ADDS d(lossSum * lossScale) / d(adapter) into the adapter grads.
+  // checkpointing recomputes each decoder layer during backward instead of keeping its
+  // activations (same gradients).
+  TrainStepResult trainStep(const at::Tensor& ids, const at::Tensor& valid, const at::Tensor& labels,
+                            double lossScale, bool checkpointing);
+  void zeroGrad();
+  // fp32 gradients in parameter order (zeros where none has accumulated).
+  std::vector<std::pair<std::string, at::Tensor>> gradients() const;
+  // Clips (when maxGradNorm > 0), takes one AdamW step, zeroes the grads; returns the total
+  // gradient norm before clipping. Throws NO_GRADIENTS when no trainStep has added gradients
+  // since the last step.
+  double optimizerStep(const OptimizerStepOptions& options);
+  const AdamW& optimizer() const { return optimizer_; }
+  // Tensors keyed "exp_avg.<name>" / "exp_avg_sq.<name>"; validated like setLoraTensors.
+  void setOptimizerState(int64_t steps, const std::vector<std::pair<std::string, at::Tensor>>& tensors);
+
  private:
+  // Decoder layer `index` on h (B, T, C); masks[w] is the attention mask for window w.
+  at::Tensor layerForward(size_t index, const at::Tensor& h, const at::Tensor& positions,
+                          const std::vector<std::pair<int64_t, at::Tensor>>& masks, KvCache* cache) const;
+  // The base layer plus its adapter (dropout while training_).
+  at::Tensor linear(const Linear& l, const at::Tensor& x) const;
+  at::Tensor embedTokens(const at::Tensor& ids) const;
+
   at::Tensor norm(const at::Tensor& x, const at::Tensor& weight) const;
   at::Tensor attention(const DecoderLayer& layer, int64_t index, const at::Tensor& x,
                        const at::Tensor& positions, const at::Tensor& mask, KvCache* cache) const;
@@ -102,6 +171,11 @@ class Model {
   at::Tensor lmHead_;  // (V, C), the embedding when tied
   at::Tensor finalNorm_;
   std::vector<DecoderLayer> layers_;
+
+  std::vector<std::pair<std::string, at::Tensor>> loraParams_;  // peft name -> A or B
+  AdamW optimizer_;
+  mutable std::optional<at::Generator> dropoutGenerator_;
+  bool training_ = false;  // set by trainStep: adapters apply dropout
 };
 
 }  // namespace nq

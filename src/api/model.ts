@@ -5,8 +5,12 @@ import type { ArchConfig } from '../config/arch.js';
 import { loadArchConfig } from '../config/hf-config.js';
 import { loadGenerationDefaults } from '../config/generation.js';
 import { ErrorCode, SftError } from '../errors.js';
-import { native, type NativeModelHandle } from '../native.js';
+import { native, type NativeModelHandle, type StTensorData } from '../native.js';
+import { peftAdapterConfig, readPeftAdapterConfig, type LoraSpec } from './adapter-config.js';
 import { parseOptions } from './options.js';
+import { writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 
 export type Device = 'cpu' | 'cuda';
 export type Dtype = 'float32' | 'bfloat16' | 'float16';
@@ -51,6 +55,35 @@ const generateOptionsSchema = z
   .strict();
 export type GenerateOptions = z.input<typeof generateOptionsSchema>;
 
+const loraOptionsSchema = z
+  .object({
+    /** Linear modules that get adapters. Default q_proj, k_proj, v_proj (the seed's recipe; Phi-3: qkv_proj). */
+    targets: z.array(z.enum(['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj', 'qkv_proj', 'gate_up_proj'])).nonempty().optional(),
+    /** Rank. Default 16. */
+    r: z.number().int().positive().default(16),
+    /** lora_alpha; scaling = alpha / r (alpha / sqrt(r) with useRslora). Default 32. */
+    alpha: z.number().positive().default(32),
+    /** Dropout on the adapter's input during training. Default 0. */
+    dropout: z.number().min(0).lt(1).default(0),
+    useRslora: z.boolean().default(false),
+    /** Decoder layers that get adapters (peft's layers_to_transform). Default: all but the frozen ones. */
+    layersToTransform: z.array(z.number().int().min(0)).nonempty().optional(),
+    /** No adapters on the first N decoder layers. Default 0. */
+    freezeLayers: z.number().int().min(0).default(0),
+    /** Seed of A's kaiming-uniform init (B starts at zero). Default 3407. */
+    seed: z.number().int().min(0).default(3407),
+  })
+  .strict();
+export type LoraOptions = z.input<typeof loraOptionsSchema>;
+
+export interface LoraInfo {
+  spec: LoraSpec;
+  /** Full names of the modules carrying adapters, e.g. model.layers.3.self_attn.q_proj. */
+  modules: string[];
+  /** Trainable parameters. */
+  parameters: number;
+}
+
 export interface Logits {
   /** [batch, seq, vocab] */
   shape: number[];
@@ -73,6 +106,8 @@ export interface ModelInfo {
   eosTokenIds: number[];
 }
 
+const HANDLE = Symbol('nativeHandle');
+
 function defaultDevice(): Device {
   const info = native().buildInfo();
   return info.cudaBuilt && info.cudaAvailable ? 'cuda' : 'cpu';
@@ -84,6 +119,7 @@ export class Model {
   readonly arch: ArchConfig;
   readonly eosTokenIds: number[];
   readonly padTokenId: number;
+  #lora: LoraInfo | undefined;
 
   private constructor(handle: NativeModelHandle, dir: string, arch: ArchConfig, eos: number[], pad: number) {
     this.#handle = handle;
@@ -110,6 +146,10 @@ export class Model {
     });
     const pad = gen.padTokenId ?? gen.eosTokenIds[0] ?? 0;
     return new Model(handle, dir, arch, gen.eosTokenIds, pad);
+  }
+
+  [HANDLE](): NativeModelHandle {
+    return this.#live();
   }
 
   #live(): NativeModelHandle {
@@ -161,9 +201,78 @@ export class Model {
     if (handle) await handle.dispose();
   }
 
+  /** The adapter, once addLora() or loadAdapter() ran. */
+  get lora(): LoraInfo | undefined {
+    return this.#lora;
+  }
+
+  /** Adds trainable LoRA adapters (fp32) to the frozen base, initialized as peft does. */
+  async addLora(options: LoraOptions = {}): Promise<LoraInfo> {
+    const opts = parseOptions(loraOptionsSchema, options, 'LoRA options');
+    const defaultTargets = this.arch.fusedQkv ? ['qkv_proj'] : ['q_proj', 'k_proj', 'v_proj'];
+    const layers = opts.layersToTransform ?? Array.from({ length: this.arch.numLayers - opts.freezeLayers }, (_, i) => i + opts.freezeLayers);
+    const spec: LoraSpec = {
+      r: opts.r,
+      alpha: opts.alpha,
+      dropout: opts.dropout,
+      targets: opts.targets ?? defaultTargets,
+      layersToTransform: opts.layersToTransform ?? (opts.freezeLayers > 0 ? layers : null),
+      useRslora: opts.useRslora,
+    };
+    return this.#addLora(spec, layers, opts.seed);
+  }
+
+  async #addLora(spec: LoraSpec, layers: number[], seed: number): Promise<LoraInfo> {
+    if (this.#lora) throw new SftError(`model ${this.dir} already has a LoRA adapter`, ErrorCode.InvalidArgument);
+    const outside = layers.filter((l) => l >= this.arch.numLayers);
+    if (outside.length > 0) {
+      throw new SftError(`LoRA layers ${outside.join(', ')} do not exist: the model has ${this.arch.numLayers} decoder layers`, ErrorCode.InvalidArgument);
+    }
+    const r = await this.#live().addLora({ targets: spec.targets, r: spec.r, alpha: spec.alpha, useRslora: spec.useRslora, dropout: spec.dropout, layers, seed });
+    if (r.modules.length === 0) {
+      throw new SftError(`no module named ${spec.targets.join(' / ')} in layers ${layers.join(', ')} of ${this.dir}`, ErrorCode.InvalidArgument);
+    }
+    this.#lora = { spec, modules: r.modules, parameters: r.parameters };
+    return this.#lora;
+  }
+
+  /** Writes adapter_config.json + adapter_model.safetensors in peft's format. */
+  async saveAdapter(dir: string): Promise<void> {
+    const lora = this.#lora;
+    if (!lora) throw new SftError('saveAdapter: the model has no LoRA adapter', ErrorCode.InvalidArgument);
+    const tensors = await this.#live().loraTensors();
+    // (the native writer writes to a temporary file and renames it into place)
+    native().safetensors.write(join(dir, 'adapter_model.safetensors'), tensors, { format: 'pt' });
+    await writeFile(join(dir, 'adapter_config.json'), `${JSON.stringify(peftAdapterConfig(lora.spec, this.dir), null, 2)}\n`);
+  }
+
+  /** Adds the adapter stored in a peft adapter folder (ours or peft's). */
+  async loadAdapter(dir: string): Promise<LoraInfo> {
+    const { spec } = await readPeftAdapterConfig(join(dir, 'adapter_config.json'));
+    const layers = spec.layersToTransform ?? Array.from({ length: this.arch.numLayers }, (_, i) => i);
+    const info = await this.#addLora(spec, layers, 0);
+    await this.loadAdapterWeights(dir);
+    return info;
+  }
+
+  /** Replaces the adapter's weights with those in dir/adapter_model.safetensors. */
+  async loadAdapterWeights(dir: string): Promise<void> {
+    const file = join(dir, 'adapter_model.safetensors');
+    if (!existsSync(file)) throw new SftError(`no adapter_model.safetensors in ${dir}`, ErrorCode.FileNotFound);
+    const st = native().safetensors;
+    const record: Record<string, StTensorData> = {};
+    for (const t of st.inspect(file).tensors) record[t.name] = st.read(file, t.name);
+    await this.#live().setLoraTensors(record);
+  }
+
   async [Symbol.asyncDispose](): Promise<void> {
     await this.dispose();
   }
+}
+
+/** The native handle, for the training driver (src/train); not part of the public API. */
+export function nativeHandle(model: Model): NativeModelHandle {
+  return model[HANDLE]();
 }
 
 /** Loads an HF-layout checkpoint directory (config.json + *.safetensors). */

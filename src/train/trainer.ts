@@ -1,0 +1,148 @@
+// The training step driver: TS owns the loop (accumulation boundaries, learning-rate
+// schedule, logging, checkpoints), the native model owns the math of each step.
+//
+// One call to step() is one optimizer step over its micro-batches. The loss is normalized
+// per token over the whole accumulation window (lossScale = 1 / all target tokens), so
+// accumulating k micro-batches gives the gradient of one batch holding them all.
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { parseOptions } from '../api/options.js';
+import type { Model } from '../api/model.js';
+import { nativeHandle } from '../api/model.js';
+import { countTargets, type Batch } from '../data/collate.js';
+import { ErrorCode, SftError } from '../errors.js';
+import { native, type StTensorData } from '../native.js';
+import { learningRate, type Schedule } from './schedule.js';
+
+const trainerOptionsSchema = z
+  .object({
+    /** Peak learning rate. */
+    lr: z.number().positive().default(2e-4),
+    /** linear | cosine | constant | constant_with_warmup (transformers' schedules). */
+    schedule: z.enum(['linear', 'cosine', 'constant', 'constant_with_warmup']).default('linear'),
+    warmupSteps: z.number().int().min(0).default(0),
+    /** Optimizer steps the schedule spans. */
+    totalSteps: z.number().int().positive(),
+    weightDecay: z.number().min(0).default(0.01),
+    beta1: z.number().min(0).lt(1).default(0.9),
+    beta2: z.number().min(0).lt(1).default(0.999),
+    eps: z.number().positive().default(1e-8),
+    /** Gradient-norm clipping; 0 turns it off. */
+    maxGradNorm: z.number().min(0).default(1.0),
+    /** Recompute each decoder layer in backward instead of keeping its activations. */
+    gradientCheckpointing: z.boolean().default(true),
+  })
+  .strict();
+export type TrainerOptions = z.input<typeof trainerOptionsSchema>;
+type Resolved = z.output<typeof trainerOptionsSchema>;
+
+export interface StepLog {
+  /** 1-based optimizer step just taken. */
+  step: number;
+  /** Mean loss per target token over the step's micro-batches. */
+  loss: number;
+  lr: number;
+  /** Gradient norm before clipping. */
+  gradNorm: number;
+  tokens: number;
+  seconds: number;
+  tokensPerSecond: number;
+}
+
+const STATE_FILE = 'trainer_state.json';
+const OPTIMIZER_FILE = 'optimizer.safetensors';
+
+export class Trainer {
+  readonly model: Model;
+  readonly options: Resolved;
+  #step = 0;
+
+  constructor(model: Model, options: TrainerOptions) {
+    if (!model.lora) {
+      throw new SftError('createTrainer: the model has no LoRA adapter; call model.addLora() or model.loadAdapter() first', ErrorCode.InvalidArgument);
+    }
+    this.model = model;
+    this.options = parseOptions(trainerOptionsSchema, options, 'trainer options');
+  }
+
+  /** Optimizer steps taken so far. */
+  get stepCount(): number {
+    return this.#step;
+  }
+
+  get schedule(): Schedule {
+    return { name: this.options.schedule, lr: this.options.lr, warmupSteps: this.options.warmupSteps, totalSteps: this.options.totalSteps };
+  }
+
+  /** One optimizer step over `microBatches` (gradient accumulation = their number). */
+  async step(microBatches: Batch[]): Promise<StepLog> {
+    if (microBatches.length === 0) throw new SftError('trainer.step: no micro-batches', ErrorCode.InvalidArgument);
+    const handle = nativeHandle(this.model);
+    const tokens = microBatches.reduce((n, b) => n + countTargets(b), 0);
+    if (tokens === 0) {
+      throw new SftError('trainer.step: the micro-batches hold no target tokens (every label is -100)', ErrorCode.InvalidArgument);
+    }
+    const started = performance.now();
+    let lossSum = 0;
+    for (const batch of microBatches) {
+      const r = await handle.trainStep(batch, { lossScale: 1 / tokens, gradientCheckpointing: this.options.gradientCheckpointing });
+      lossSum += r.lossSum;
+    }
+    const lr = learningRate(this.schedule, this.#step);
+    const { gradNorm } = await handle.optimizerStep({
+      lr,
+      beta1: this.options.beta1,
+      beta2: this.options.beta2,
+      eps: this.options.eps,
+      weightDecay: this.options.weightDecay,
+      maxGradNorm: this.options.maxGradNorm,
+    });
+    this.#step++;
+    const seconds = (performance.now() - started) / 1000;
+    return { step: this.#step, loss: lossSum / tokens, lr, gradNorm, tokens, seconds, tokensPerSecond: tokens / seconds };
+  }
+
+  /**
+   * Writes a resumable checkpoint: the adapter (PEFT format), the optimizer state and the step.
+   * Files are written under temporary names and renamed, so an interrupted save leaves the
+   * previous checkpoint intact.
+   */
+  async save(dir: string): Promise<void> {
+    await mkdir(dir, { recursive: true });
+    await this.model.saveAdapter(dir);
+    const state = await nativeHandle(this.model).optimizerState();
+    native().safetensors.write(join(dir, OPTIMIZER_FILE), state.tensors, { step: String(state.step) }); // atomic
+    const meta = { step: this.#step, optimizerStep: state.step, options: this.options };
+    await writeFile(join(dir, `${STATE_FILE}.tmp`), `${JSON.stringify(meta, null, 2)}\n`);
+    await rename(join(dir, `${STATE_FILE}.tmp`), join(dir, STATE_FILE));
+  }
+
+  /** Restores adapter weights, optimizer state and step from save(dir). */
+  async resume(dir: string): Promise<void> {
+    let meta: { step: number; optimizerStep: number; options: Resolved };
+    try {
+      meta = JSON.parse(await readFile(join(dir, STATE_FILE), 'utf8')) as typeof meta;
+    } catch (err) {
+      throw new SftError(`cannot resume from ${dir}: ${STATE_FILE} is missing or unreadable (${(err as Error).message})`, ErrorCode.FileNotFound);
+    }
+    const differing = (Object.keys(this.options) as (keyof Resolved)[]).filter((k) => JSON.stringify(meta.options[k]) !== JSON.stringify(this.options[k]));
+    if (differing.length > 0) {
+      throw new SftError(
+        `cannot resume from ${dir}: trainer options differ from the checkpoint's (${differing.map((k) => `${k}: ${JSON.stringify(meta.options[k])} saved, ${JSON.stringify(this.options[k])} now`).join('; ')})`,
+        ErrorCode.InvalidArgument,
+      );
+    }
+    await this.model.loadAdapterWeights(dir);
+    const file = join(dir, OPTIMIZER_FILE);
+    const { tensors } = native().safetensors.inspect(file);
+    const record: Record<string, StTensorData> = {};
+    for (const t of tensors) record[t.name] = native().safetensors.read(file, t.name);
+    await nativeHandle(this.model).setOptimizerState({ step: meta.optimizerStep, tensors: record });
+    this.#step = meta.step;
+  }
+}
+
+export function createTrainer(model: Model, options: TrainerOptions): Trainer {
+  return new Trainer(model, options);
+}
