@@ -8,7 +8,7 @@ import { ErrorCode, SftError } from '../errors.js';
 import { native, type NativeModelHandle, type StTensorData } from '../native.js';
 import { peftAdapterConfig, readPeftAdapterConfig, type LoraSpec } from './adapter-config.js';
 import { parseOptions } from './options.js';
-import { writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -241,6 +241,7 @@ export class Model {
     const lora = this.#lora;
     if (!lora) throw new SftError('saveAdapter: the model has no LoRA adapter', ErrorCode.InvalidArgument);
     const tensors = await this.#live().loraTensors();
+    await mkdir(dir, { recursive: true });
     // (the native writer writes to a temporary file and renames it into place)
     native().safetensors.write(join(dir, 'adapter_model.safetensors'), tensors, { format: 'pt' });
     await writeFile(join(dir, 'adapter_config.json'), `${JSON.stringify(peftAdapterConfig(lora.spec, this.dir), null, 2)}\n`);
