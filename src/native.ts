@@ -117,6 +117,8 @@ export interface NativeModelHandle {
   }): Promise<{ gradNorm: number }>;
   /** AdamW state: step count and tensors "exp_avg.<name>" / "exp_avg_sq.<name>". */
   optimizerState(): Promise<{ step: number; tensors: Record<string, StTensorData> }>;
+  /** Writes srcDir's checkpoint with the adapters merged (16-bit; 4-bit weights dequantized). */
+  mergeAdapter(srcDir: string, outFile: string): Promise<{ tensors: number; bytes: number }>;
   setOptimizerState(state: {
     step: number;
     tensors: Record<string, { dtype: StDtype; shape: number[]; data: Buffer | ArrayBufferView }>;

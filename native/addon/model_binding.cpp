@@ -178,7 +178,8 @@ class ModelHandle : public Napi::ObjectWrap<ModelHandle> {
                         InstanceMethod("trainStep", &ModelHandle::TrainStep), InstanceMethod("gradients", &ModelHandle::Gradients),
                         InstanceMethod("zeroGrad", &ModelHandle::ZeroGrad), InstanceMethod("optimizerStep", &ModelHandle::OptimizerStep),
                         InstanceMethod("optimizerState", &ModelHandle::OptimizerState),
-                        InstanceMethod("setOptimizerState", &ModelHandle::SetOptimizerState)});
+                        InstanceMethod("setOptimizerState", &ModelHandle::SetOptimizerState),
+                        InstanceMethod("mergeAdapter", &ModelHandle::MergeAdapter)});
   }
 
   explicit ModelHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ModelHandle>(info) {
@@ -436,6 +437,31 @@ class ModelHandle : public Napi::ObjectWrap<ModelHandle> {
     return onWorker<NamedTensors>(
         info, [&]() -> std::function<NamedTensors()> { return [state]() { return cpuCopies(state->model->gradients()); }; },
         [](Napi::Env env, NamedTensors& t) -> Napi::Value { return recordToJs(env, t); });
+  }
+
+  // mergeAdapter(srcDir, outFile) -> {tensors, bytes}: writes the merged 16-bit checkpoint.
+  Napi::Value MergeAdapter(const Napi::CallbackInfo& info) {
+    std::shared_ptr<ModelState> state = state_;
+    using Out = std::pair<int64_t, int64_t>;
+    return onWorker<Out>(
+        info,
+        [&]() -> std::function<Out()> {
+          std::string src = requireString(info, 0, "srcDir");
+          std::string outFile = requireString(info, 1, "outFile");
+          return [state, src, outFile]() {
+            auto tensors = state->model->mergedCheckpoint(src);
+            int64_t bytes = 0;
+            for (const auto& [name, t] : tensors) bytes += t.numel() * static_cast<int64_t>(t.element_size());
+            st::write(outFile, tensors, {{"format", "pt"}});
+            return Out{static_cast<int64_t>(tensors.size()), bytes};
+          };
+        },
+        [](Napi::Env env, Out& r) -> Napi::Value {
+          Napi::Object o = Napi::Object::New(env);
+          o.Set("tensors", Napi::Number::New(env, static_cast<double>(r.first)));
+          o.Set("bytes", Napi::Number::New(env, static_cast<double>(r.second)));
+          return o;
+        });
   }
 
   Napi::Value ZeroGrad(const Napi::CallbackInfo& info) {

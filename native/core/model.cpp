@@ -716,4 +716,54 @@ void Model::setOptimizerState(int64_t steps, const std::vector<std::pair<std::st
   optimizer_.setState(steps, avg, avgSq);
 }
 
+std::vector<std::pair<std::string, at::Tensor>> Model::mergedCheckpoint(const std::string& srcDir) const {
+  at::NoGradGuard noGrad;
+  std::map<std::string, const LoraAdapter*> adapted;  // weight name -> its adapter
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    for (const LinearSlot& slot : kLinearSlots) {
+      const Linear& lin = layers_[i].*slot.member;
+      if (lin.lora) {
+        adapted[prefix_ + "layers." + std::to_string(i) + "." + slot.group + "." + slot.name + ".weight"] = lin.lora.get();
+      }
+    }
+  }
+  if (adapted.empty()) throw Error("LORA_INVALID", "mergeAdapter: the model has no LoRA adapter to merge");
+  st::Checkpoint ckpt = st::Checkpoint::open(srcDir);
+  const std::vector<std::string> names = ckpt.names();
+  std::set<std::string> companions;
+  for (const std::string& name : names) {
+    if (!quant::isSerialized(ckpt, name)) continue;
+    for (const char* suffix : {".absmax", ".quant_map", ".nested_absmax", ".nested_quant_map",
+                               ".quant_state.bitsandbytes__nf4", ".quant_state.bitsandbytes__fp4"}) {
+      companions.insert(name + suffix);
+    }
+  }
+  std::vector<std::pair<std::string, at::Tensor>> out;
+  for (const std::string& name : names) {
+    if (companions.count(name)) continue;
+    at::Tensor w;
+    at::ScalarType stored;
+    if (quant::isSerialized(ckpt, name)) {
+      quant::Weight4 w4 = quant::readSerialized(ckpt, name);
+      stored = w4.dtype;
+      w = quant::dequantize(w4.to(device_), at::kFloat);
+    } else {
+      w = ckpt.get(name);
+      stored = w.scalar_type();
+    }
+    auto it = adapted.find(name);
+    if (it != adapted.end()) {
+      const LoraAdapter& a = *it->second;
+      at::Tensor delta = at::matmul(a.B.to(at::kFloat), a.A.to(at::kFloat)) * a.scaling;
+      w = w.to(device_, at::kFloat) + delta;
+      adapted.erase(it);
+    }
+    out.emplace_back(name, w.to(at::kCPU, stored).contiguous());
+  }
+  if (!adapted.empty()) {
+    throw Error("LORA_INVALID", "mergeAdapter: weight '" + adapted.begin()->first + "' of an adapted module is not in " + srcDir);
+  }
+  return out;
+}
+
 }  // namespace nq

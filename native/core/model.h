@@ -116,6 +116,12 @@ class Model {
   at::Tensor forward(const at::Tensor& ids, const at::Tensor& positions, const at::Tensor& valid,
                      KvCache* cache, bool lastOnly) const;
 
+  // The base checkpoint in srcDir with every adapter merged into its weight:
+  // W + scaling * (B @ A) in fp32, stored in the weight's 16-bit dtype. 4-bit weights are
+  // dequantized (to their quant_state dtype) and their bitsandbytes companions dropped, so the
+  // result is a plain 16-bit checkpoint. Other tensors are copied as stored. CPU tensors.
+  std::vector<std::pair<std::string, at::Tensor>> mergedCheckpoint(const std::string& srcDir) const;
+
   // --- LoRA training ---
   // Adds fp32 adapters (A random from the seed, B zero) to the targeted linear layers of the
   // chosen decoder layers; returns the full module names, in parameter order. Throws

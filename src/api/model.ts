@@ -2,7 +2,7 @@
 // release with dispose() (or `await using`). Heavy calls run off the event loop.
 import { z } from 'zod';
 import type { ArchConfig } from '../config/arch.js';
-import { loadArchConfig } from '../config/hf-config.js';
+import { loadArchConfig, readJsonFile } from '../config/hf-config.js';
 import { loadGenerationDefaults } from '../config/generation.js';
 import { ErrorCode, SftError } from '../errors.js';
 import { native, type NativeModelHandle, type StTensorData } from '../native.js';
@@ -10,7 +10,8 @@ import { peftAdapterConfig, readPeftAdapterConfig, type LoraSpec } from './adapt
 import { parseOptions } from './options.js';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { copyCheckpointSidecars } from './checkpoint-files.js';
 
 export type Device = 'cpu' | 'cuda';
 export type Dtype = 'float32' | 'bfloat16' | 'float16';
@@ -245,6 +246,24 @@ export class Model {
     // (the native writer writes to a temporary file and renames it into place)
     native().safetensors.write(join(dir, 'adapter_model.safetensors'), tensors, { format: 'pt' });
     await writeFile(join(dir, 'adapter_config.json'), `${JSON.stringify(peftAdapterConfig(lora.spec, this.dir), null, 2)}\n`);
+  }
+
+  /**
+   * Writes the base checkpoint with the adapter merged into its weights (W + scaling * B @ A),
+   * as a plain 16-bit HF checkpoint: 4-bit bases are dequantized and lose their
+   * quantization_config; tokenizer and generation files are copied.
+   */
+  async mergeAdapter(outDir: string): Promise<{ outDir: string; tensors: number; bytes: number }> {
+    if (!this.#lora) throw new SftError('mergeAdapter: the model has no LoRA adapter', ErrorCode.InvalidArgument);
+    const out = resolve(outDir);
+    if (out === resolve(this.dir)) throw new SftError(`mergeAdapter: the output folder must differ from the model's (${out})`, ErrorCode.InvalidArgument);
+    await mkdir(out, { recursive: true });
+    const r = await this.#live().mergeAdapter(this.dir, join(out, 'model.safetensors'));
+    const config = (await readJsonFile(join(this.dir, 'config.json'))) as Record<string, unknown>;
+    delete config.quantization_config;
+    await writeFile(join(out, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
+    await copyCheckpointSidecars(this.dir, out);
+    return { outDir: out, ...r };
   }
 
   /** Adds the adapter stored in a peft adapter folder (ours or peft's). */

@@ -1,7 +1,8 @@
 // quantizeCheckpoint: a 16-bit HF checkpoint -> the same checkpoint with the decoder's linear
 // weights stored 4-bit in bitsandbytes' layout (Linear4bit state dict + quantization_config),
 // which transformers + bitsandbytes load, and loadModel loads as stored.
-import { copyFile, mkdir, readdir, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { copyCheckpointSidecars } from './checkpoint-files.js';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
@@ -31,9 +32,6 @@ export interface QuantizeResult {
 
 /** Decoder linear layers, as bitsandbytes quantizes them (embeddings, norms, lm_head stay 16-bit). */
 const LINEAR_WEIGHT = /\.layers\.\d+\.(self_attn|mlp)\.(q|k|v|o|qkv|gate|up|down|gate_up)_proj\.weight$/;
-
-/** Files beside the weights that a checkpoint folder carries over unchanged. */
-const CARRIED_FILES = /^(tokenizer\.json|tokenizer_config\.json|special_tokens_map\.json|generation_config\.json|chat_template\.(jinja|json)|tokenizer\.model|vocab\.json|merges\.txt)$/;
 
 /** The quantization_config transformers writes for BitsAndBytesConfig(load_in_4bit=True, ...). */
 function bnbQuantizationConfig(quant: 'nf4' | 'fp4', doubleQuant: boolean, computeDtype: string): Record<string, unknown> {
@@ -85,8 +83,6 @@ export async function quantizeCheckpoint(modelDir: string, outDir: string, optio
   const computeDtype = typeof config.dtype === 'string' ? config.dtype : typeof config.torch_dtype === 'string' ? config.torch_dtype : 'bfloat16';
   const outConfig = { ...config, quantization_config: bnbQuantizationConfig(opts.quant, opts.doubleQuant, computeDtype) };
   await writeFile(join(out, 'config.json'), `${floatThreshold(JSON.stringify(outConfig, null, 2))}\n`);
-  for (const file of await readdir(src)) {
-    if (CARRIED_FILES.test(file)) await copyFile(join(src, file), join(out, file));
-  }
+  await copyCheckpointSidecars(src, out);
   return { outDir: out, ...stats };
 }
