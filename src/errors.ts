@@ -22,4 +22,5 @@ export const ErrorCode = {
   ChatTemplate: 'CHAT_TEMPLATE',
   AddonLoad: 'ADDON_LOAD',
   Disposed: 'DISPOSED',
+  Aborted: 'ABORTED',
 } as const;

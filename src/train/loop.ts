@@ -1,0 +1,78 @@
+// The training loop, top to bottom: for each optimizer step, take its micro-batches, step,
+// log, checkpoint. Data order is a pure function of (seed, epoch), so a run resumed from a
+// checkpoint at step k skips exactly the k steps it already took and continues as if never
+// stopped. (Dropout masks are not part of the checkpoint: resume is exact with dropout 0.)
+import { appendFile, mkdir } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import type { Batch } from '../data/collate.js';
+import { ErrorCode, SftError } from '../errors.js';
+import type { StepLog, Trainer } from './trainer.js';
+
+export interface TrainLoopOptions {
+  /** Micro-batches of one epoch, in order, for that epoch (e.g. a seeded shuffle). */
+  epochBatches: (epoch: number) => Batch[];
+  epochs: number;
+  /** Micro-batches per optimizer step (gradient accumulation). Default 1. */
+  accumulation?: number;
+  /** Stop after this many optimizer steps in all (default: epochs x steps per epoch). */
+  maxSteps?: number;
+  /** Append a JSON line per logged step here. */
+  logFile?: string;
+  /** Log every N steps (and the last one). Default 1. */
+  logEvery?: number;
+  /** Checkpoints go to <checkpointDir>/step-<n> every N steps and at each epoch's end. */
+  checkpointDir?: string;
+  checkpointEvery?: number;
+  /** Called with each logged step (progress bars, UIs). */
+  onLog?: (log: StepLog & { epoch: number }) => void;
+  signal?: AbortSignal;
+}
+
+export interface TrainLoopResult {
+  steps: number;
+  last?: StepLog;
+  checkpoints: string[];
+}
+
+/** Optimizer steps one epoch holds. */
+export function stepsPerEpoch(batches: number, accumulation: number): number {
+  return Math.floor(batches / accumulation);
+}
+
+export async function runTraining(trainer: Trainer, o: TrainLoopOptions): Promise<TrainLoopResult> {
+  const accumulation = o.accumulation ?? 1;
+  const logEvery = o.logEvery ?? 1;
+  if (!Number.isInteger(accumulation) || accumulation < 1) {
+    throw new SftError(`accumulation must be an integer >= 1, got ${accumulation}`, ErrorCode.InvalidArgument);
+  }
+  const perEpoch = stepsPerEpoch(o.epochBatches(0).length, accumulation);
+  if (perEpoch === 0) {
+    throw new SftError(`an epoch holds fewer micro-batches than one optimizer step needs (${accumulation})`, ErrorCode.InvalidArgument);
+  }
+  const total = Math.min(o.maxSteps ?? Infinity, o.epochs * perEpoch);
+  if (o.logFile) await mkdir(dirname(o.logFile), { recursive: true });
+  const checkpoints: string[] = [];
+  let last: StepLog | undefined;
+
+  for (let step = trainer.stepCount; step < total; ) {
+    const epoch = Math.floor(step / perEpoch);
+    const batches = o.epochBatches(epoch);
+    for (let i = step - epoch * perEpoch; i < perEpoch && step < total; i++, step++) {
+      if (o.signal?.aborted) throw new SftError(`training stopped at step ${step} (aborted)`, ErrorCode.Aborted);
+      last = await trainer.step(batches.slice(i * accumulation, (i + 1) * accumulation));
+      const done = step + 1;
+      if (done % logEvery === 0 || done === total) {
+        const entry = { ...last, epoch };
+        if (o.logFile) await appendFile(o.logFile, `${JSON.stringify(entry)}\n`);
+        o.onLog?.(entry);
+      }
+      const epochEnd = i === perEpoch - 1;
+      if (o.checkpointDir && ((o.checkpointEvery && done % o.checkpointEvery === 0) || epochEnd || done === total)) {
+        const dir = join(o.checkpointDir, `step-${done}`);
+        await trainer.save(dir);
+        checkpoints.push(dir);
+      }
+    }
+  }
+  return { steps: trainer.stepCount, ...(last ? { last } : {}), checkpoints };
+}
