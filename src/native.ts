@@ -115,7 +115,7 @@ export interface NativeModelHandle {
     weightDecay: number;
     maxGradNorm: number;
   }): Promise<{ gradNorm: number }>;
-  /** AdamW state: step count and tensors "exp_avg.<name>" / "exp_avg_sq.<name>". */
+  /** AdamW state: step count and tensors "exp_avg.<name>" / "exp_avg_sq.<name>" (+ "rng.dropout", the dropout generator, when dropout > 0). */
   optimizerState(): Promise<{ step: number; tensors: Record<string, StTensorData> }>;
   /** Writes srcDir's checkpoint with the adapters merged (16-bit; 4-bit weights dequantized). */
   mergeAdapter(srcDir: string, outFile: string): Promise<{ tensors: number; bytes: number }>;

@@ -519,6 +519,7 @@ class ModelHandle : public Napi::ObjectWrap<ModelHandle> {
             const auto& params = m.loraParameters();
             for (size_t i = 0; i < params.size(); ++i) named.emplace_back("exp_avg." + params[i].first, m.optimizer().expAvg()[i]);
             for (size_t i = 0; i < params.size(); ++i) named.emplace_back("exp_avg_sq." + params[i].first, m.optimizer().expAvgSq()[i]);
+            if (at::Tensor rng = m.dropoutRngState(); rng.defined()) named.emplace_back("rng.dropout", rng);
             out.tensors = cpuCopies(named);
             return out;
           };

@@ -702,8 +702,24 @@ double Model::optimizerStep(const OptimizerStepOptions& o) {
   return norm.item<double>();
 }
 
-void Model::setOptimizerState(int64_t steps, const std::vector<std::pair<std::string, at::Tensor>>& tensors) {
+at::Tensor Model::dropoutRngState() const {
+  for (const DecoderLayer& layer : layers_) {
+    for (const LinearSlot& slot : kLinearSlots) {
+      const Linear& lin = layer.*slot.member;
+      if (lin.lora && lin.lora->dropout > 0) return generatorState(dropoutGenerator_);
+    }
+  }
+  return at::Tensor();  // no dropout: the generator is never drawn from
+}
+
+void Model::setOptimizerState(int64_t steps, const std::vector<std::pair<std::string, at::Tensor>>& all) {
   if (!hasLora()) throw Error("LORA_INVALID", "this model has no LoRA adapters; call addLora first");
+  std::vector<std::pair<std::string, at::Tensor>> tensors;
+  at::Tensor rng;
+  for (const auto& [name, t] : all) {
+    if (name == "rng.dropout") rng = t;
+    else tensors.emplace_back(name, t);
+  }
   std::vector<std::pair<std::string, at::Tensor>> expected;
   for (const auto& [name, p] : loraParams_) expected.emplace_back("exp_avg." + name, p);
   for (const auto& [name, p] : loraParams_) expected.emplace_back("exp_avg_sq." + name, p);
@@ -714,6 +730,7 @@ void Model::setOptimizerState(int64_t steps, const std::vector<std::pair<std::st
     avgSq.push_back(got.at("exp_avg_sq." + name).to(p.device(), at::kFloat));
   }
   optimizer_.setState(steps, avg, avgSq);
+  if (rng.defined()) restoreGenerator(dropoutGenerator_, rng.to(at::kCPU, at::kByte).contiguous());
 }
 
 std::vector<std::pair<std::string, at::Tensor>> Model::mergedCheckpoint(const std::string& srcDir) const {

@@ -154,7 +154,11 @@ class Model {
   double optimizerStep(const OptimizerStepOptions& options);
   const AdamW& optimizer() const { return optimizer_; }
   // Tensors keyed "exp_avg.<name>" / "exp_avg_sq.<name>"; validated like setLoraTensors.
+  // `tensors` may also hold "rng.dropout" (dropoutRngState()), restored with the moments.
   void setOptimizerState(int64_t steps, const std::vector<std::pair<std::string, at::Tensor>>& tensors);
+  // State of the generator that draws LoRA dropout masks (undefined without dropout): saved
+  // with the optimizer state so a resumed run draws the masks it would have drawn.
+  at::Tensor dropoutRngState() const;
 
  private:
   // Decoder layer `index` on h (B, T, C); masks[w] is the attention mask for window w.

@@ -1,7 +1,8 @@
 // The training loop, top to bottom: for each optimizer step, take its micro-batches, step,
 // log, checkpoint. Data order is a pure function of (seed, epoch), so a run resumed from a
 // checkpoint at step k skips exactly the k steps it already took and continues as if never
-// stopped. (Dropout masks are not part of the checkpoint: resume is exact with dropout 0.)
+// stopped (the checkpoint holds the adapter, the optimizer moments and step, and the dropout
+// generator's state).
 import { appendFile, mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Batch } from '../data/collate.js';

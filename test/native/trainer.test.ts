@@ -37,26 +37,26 @@ function batches(count: number, size: number, seed: number): Batch[] {
 
 const trainerOptions: TrainerOptions = { lr: 1e-2, warmupSteps: 2, totalSteps: 6, maxGradNorm: 1.0, gradientCheckpointing: false };
 
-async function freshModel(): Promise<Model> {
+async function freshModel(dropout = 0): Promise<Model> {
   const model = await loadModel(base, { device: 'cpu' });
-  await model.addLora({ r: 4, alpha: 8, seed: 7, targets: ['q_proj', 'v_proj'] });
+  await model.addLora({ r: 4, alpha: 8, seed: 7, targets: ['q_proj', 'v_proj'], dropout });
   return model;
 }
 
 describe('trainer', () => {
   const data = batches(6, 4, 1);
 
-  it('resume continues exactly: losses after save/resume equal an uninterrupted run', async () => {
+  it.each([0, 0.2])('resume continues exactly (dropout %s): losses after save/resume equal an uninterrupted run', async (dropout) => {
     const whole: number[] = [];
     {
-      await using model = await freshModel();
+      await using model = await freshModel(dropout);
       const trainer = createTrainer(model, trainerOptions);
       for (const b of data) whole.push((await trainer.step([b])).loss);
     }
     const resumed: number[] = [];
-    const ckpt = join(work, 'ckpt');
+    const ckpt = join(work, `ckpt-${dropout}`);
     {
-      await using model = await freshModel();
+      await using model = await freshModel(dropout);
       const trainer = createTrainer(model, trainerOptions);
       for (const b of data.slice(0, 3)) resumed.push((await trainer.step([b])).loss);
       await trainer.save(ckpt);
@@ -74,9 +74,9 @@ describe('trainer', () => {
 
   it('resume refuses different trainer options, naming them', async () => {
     await using model = await loadModel(base, { device: 'cpu' });
-    await model.loadAdapter(join(work, 'ckpt'));
+    await model.loadAdapter(join(work, 'ckpt-0'));
     const trainer = createTrainer(model, { ...trainerOptions, lr: 5e-3 });
-    await expect(trainer.resume(join(work, 'ckpt'))).rejects.toMatchObject({ message: expect.stringContaining('lr') });
+    await expect(trainer.resume(join(work, 'ckpt-0'))).rejects.toMatchObject({ message: expect.stringContaining('lr') });
   });
 
   it('accumulating two micro-batches equals one batch holding both (per-token normalization)', async () => {
