@@ -24,8 +24,10 @@ export interface TrainLoopOptions {
   /** Checkpoints go to <checkpointDir>/step-<n> every N steps and at each epoch's end. */
   checkpointDir?: string;
   checkpointEvery?: number;
-  /** Called with each logged step (progress bars, UIs). */
+  /** Called with each logged step (UIs). */
   onLog?: (log: StepLog & { epoch: number }) => void;
+  /** Draw a progress line here after every step (e.g. process.stderr). */
+  progress?: NodeJS.WritableStream & { isTTY?: boolean };
   signal?: AbortSignal;
 }
 
@@ -38,6 +40,16 @@ export interface TrainLoopResult {
 /** Optimizer steps one epoch holds. */
 export function stepsPerEpoch(batches: number, accumulation: number): number {
   return Math.floor(batches / accumulation);
+}
+
+/** One status line: bar, step, loss, lr, grad norm, throughput, memory. */
+export function progressLine(log: StepLog, done: number, total: number, tty: boolean): string {
+  const width = 24;
+  const filled = Math.round((done / total) * width);
+  const bar = `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}]`;
+  const mem = log.peakMemoryGiB === undefined ? '' : ` mem ${log.peakMemoryGiB.toFixed(1)} GiB`;
+  const text = `${bar} step ${done}/${total} loss ${log.loss.toFixed(4)} lr ${log.lr.toExponential(2)} grad ${log.gradNorm.toFixed(3)} ${Math.round(log.tokensPerSecond)} tok/s${mem}`;
+  return tty ? `\r${text}${done === total ? '\n' : ''}` : `${text}\n`;
 }
 
 export async function runTraining(trainer: Trainer, o: TrainLoopOptions): Promise<TrainLoopResult> {
@@ -62,6 +74,7 @@ export async function runTraining(trainer: Trainer, o: TrainLoopOptions): Promis
       if (o.signal?.aborted) throw new SftError(`training stopped at step ${step} (aborted)`, ErrorCode.Aborted);
       last = await trainer.step(batches.slice(i * accumulation, (i + 1) * accumulation));
       const done = step + 1;
+      if (o.progress) o.progress.write(progressLine(last, done, total, o.progress.isTTY === true));
       if (done % logEvery === 0 || done === total) {
         const entry = { ...last, epoch };
         if (o.logFile) await appendFile(o.logFile, `${JSON.stringify(entry)}\n`);

@@ -48,6 +48,8 @@ export interface StepLog {
   tokens: number;
   seconds: number;
   tokensPerSecond: number;
+  /** Peak CUDA memory during the step (GiB); absent on CPU. */
+  peakMemoryGiB?: number;
 }
 
 const STATE_FILE = 'trainer_state.json';
@@ -83,6 +85,8 @@ export class Trainer {
     if (tokens === 0) {
       throw new SftError('trainer.step: the micro-batches hold no target tokens (every label is -100)', ErrorCode.InvalidArgument);
     }
+    const onCuda = this.model.info().device === 'cuda';
+    if (onCuda) native().cudaResetPeak();
     const started = performance.now();
     let lossSum = 0;
     for (const batch of microBatches) {
@@ -100,7 +104,9 @@ export class Trainer {
     });
     this.#step++;
     const seconds = (performance.now() - started) / 1000;
-    return { step: this.#step, loss: lossSum / tokens, lr, gradNorm, tokens, seconds, tokensPerSecond: tokens / seconds };
+    const log: StepLog = { step: this.#step, loss: lossSum / tokens, lr, gradNorm, tokens, seconds, tokensPerSecond: tokens / seconds };
+    if (onCuda) log.peakMemoryGiB = native().cudaMemory().peakAllocated / 2 ** 30;
+    return log;
   }
 
   /**

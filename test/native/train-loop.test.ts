@@ -47,9 +47,13 @@ describe('runTraining', () => {
     {
       await using model = await loadModel(base, { device: 'cpu' });
       await model.addLora({ r: 4, seed: 1 });
+      const lines: string[] = [];
+      const progress = { write: (s: string) => lines.push(s), isTTY: false } as unknown as NodeJS.WritableStream;
       const r = await runTraining(createTrainer(model, options), {
-        epochBatches, epochs: 2, accumulation: 2, logFile: fullLog, checkpointDir: join(work, 'full'),
+        epochBatches, epochs: 2, accumulation: 2, logFile: fullLog, checkpointDir: join(work, 'full'), progress,
       });
+      expect(lines).toHaveLength(8);
+      expect(lines[7]).toMatch(/^\[#{24}\] step 8\/8 loss \d+\.\d{4} lr /);
       expect(r.steps).toBe(8);
       expect(r.checkpoints.map((c) => c.split('/').pop())).toEqual(['step-4', 'step-8']);
     }
