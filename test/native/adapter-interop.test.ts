@@ -14,6 +14,7 @@ import { MODEL_FIXTURES, maxAbsDiff } from '../helpers/fixtures.js';
 const LORA = join(import.meta.dirname, '..', 'fixtures', 'lora');
 const CASES = ['llama', 'qwen3', 'gemma3_text', 'mistral', 'phi3'];
 const PEFT_LOGITS = join(import.meta.dirname, '..', '..', 'scripts', 'reference', 'peft_logits.py');
+const PEFT_GREEDY = join(import.meta.dirname, '..', '..', 'scripts', 'reference', 'peft_greedy.py');
 const python = spawnSync('python3', ['-c', 'import transformers, peft'], { encoding: 'utf8' });
 
 interface LoraReference {
@@ -54,6 +55,20 @@ describe.each(CASES)('%s', (name) => {
       const argmax = last.indexOf(Math.max(...last));
       const [next] = await model.generate([seq], { maxNewTokens: 1, eosTokenIds: [] });
       expect(next).toEqual([argmax]);
+    }
+  });
+
+  it.skipIf(python.status !== 0)("greedy tokens with peft's adapter equal peft's generate (python3 with transformers, peft)", async () => {
+    await using model = await loadModel(join(MODEL_FIXTURES, name), { device: 'cpu' });
+    await model.loadAdapter(join(dir, 'adapter_trained'));
+    const stdout = execFileSync('python3', [PEFT_GREEDY, join(MODEL_FIXTURES, name), join(dir, 'adapter_trained'), JSON.stringify(ref.sequences), '8'], {
+      encoding: 'utf8',
+      timeout: 120_000,
+    });
+    const expected = JSON.parse(stdout.trim().split('\n').pop() as string) as number[][];
+    for (const [i, seq] of ref.sequences.entries()) {
+      const [ours] = await model.generate([seq], { maxNewTokens: 8, eosTokenIds: [] });
+      expect(ours).toEqual(expected[i]);
     }
   });
 
