@@ -9,6 +9,7 @@ import { collate, promptResponseExample, type Batch } from '../../src/data/colla
 import { runTraining } from '../../src/train/loop.js';
 import { createTrainer, type TrainerOptions } from '../../src/train/trainer.js';
 import { MODEL_FIXTURES } from '../helpers/fixtures.js';
+import { lcg } from '../helpers/random.js';
 
 const base = join(MODEL_FIXTURES, 'qwen3');
 let work: string;
@@ -17,10 +18,6 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-function lcg(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
-}
 const microBatches: Batch[] = (() => {
   const rand = lcg(3);
   return Array.from({ length: 8 }, () =>

@@ -9,6 +9,7 @@ import { loadModel, type Model } from '../../src/api/model.js';
 import { collate, promptResponseExample, type Batch } from '../../src/data/collate.js';
 import { createTrainer, type TrainerOptions } from '../../src/train/trainer.js';
 import { MODEL_FIXTURES } from '../helpers/fixtures.js';
+import { lcg } from '../helpers/random.js';
 
 const base = join(MODEL_FIXTURES, 'llama');
 let work: string;
@@ -18,13 +19,6 @@ beforeAll(() => {
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 // Deterministic toy data: prompt [10 + a, 10 + b, 3] -> response [100 + f(a, b), 2].
-function lcg(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 2 ** 32;
-  };
-}
 function example(a: number, b: number) {
   return promptResponseExample([10 + a, 10 + b, 3], [((a + b) % 16) + 100, 2]);
 }
