@@ -83,8 +83,6 @@ class WeightLoader {
     return l;
   }
 
-  const st::Checkpoint& checkpoint() const { return ckpt_; }
-
  private:
   st::Checkpoint ckpt_;
   at::Device device_;
@@ -92,9 +90,6 @@ class WeightLoader {
   LoadOptions load_;
 };
 
-Linear loadLinear(WeightLoader& w, const std::string& name, int64_t out, int64_t in, bool bias) {
-  return w.takeLinear(name, out, in, bias);
-}
 
 void requirePositive(int64_t v, const char* what) {
   if (v <= 0) throw Error("CONFIG_INVALID", std::string(what) + " must be positive, got " + std::to_string(v));
@@ -173,22 +168,22 @@ Model::Model(const ArchSpec& arch, const std::string& dir, at::Device device, at
     const std::string attn = base + "self_attn.", mlp = base + "mlp.";
     DecoderLayer layer;
     if (arch.fusedQkv) {
-      layer.qkv = loadLinear(w, attn + "qkv_proj", (H + 2 * KV) * D, C, arch.qkvBias);
+      layer.qkv = w.takeLinear(attn + "qkv_proj", (H + 2 * KV) * D, C, arch.qkvBias);
     } else {
-      layer.q = loadLinear(w, attn + "q_proj", H * D, C, arch.qkvBias);
-      layer.k = loadLinear(w, attn + "k_proj", KV * D, C, arch.qkvBias);
-      layer.v = loadLinear(w, attn + "v_proj", KV * D, C, arch.qkvBias);
+      layer.q = w.takeLinear(attn + "q_proj", H * D, C, arch.qkvBias);
+      layer.k = w.takeLinear(attn + "k_proj", KV * D, C, arch.qkvBias);
+      layer.v = w.takeLinear(attn + "v_proj", KV * D, C, arch.qkvBias);
     }
-    layer.o = loadLinear(w, attn + "o_proj", C, H * D, arch.oBias);
+    layer.o = w.takeLinear(attn + "o_proj", C, H * D, arch.oBias);
     layer.qNorm = w.takeIf(arch.qkNorm, attn + "q_norm.weight", {D});
     layer.kNorm = w.takeIf(arch.qkNorm, attn + "k_norm.weight", {D});
     if (arch.fusedGateUp) {
-      layer.gateUp = loadLinear(w, mlp + "gate_up_proj", 2 * I, C, arch.mlpBias);
+      layer.gateUp = w.takeLinear(mlp + "gate_up_proj", 2 * I, C, arch.mlpBias);
     } else {
-      layer.gate = loadLinear(w, mlp + "gate_proj", I, C, arch.mlpBias);
-      layer.up = loadLinear(w, mlp + "up_proj", I, C, arch.mlpBias);
+      layer.gate = w.takeLinear(mlp + "gate_proj", I, C, arch.mlpBias);
+      layer.up = w.takeLinear(mlp + "up_proj", I, C, arch.mlpBias);
     }
-    layer.down = loadLinear(w, mlp + "down_proj", C, I, arch.mlpBias);
+    layer.down = w.takeLinear(mlp + "down_proj", C, I, arch.mlpBias);
     layer.inputNorm = w.take(base + "input_layernorm.weight", {C});
     layer.postAttnNorm = w.take(base + "post_attention_layernorm.weight", {C});
     layer.preFfnNorm = w.takeIf(arch.sandwichNorms, base + "pre_feedforward_layernorm.weight", {C});

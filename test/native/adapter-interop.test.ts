@@ -8,8 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadModel } from '../../src/api/model.js';
 import { readPeftAdapterConfig } from '../../src/api/adapter-config.js';
-import { native } from '../../src/native.js';
-import { MODEL_FIXTURES, maxAbsDiff } from '../helpers/fixtures.js';
+import { MODEL_FIXTURES, maxAbsDiff, readReferenceTensor } from '../helpers/fixtures.js';
 
 const LORA = join(import.meta.dirname, '..', 'fixtures', 'lora');
 const CASES = ['llama', 'qwen3', 'gemma3_text', 'mistral', 'phi3'];
@@ -21,13 +20,6 @@ interface LoraReference {
   sequences: number[][];
 }
 
-function f32(file: string, name: string): Float32Array {
-  const t = native().safetensors.read(file, name);
-  const out = new Float32Array(t.data.byteLength / 4);
-  new Uint8Array(out.buffer).set(t.data);
-  return out;
-}
-
 let work: string;
 beforeAll(() => {
   work = mkdtempSync(join(tmpdir(), 'nq-adapter-interop-'));
@@ -37,7 +29,6 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
 describe.each(CASES)('%s', (name) => {
   const dir = join(LORA, name);
   const ref = JSON.parse(readFileSync(join(dir, 'reference.json'), 'utf8')) as LoraReference;
-  const refFile = join(dir, 'reference.safetensors');
 
   it("loadAdapter(peft's adapter) gives peft's logits, and greedy tokens equal to argmax decoding of them", async () => {
     await using model = await loadModel(join(MODEL_FIXTURES, name), { device: 'cpu' });
@@ -45,7 +36,7 @@ describe.each(CASES)('%s', (name) => {
     const { spec } = await readPeftAdapterConfig(join(dir, 'adapter_trained', 'adapter_config.json'));
     expect(info.spec).toEqual(spec);
     for (const [i, seq] of ref.sequences.entries()) {
-      const expected = f32(refFile, `logits_trained.${i}`);
+      const expected = readReferenceTensor(name, `logits_trained.${i}`, LORA).data;
       const got = await model.logits([seq]);
       const scale = expected.reduce((m, x) => Math.max(m, Math.abs(x)), 0);
       expect(maxAbsDiff(got.data, 0, expected, 0, expected.length)).toBeLessThanOrEqual(1e-5 * scale);

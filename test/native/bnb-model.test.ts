@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { loadModel, type Model } from '../../src/api/model.js';
 import { quantizeCheckpoint } from '../../src/api/quantize.js';
 import { native } from '../../src/native.js';
+import { toFloats } from '../helpers/bnb.js';
 import { BNB_FIXTURES, MODEL_FIXTURES, eosList, maxAbsDiff, readReference, readReferenceTensor } from '../helpers/fixtures.js';
 
 interface BnbCase {
@@ -24,15 +25,6 @@ const CASES: BnbCase[] = [
   { name: 'qwen3_fp4', source: 'qwen3', quant: 'fp4', doubleQuant: false, skipped: [] },
   { name: 'llama_dynamic', source: 'llama', quant: 'nf4', doubleQuant: true, skipped: ['model.layers.1.mlp.down_proj', 'model.layers.0.self_attn.o_proj'] },
 ];
-
-function toFloat32(t: { dtype: string; data: Buffer }): Float32Array {
-  if (t.dtype === 'F32') return new Float32Array(Uint8Array.from(t.data).buffer);
-  if (t.dtype === 'BF16') {
-    const u16 = new Uint16Array(Uint8Array.from(t.data).buffer);
-    return Float32Array.from(u16, (h) => new Float32Array(new Uint32Array([h << 16]).buffer)[0] as number);
-  }
-  throw new Error(`unexpected dtype ${t.dtype}`);
-}
 
 function linearsPerModel(name: string): number {
   const config = JSON.parse(readFileSync(join(BNB_FIXTURES, name, 'config.json'), 'utf8')) as { num_hidden_layers: number };
@@ -117,7 +109,7 @@ describe('sft quantize (quantizeCheckpoint)', () => {
         expect(a.data.equals(b.data), name).toBe(true);
       } else {
         expect([name, a.shape]).toEqual([name, b.shape]);
-        expect(toFloat32(a), name).toEqual(toFloat32(b));
+        expect(toFloats(a), name).toEqual(toFloats(b));
       }
     }
     const config = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')) as { quantization_config: Record<string, unknown> };
