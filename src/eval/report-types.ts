@@ -1,0 +1,91 @@
+// The files an `sft` run directory holds, as types: what `sft train` / `sft eval` / `sft demo`
+// write and what `sft report` reads. One place, so writers and readers cannot drift.
+//
+//   RUN_DIR/run.json                 RunRecord (sft train, sft demo)
+//   RUN_DIR/log.jsonl                one TrainLogLine per logged optimizer step
+//   RUN_DIR/adapter_config.json      the PEFT adapter (+ adapter_model.safetensors)
+//   RUN_DIR/eval.json                EvalReport (sft eval --out RUN_DIR, sft demo)
+//   RUN_DIR/eval.md                  the same report as markdown
+//   RUN_DIR/predictions.jsonl        one PredictionLine per evaluated row and model
+
+/** Rows: true class (in `labels` order). Columns: predicted class (in `labels` order), then one column for invalid outputs. */
+export interface ConfusionMatrix {
+  labels: string[];
+  counts: number[][];
+}
+
+export interface EvalMetrics {
+  /** Rows evaluated. */
+  n: number;
+  /** Correct predictions / n (invalid outputs count as wrong). */
+  acc: number;
+  /** Outputs from which a valid label was parsed / n. */
+  resp_acc: number;
+  correct: number;
+  valid: number;
+  confusion: ConfusionMatrix;
+  /** Wall time of the generation pass, seconds. */
+  seconds: number;
+}
+
+/** A data row that was not used, with where it came from and why. */
+export interface SkippedRow {
+  file: string;
+  /** 1-based data row number within that file (the CSV header is row 0). */
+  row: number;
+  reason: string;
+}
+
+export interface EvalReport {
+  kind: 'sft-eval';
+  /** What the user passed as --model, and the folder it resolved to. */
+  model: string;
+  modelDir: string;
+  data: string;
+  /** Options the evaluation ran with (batch size, max new tokens, template, labels, split, ...). */
+  settings: Record<string, unknown>;
+  /** Base model without adapter: the before-training numbers (present with no --adapter, or with --compare). */
+  base?: EvalMetrics;
+  /** With the adapter: the after-training numbers. */
+  adapter?: EvalMetrics & { path: string };
+  /** Rows of the data that could not be evaluated. */
+  skipped_rows: number;
+  skipped: SkippedRow[];
+  created: string;
+}
+
+export interface PredictionLine {
+  which: 'base' | 'adapter';
+  file: string;
+  row: number;
+  label: string;
+  output: string;
+  /** Parsed class, or null when no valid label was found. */
+  prediction: string | null;
+  correct: boolean;
+}
+
+/** One line of log.jsonl: the trainer's StepLog plus the epoch (0-based). */
+export interface TrainLogLine {
+  step: number;
+  epoch: number;
+  loss: number;
+  lr: number;
+  gradNorm: number;
+  tokens: number;
+  seconds: number;
+  tokensPerSecond: number;
+  peakMemoryGiB?: number;
+}
+
+export interface RunRecord {
+  kind: 'sft-train';
+  /** The full resolved run configuration (every option with its value, defaults included). */
+  config: Record<string, unknown>;
+  model: { input: string; dir: string; family: string };
+  data: { source: string; train: number; val: number; test: number; skipped_rows: number; skipped: SkippedRow[] };
+  versions: Record<string, string>;
+  started: string;
+  finished?: string;
+  result?: { steps: number; finalLoss: number | null; trainSeconds: number; tokensPerSecond: number };
+}
