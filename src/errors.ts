@@ -18,6 +18,8 @@ export const ErrorCode = {
   ConfigInvalid: 'CONFIG_INVALID',
   UnsupportedModel: 'UNSUPPORTED_MODEL',
   FileNotFound: 'FILE_NOT_FOUND',
+  /** A data file (csv, jsonl, parquet) that cannot be read as rows: malformed syntax, wrong shape. */
+  InvalidData: 'INVALID_DATA',
   TokenizerInvalid: 'TOKENIZER_INVALID',
   ChatTemplate: 'CHAT_TEMPLATE',
   AddonLoad: 'ADDON_LOAD',
