@@ -87,5 +87,5 @@ export interface RunRecord {
   versions: Record<string, string>;
   started: string;
   finished?: string;
-  result?: { steps: number; finalLoss: number | null; trainSeconds: number; tokensPerSecond: number };
+  result?: { steps: number; finalLoss: number | null; trainSeconds: number; tokensPerSecond: number; val?: EvalMetrics };
 }
