@@ -1,8 +1,11 @@
 // Registers the commands; each lives in commands/<name>.ts and only parses, calls the API and prints.
 import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
+import { registerDemo } from './commands/demo.js';
+import { registerEval } from './commands/eval.js';
 import { registerGenerate } from './commands/generate.js';
 import { registerQuantize } from './commands/quantize.js';
+import { registerTrain } from './commands/train.js';
 
 export function buildProgram(): Command {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -11,6 +14,9 @@ export function buildProgram(): Command {
     .version(pkg.version)
     .showHelpAfterError()
     .exitOverride();
+  registerTrain(program);
+  registerEval(program);
+  registerDemo(program);
   registerGenerate(program);
   registerQuantize(program);
   return program;

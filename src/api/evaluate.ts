@@ -1,0 +1,144 @@
+// evaluate(): the seed's scoring. Prompts built exactly as in training, greedy generation of a
+// few new tokens in left-padded batches, each output parsed into a label; acc counts invalid
+// outputs as wrong, resp_acc is the share of outputs holding a valid label. With an adapter
+// and `compare`, the base model is scored first (before training), then the adapter (after).
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import type { LabelClass } from '../data/examples.js';
+import { PromptBuilder } from '../data/prompt-builder.js';
+import { resolveTemplate } from '../data/templates.js';
+import { evalOptionsSchema, type EvalOptions, type ResolvedEvalOptions } from '../config/run-options.js';
+import { generateBatched } from '../eval/batch-generate.js';
+import { parseLabel } from '../eval/label-parser.js';
+import { computeMetrics } from '../eval/metrics.js';
+import { evalReportMarkdown } from '../eval/report-md.js';
+import type { EvalMetrics, EvalReport, PredictionLine } from '../eval/report-types.js';
+import { ErrorCode, SftError } from '../errors.js';
+import { loadTokenizer, type Tokenizer } from '../tokenize/tokenizer.js';
+import { loadLabelledData, type LabelledExample } from './dataset.js';
+import { loadModel, type Model } from './model.js';
+import { resolveModelForRun } from './model-source.js';
+import { parseOptions } from './options.js';
+import type { RunControl } from './progress.js';
+
+export interface EvalResult {
+  report: EvalReport;
+  predictions: PredictionLine[];
+  /** Files written (with `out`). */
+  files: string[];
+}
+
+/** Scores one model state (base or with adapter) on prepared prompts. */
+export async function scoreExamples(
+  model: Model,
+  tokenizer: Tokenizer,
+  prompts: number[][],
+  examples: readonly LabelledExample[],
+  classes: LabelClass[],
+  o: { batchSize: number; maxNewTokens: number; which: 'base' | 'adapter' },
+  control: RunControl = {},
+): Promise<{ metrics: EvalMetrics; predictions: PredictionLine[] }> {
+  const started = performance.now();
+  const outputs = await generateBatched(model, tokenizer, prompts, {
+    batchSize: o.batchSize,
+    maxNewTokens: o.maxNewTokens,
+    onBatch: (done, total) => control.onProgress?.({ phase: 'eval', which: o.which, done, total }),
+    ...(control.signal ? { signal: control.signal } : {}),
+  });
+  const seconds = (performance.now() - started) / 1000;
+  const predictions: PredictionLine[] = examples.map((e, i) => {
+    const output = (outputs[i] as { text: string }).text;
+    const prediction = parseLabel(output, classes);
+    return { which: o.which, file: e.file, row: e.row, label: e.label, output, prediction, correct: prediction === e.label };
+  });
+  return { metrics: computeMetrics(predictions, classes, seconds), predictions };
+}
+
+/** Prompt ids for examples, leaving room for `reserve` new tokens within maxSeqLen. */
+export async function buildPrompts(builder: PromptBuilder, examples: readonly LabelledExample[], reserve: number): Promise<number[][]> {
+  const prompts: number[][] = [];
+  for (const e of examples) prompts.push((await builder.prompt(e.text, reserve)).ids);
+  return prompts;
+}
+
+function chooseSplit(o: ResolvedEvalOptions): 'all' | 'train' | 'val' | 'test' {
+  return o.split ?? (o.testSplit > 0 ? 'test' : 'all');
+}
+
+export async function evaluate(options: EvalOptions, control: RunControl = {}): Promise<EvalResult> {
+  const o = parseOptions(evalOptionsSchema, options, 'eval options');
+  const { dir: modelDir } = await resolveModelForRun(o.model, control);
+  const data = await loadLabelledData(o, 'eval');
+  const split = chooseSplit(o);
+  const examples = split === 'all' ? [...data.train, ...data.val, ...data.test] : data[split];
+  if (examples.length === 0) {
+    throw new SftError(`no rows to evaluate in ${data.source} (split '${split}', ${data.skipped.length} rows skipped)`, ErrorCode.InvalidArgument);
+  }
+  control.onProgress?.({ phase: 'data', message: `${examples.length} rows from ${data.source} (split ${split}; ${data.skipped.length} skipped)` });
+
+  const tokenizer = await loadTokenizer(modelDir);
+  const template = resolveTemplate(o.template);
+  const builder = await PromptBuilder.create(tokenizer, template, { chat: o.chat, maxSeqLen: o.maxSeqLen });
+  const prompts = await buildPrompts(builder, examples, o.maxNewTokens);
+
+  const model = await loadModel(modelDir, {
+    ...(o.device ? { device: o.device } : {}),
+    ...(o.dtype ? { dtype: o.dtype } : {}),
+    ...(o.quant ? { quant: o.quant } : {}),
+  });
+  const predictions: PredictionLine[] = [];
+  const report: EvalReport = {
+    kind: 'sft-eval',
+    model: o.model,
+    modelDir,
+    data: data.source,
+    settings: {
+      split,
+      batchSize: o.batchSize,
+      maxNewTokens: o.maxNewTokens,
+      maxSeqLen: o.maxSeqLen,
+      template: template.name,
+      chat: o.chat,
+      labels: data.classes,
+      textColumn: o.textColumn,
+      labelColumn: o.labelColumn,
+      seed: o.seed,
+      valSplit: o.valSplit,
+      testSplit: o.testSplit,
+      ...(o.limit !== undefined ? { limit: o.limit } : {}),
+      device: model.info().device,
+    },
+    skipped_rows: data.skipped.length,
+    skipped: data.skipped,
+    created: new Date().toISOString(),
+  };
+  try {
+    const score = (which: 'base' | 'adapter') =>
+      scoreExamples(model, tokenizer, prompts, examples, data.classes, { batchSize: o.batchSize, maxNewTokens: o.maxNewTokens, which }, control);
+    if (o.adapter === undefined || o.compare) {
+      const base = await score('base');
+      report.base = base.metrics;
+      predictions.push(...base.predictions);
+    }
+    if (o.adapter !== undefined) {
+      await model.loadAdapter(o.adapter);
+      const tuned = await score('adapter');
+      report.adapter = { ...tuned.metrics, path: resolve(o.adapter) };
+      predictions.push(...tuned.predictions);
+    }
+  } finally {
+    await model.dispose();
+  }
+  const files = o.out ? await writeEvalFiles(o.out, report, predictions) : [];
+  return { report, predictions, files };
+}
+
+/** eval.json, eval.md and predictions.jsonl in `out`. */
+export async function writeEvalFiles(out: string, report: EvalReport, predictions: readonly PredictionLine[]): Promise<string[]> {
+  await mkdir(out, { recursive: true });
+  const files = [join(out, 'eval.json'), join(out, 'eval.md'), join(out, 'predictions.jsonl')];
+  await writeFile(files[0] as string, `${JSON.stringify(report, null, 2)}\n`);
+  await writeFile(files[1] as string, evalReportMarkdown(report));
+  await writeFile(files[2] as string, predictions.map((p) => JSON.stringify(p)).join('\n') + (predictions.length ? '\n' : ''));
+  return files;
+}

@@ -1,0 +1,17 @@
+// What long operations report while they run (train, evaluate, demo, model downloads). The CLI
+// draws these on stderr; API users get them through `onProgress`.
+import type { TrainLogLine } from '../eval/report-types.js';
+
+export type ProgressEvent =
+  | { phase: 'model'; message: string }
+  | { phase: 'download'; file: string; bytes: number; totalBytes: number }
+  | { phase: 'data'; message: string }
+  | ({ phase: 'train'; totalSteps: number } & TrainLogLine)
+  | { phase: 'eval'; which: 'base' | 'adapter'; done: number; total: number }
+  | { phase: 'save'; path: string };
+
+export interface RunControl {
+  onProgress?: (event: ProgressEvent) => void;
+  /** Stops the work at the next step or batch boundary with an ABORTED SftError. */
+  signal?: AbortSignal;
+}

@@ -1,0 +1,224 @@
+// train(): the seed's job. Rows -> prompts (cut to fit) + answers -> LoRA SFT on a (4-bit)
+// base -> a PEFT adapter in `out`, with run.json (every option, data counts, versions),
+// log.jsonl and resumable checkpoints. An aborted run saves a checkpoint first, so
+// `resume: true` continues where it stopped.
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { trainOptionsSchema, type ResolvedTrainOptions, type TrainOptions } from '../config/run-options.js';
+import { collate, type Batch, type TokenizedExample } from '../data/collate.js';
+import { PromptBuilder } from '../data/prompt-builder.js';
+import { seededShuffle } from '../data/shuffle.js';
+import { resolveTemplate } from '../data/templates.js';
+import type { EvalMetrics, RunRecord, TrainLogLine } from '../eval/report-types.js';
+import { ErrorCode, SftError } from '../errors.js';
+import { native } from '../native.js';
+import { loadTokenizer } from '../tokenize/tokenizer.js';
+import { runTraining, stepsPerEpoch } from '../train/loop.js';
+import { createTrainer } from '../train/trainer.js';
+import { loadLabelledData, type LabelledData } from './dataset.js';
+import { buildPrompts, scoreExamples } from './evaluate.js';
+import { loadModel } from './model.js';
+import { resolveModelForRun } from './model-source.js';
+import { parseOptions } from './options.js';
+import type { RunControl } from './progress.js';
+
+export interface TrainResult {
+  out: string;
+  steps: number;
+  finalLoss: number | null;
+  trainSeconds: number;
+  /** Accuracy on the validation split after training (when valSplit > 0). */
+  val?: EvalMetrics;
+  record: RunRecord;
+}
+
+const CHECKPOINTS = 'checkpoints';
+
+/** The newest step-N folder under out/checkpoints that holds a complete trainer state. */
+export function latestCheckpoint(out: string): string | undefined {
+  const dir = join(out, CHECKPOINTS);
+  if (!existsSync(dir)) return undefined;
+  const steps = readdirSync(dir)
+    .map((name) => /^step-(\d+)$/.exec(name))
+    .filter((m): m is RegExpExecArray => m !== null && existsSync(join(dir, m[0], 'trainer_state.json')))
+    .map((m) => Number(m[1]))
+    .sort((a, b) => b - a);
+  return steps.length ? join(dir, `step-${steps[0]}`) : undefined;
+}
+
+function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+async function writeJsonAtomic(file: string, value: unknown): Promise<void> {
+  await writeFile(`${file}.tmp`, `${JSON.stringify(value, null, 2)}\n`);
+  await rename(`${file}.tmp`, file);
+}
+
+/** Keeps the log lines of steps up to `step` (a resumed run rewrites what came after). */
+async function truncateLog(file: string, step: number): Promise<void> {
+  if (!existsSync(file)) return;
+  const lines = (await readFile(file, 'utf8')).split('\n').filter((l) => l.trim() !== '');
+  const kept = lines.filter((l) => (JSON.parse(l) as TrainLogLine).step <= step);
+  await writeFile(file, kept.map((l) => `${l}\n`).join(''));
+}
+
+/** Micro-batches of one epoch: a seeded shuffle per epoch, so data order depends only on (seed, epoch). */
+function epochBatchesFor(examples: readonly TokenizedExample[], microBatch: number, seed: number, padId: number): (epoch: number) => Batch[] {
+  const cache = new Map<number, Batch[]>();
+  return (epoch) => {
+    let batches = cache.get(epoch);
+    if (batches === undefined) {
+      const order = seededShuffle(examples, seed + 1000 * (epoch + 1));
+      batches = [];
+      for (let i = 0; i < order.length; i += microBatch) batches.push(collate(order.slice(i, i + microBatch), padId));
+      cache.clear(); // only the current epoch is needed
+      cache.set(epoch, batches);
+    }
+    return batches;
+  };
+}
+
+/** `recordExtras` are added to run.json's config (e.g. the demo marks its runs). */
+export async function train(options: TrainOptions, control: RunControl = {}, recordExtras: Record<string, unknown> = {}): Promise<TrainResult> {
+  const o: ResolvedTrainOptions = parseOptions(trainOptionsSchema, options, 'train options');
+  const out = resolve(o.out);
+  const resumeFrom = o.resume === false ? undefined : o.resume === true ? latestCheckpoint(out) : resolve(o.resume);
+  if (o.resume === true && resumeFrom === undefined) {
+    throw new SftError(`resume: no checkpoint in ${join(out, CHECKPOINTS)}; start without --resume`, ErrorCode.FileNotFound);
+  }
+  if (resumeFrom === undefined && existsSync(join(out, 'run.json'))) {
+    throw new SftError(`${out} already holds a run (run.json); pass --resume to continue it or choose another --out`, ErrorCode.InvalidArgument);
+  }
+  const { dir: modelDir } = await resolveModelForRun(o.model, control);
+
+  const data: LabelledData = await loadLabelledData(o, 'train');
+  if (data.train.length === 0) {
+    throw new SftError(`no training rows in ${data.source} (${data.skipped.length} skipped)`, ErrorCode.InvalidArgument);
+  }
+  const tokenizer = await loadTokenizer(modelDir);
+  const template = resolveTemplate(o.template);
+  const builder = await PromptBuilder.create(tokenizer, template, { chat: o.chat, maxSeqLen: o.maxSeqLen });
+  const answerOf = new Map(data.classes.map((c) => [c.name, c.answer]));
+  const examples: TokenizedExample[] = [];
+  let cut = 0;
+  for (const e of data.train) {
+    const ex = await builder.example(e.text, answerOf.get(e.label) as string);
+    if (ex.cutTokens > 0) cut++;
+    examples.push({ ids: ex.ids, labels: ex.labels });
+  }
+  control.onProgress?.({
+    phase: 'data',
+    message: `${data.train.length} training rows from ${data.source} (val ${data.val.length}, test ${data.test.length}, skipped ${data.skipped.length}; ${cut} texts cut to fit max-seq-len ${o.maxSeqLen})`,
+  });
+
+  const microBatch = o.batchSize / o.gradAccum;
+  const padId = tokenizer.padTokenId ?? tokenizer.eosTokenId ?? 0;
+  const epochBatches = epochBatchesFor(examples, microBatch, o.seed, padId);
+  const perEpoch = stepsPerEpoch(Math.ceil(examples.length / microBatch), o.gradAccum);
+  if (perEpoch === 0) {
+    throw new SftError(`${examples.length} training rows make no full optimizer step of batch ${o.batchSize}; lower --batch-size`, ErrorCode.InvalidArgument);
+  }
+  const totalSteps = Math.min(o.maxSteps ?? Infinity, o.epochs * perEpoch);
+
+  const model = await loadModel(modelDir, {
+    ...(o.device ? { device: o.device } : {}),
+    ...(o.dtype ? { dtype: o.dtype } : {}),
+    ...(o.quant ? { quant: o.quant } : {}),
+  });
+  try {
+    const info = model.info();
+    await model.addLora({
+      r: o.loraR,
+      alpha: o.loraAlpha,
+      dropout: o.loraDropout,
+      useRslora: o.useRslora,
+      seed: o.seed,
+      ...(o.loraTargets ? { targets: o.loraTargets } : {}),
+    });
+    const trainer = createTrainer(model, {
+      lr: o.lr,
+      schedule: o.schedule,
+      warmupSteps: o.warmupSteps,
+      totalSteps,
+      weightDecay: o.weightDecay,
+      beta1: o.beta1,
+      beta2: o.beta2,
+      eps: o.eps,
+      maxGradNorm: o.maxGradNorm,
+      gradientCheckpointing: o.gradientCheckpointing,
+    });
+    await mkdir(out, { recursive: true });
+    const logFile = join(out, 'log.jsonl');
+    if (resumeFrom !== undefined) {
+      await trainer.resume(resumeFrom);
+      await truncateLog(logFile, trainer.stepCount);
+      control.onProgress?.({ phase: 'model', message: `resumed from ${resumeFrom} at step ${trainer.stepCount}` });
+    }
+    const build = native().buildInfo();
+    const record: RunRecord = {
+      kind: 'sft-train',
+      config: { ...o, ...recordExtras, out, totalSteps, microBatch, device: info.device, dtype: info.dtype, quantizedLinears: info.quantizedLinears },
+      model: { input: o.model, dir: modelDir, family: info.family },
+      data: { source: data.source, train: data.train.length, val: data.val.length, test: data.test.length, skipped_rows: data.skipped.length, skipped: data.skipped },
+      versions: { 'node-qlora': packageVersion(), node: process.version, libtorch: build.torchVersion },
+      started: new Date().toISOString(),
+    };
+    await writeJsonAtomic(join(out, 'run.json'), record);
+
+    const started = performance.now();
+    const firstStep = trainer.stepCount;
+    // Throughput over the logged steps (their tokens over their step time).
+    let tokens = 0;
+    let stepSeconds = 0;
+    let result;
+    try {
+      result = await runTraining(trainer, {
+        epochBatches,
+        epochs: o.epochs,
+        accumulation: o.gradAccum,
+        ...(o.maxSteps !== undefined ? { maxSteps: o.maxSteps } : {}),
+        logFile,
+        logEvery: o.logEvery,
+        checkpointDir: join(out, CHECKPOINTS),
+        ...(o.saveEvery !== undefined ? { checkpointEvery: o.saveEvery } : {}),
+        onLog: (log) => {
+          tokens += log.tokens;
+          stepSeconds += log.seconds;
+          control.onProgress?.({ phase: 'train', totalSteps, ...log });
+        },
+        ...(control.signal ? { signal: control.signal } : {}),
+      });
+    } catch (err) {
+      if (err instanceof SftError && err.code === ErrorCode.Aborted && trainer.stepCount > firstStep) {
+        const dir = join(out, CHECKPOINTS, `step-${trainer.stepCount}`);
+        await trainer.save(dir);
+        throw new SftError(`${err.message}; checkpoint saved to ${dir}, continue with --resume`, ErrorCode.Aborted);
+      }
+      throw err;
+    }
+    const trainSeconds = (performance.now() - started) / 1000;
+    await model.saveAdapter(out);
+    control.onProgress?.({ phase: 'save', path: out });
+
+    let val: EvalMetrics | undefined;
+    if (data.val.length > 0) {
+      const prompts = await buildPrompts(builder, data.val, 3);
+      val = (await scoreExamples(model, tokenizer, prompts, data.val, data.classes, { batchSize: o.batchSize, maxNewTokens: 3, which: 'adapter' }, control)).metrics;
+    }
+    record.finished = new Date().toISOString();
+    record.result = {
+      steps: result.steps,
+      finalLoss: result.last?.loss ?? null,
+      trainSeconds,
+      tokensPerSecond: stepSeconds > 0 ? tokens / stepSeconds : 0,
+      ...(val ? { val } : {}),
+    };
+    await writeJsonAtomic(join(out, 'run.json'), record);
+    return { out, steps: result.steps, finalLoss: result.last?.loss ?? null, trainSeconds, ...(val ? { val } : {}), record };
+  } finally {
+    await model.dispose();
+  }
+}

@@ -1,0 +1,33 @@
+// sft demo: the seed job end to end on the bundled tiny model and synthetic reviews (CPU,
+// a few minutes): before/after table of acc and resp_acc.
+import type { Command } from 'commander';
+import { demoOptionsSchema, runDemo } from '../../api/demo.js';
+import { flagName, parseOptions } from '../../api/options.js';
+import { abortOnInterrupt } from '../interrupt.js';
+import { progressView } from '../progress-view.js';
+import { toApiOptions, type RawFlags } from '../run-flags.js';
+import { seedTable } from '../seed-table.js';
+
+export function registerDemo(program: Command): void {
+  program
+    .command('demo')
+    .description('train and evaluate on the bundled demo model and data: the before/after table')
+    .option('--out <dir>', 'run folder (an earlier demo run there is replaced)', 'runs/demo')
+    .option('--device <device>', 'cpu or cuda (default: cuda when available)')
+    .option('--epochs <n>', 'passes over the 2,000 training reviews', '1')
+    .option('--json', 'print one JSON object: acc, resp_acc, acc_bf_train, resp_acc_bf_train')
+    .action(async (flags: RawFlags) => {
+      const options = parseOptions(demoOptionsSchema, toApiOptions(flags), 'sft demo options', flagName);
+      const interrupt = abortOnInterrupt();
+      try {
+        const r = await runDemo(options, { ...(flags.json ? {} : { onProgress: progressView() }), signal: interrupt.signal });
+        if (flags.json) {
+          process.stdout.write(`${JSON.stringify({ ...r.table, n: r.eval.adapter?.n ?? 0, out: r.out })}\n`);
+          return;
+        }
+        process.stdout.write(`\n${seedTable([r.table])}\nrun folder: ${r.out} (sft report ${r.out} draws it)\n`);
+      } finally {
+        interrupt.release();
+      }
+    });
+}

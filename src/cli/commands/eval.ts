@@ -1,0 +1,54 @@
+// sft eval: acc and resp_acc of a model (and/or its adapter) on labelled rows, with the
+// confusion matrix; predictions.jsonl + eval.json + eval.md with --out.
+import type { Command } from 'commander';
+import { evaluate } from '../../api/evaluate.js';
+import { flagName, parseOptions } from '../../api/options.js';
+import { evalOptionsSchema } from '../../config/run-options.js';
+import { formatEvalSummary } from '../../eval/report-md.js';
+import { abortOnInterrupt } from '../interrupt.js';
+import { progressView } from '../progress-view.js';
+import { addDataFlags, addModelFlags, toApiOptions, type RawFlags } from '../run-flags.js';
+
+export function registerEval(program: Command): void {
+  const cmd = program.command('eval').description('greedy generation + label parsing: acc, resp_acc, confusion matrix');
+  addModelFlags(cmd);
+  addDataFlags(cmd);
+  cmd
+    .option('--adapter <dir>', 'PEFT adapter folder (e.g. a `sft train` --out); without it: the before-training numbers')
+    .option('--compare', 'evaluate the base model and the adapter in one run (the before/after table)')
+    .option('--split <part>', "all, train, val or test of the seeded split (default: test with --test-split, else all)")
+    .option('--batch-size <n>', 'prompts per generation batch', '16')
+    .option('--max-new-tokens <n>', 'new tokens per prompt', '3')
+    .option('--out <dir>', 'write eval.json, eval.md and predictions.jsonl here')
+    .option('--json', 'print one JSON object: n, acc, resp_acc, skipped_rows (+ base/adapter with --compare)')
+    .action(async (flags: RawFlags) => {
+      const options = parseOptions(evalOptionsSchema, toApiOptions(flags), 'sft eval options', flagName);
+      const interrupt = abortOnInterrupt();
+      try {
+        const { report, files } = await evaluate(options, {
+          ...(flags.json ? {} : { onProgress: progressView() }),
+          signal: interrupt.signal,
+        });
+        if (flags.json) {
+          const main = report.adapter ?? report.base;
+          const out = {
+            n: main?.n ?? 0,
+            acc: main?.acc ?? null,
+            resp_acc: main?.resp_acc ?? null,
+            skipped_rows: report.skipped_rows,
+            ...(report.base && report.adapter ? { acc_bf_train: report.base.acc, resp_acc_bf_train: report.base.resp_acc } : {}),
+            confusion: main?.confusion ?? null,
+            ...(report.base ? { base: report.base } : {}),
+            ...(report.adapter ? { adapter: report.adapter } : {}),
+            files,
+          };
+          process.stdout.write(`${JSON.stringify(out)}\n`);
+          return;
+        }
+        process.stdout.write(formatEvalSummary(report));
+        if (files.length) process.stdout.write(`wrote ${files.join(', ')}\n`);
+      } finally {
+        interrupt.release();
+      }
+    });
+}

@@ -1,0 +1,56 @@
+// Flags shared by `sft train`, `sft eval` and `sft demo`, and their conversion to API options.
+// Commander hands over strings; numbers are converted here and every value is then checked by
+// the API's zod schema, whose messages name the flag (see api/options.ts flagName).
+import type { Command } from 'commander';
+
+/** Flag values as commander gives them (camelCased keys, string values). */
+export type RawFlags = Record<string, string | boolean | string[] | undefined>;
+
+export function addModelFlags(cmd: Command): Command {
+  return cmd
+    .requiredOption('--model <id>', "preset (see `sft models`), Hub repo id (org/name), local checkpoint folder, or 'demo'")
+    .option('--device <device>', 'cpu or cuda (default: cuda when available)')
+    .option('--dtype <dtype>', 'float32, bfloat16 or float16 (default: float32 on cpu, bfloat16 on cuda)')
+    .option('--quant <type>', 'none, nf4 or fp4 base weights (default: nf4 on cuda, none on cpu; bnb-4bit checkpoints load as stored)');
+}
+
+export function addDataFlags(cmd: Command): Command {
+  return cmd
+    .requiredOption('--data <path>', "csv, jsonl or parquet file (.gz too), a folder of them, or 'demo'")
+    .option('--text-column <name>', 'column with the input text', 'review')
+    .option('--label-column <name>', 'column with the label', 'sentiment')
+    .option('--label-map <map>', 'data label=answer pairs, comma-separated', 'positive=1,negative=0')
+    .option('--template <name|file>', "prompt template: builtin 'imdb' (the seed's) or 'demo', or a file with one {text} placeholder", 'imdb')
+    .option('--chat', "wrap the prompt in the model's chat template (Qwen3: thinking off)")
+    .option('--max-seq-len <n>', 'longest example in tokens; the input text is cut to fit', '2048')
+    .option('--val-split <x>', 'rows held out for validation: a fraction (0 <= x < 1) or a count', '0')
+    .option('--test-split <x>', 'rows held out for testing: a fraction (0 <= x < 1) or a count', '0')
+    .option('--limit <n>', 'use at most N rows (after the seeded shuffle)')
+    .option('--seed <n>', 'seed of the shuffle, the LoRA init and dropout', '3407');
+}
+
+const NUMERIC = new Set([
+  'maxSeqLen', 'valSplit', 'testSplit', 'limit', 'seed', 'loraR', 'loraAlpha', 'loraDropout', 'lr', 'warmupSteps',
+  'weightDecay', 'beta1', 'beta2', 'eps', 'maxGradNorm', 'batchSize', 'gradAccum', 'epochs', 'maxSteps', 'logEvery',
+  'saveEvery', 'maxNewTokens',
+]);
+const LISTS = new Set(['loraTargets']);
+/** CLI-only flags that are not API options. */
+const CLI_ONLY = new Set(['json']);
+
+/** Commander's flags -> an API options object: numbers parsed (unparseable values kept, so zod names them), lists split. */
+export function toApiOptions(flags: RawFlags): Record<string, unknown> {
+  const options: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(flags)) {
+    if (value === undefined || CLI_ONLY.has(key)) continue;
+    if (NUMERIC.has(key) && typeof value === 'string') {
+      const n = Number(value);
+      options[key] = value.trim() !== '' && Number.isFinite(n) ? n : value;
+    } else if (LISTS.has(key) && typeof value === 'string') {
+      options[key] = value.split(',').map((s) => s.trim()).filter(Boolean);
+    } else {
+      options[key] = value;
+    }
+  }
+  return options;
+}

@@ -1,0 +1,146 @@
+// Text + label -> token ids, the same way for training and for evaluation.
+//
+// The prompt is the instruction template around the input text, optionally wrapped in the
+// model's chat template as a user turn (Qwen3: thinking off). When a prompt would not fit
+// maxSeqLen, only the input text is cut (at a token boundary); the instruction, the template
+// and the answer are never cut.
+//
+// The response is found from the chat template's roles, not from marker strings: we render
+// the conversation up to the assistant's turn (generation prompt) and the conversation with
+// the answer, and require the first to be a prefix of the second. Whatever the template adds
+// after the answer (Qwen3's <|im_end|>\n, Llama's <|eot_id|>) belongs to the response and is
+// trained on, so the model learns to stop. Without a chat template the response is the answer
+// plus the tokenizer's EOS.
+//
+// Prompt and response are tokenized separately, because at evaluation time the model sees the
+// prompt's ids alone and generates from there; training must condition on those same ids.
+import type { TokenizedExample } from './collate.js';
+import { promptResponseExample } from './collate.js';
+import { ErrorCode, SftError } from '../errors.js';
+import type { Tokenizer } from '../tokenize/tokenizer.js';
+
+/** An instruction template split around its single input placeholder. */
+export interface PromptTemplateParts {
+  prefix: string;
+  suffix: string;
+}
+
+export interface PromptBuilderOptions {
+  /** Wrap the instruction in the model's chat template as a user turn. */
+  chat: boolean;
+  /** Longest example (prompt + response) in tokens; the input text is cut to fit. */
+  maxSeqLen: number;
+}
+
+export interface BuiltPrompt {
+  ids: number[];
+  /** Input-text tokens dropped to fit maxSeqLen (0 when it fit). */
+  cutTokens: number;
+}
+
+export class PromptBuilder {
+  private readonly responses = new Map<string, Promise<number[]>>();
+
+  private constructor(
+    private readonly tokenizer: Tokenizer,
+    private readonly template: PromptTemplateParts,
+    private readonly options: PromptBuilderOptions,
+    private readonly emptyPromptLength: number,
+  ) {}
+
+  static async create(tokenizer: Tokenizer, template: PromptTemplateParts, options: PromptBuilderOptions): Promise<PromptBuilder> {
+    if (!Number.isInteger(options.maxSeqLen) || options.maxSeqLen < 8) {
+      throw new SftError(`max-seq-len must be an integer >= 8, got ${options.maxSeqLen}`, ErrorCode.InvalidArgument);
+    }
+    if (options.chat && !tokenizer.hasChatTemplate) {
+      throw new SftError(
+        `--chat needs a chat template, but the tokenizer in ${tokenizer.dir} has none; drop --chat to use the plain instruction template`,
+        ErrorCode.InvalidArgument,
+      );
+    }
+    const builder = new PromptBuilder(tokenizer, template, options, 0);
+    const empty = await builder.encodePrompt('');
+    return new PromptBuilder(tokenizer, template, options, empty.length);
+  }
+
+  /** The rendered prompt text for an input (what the model reads), before tokenization. */
+  promptText(text: string): string {
+    const instruction = `${this.template.prefix}${text}${this.template.suffix}`;
+    if (!this.options.chat) return instruction;
+    return this.tokenizer.applyChatTemplate([{ role: 'user', content: instruction }], { addGenerationPrompt: true, enableThinking: false });
+  }
+
+  /**
+   * Prompt ids for an input text, leaving room for `reserve` tokens after it (the response
+   * when training, the new tokens when generating).
+   */
+  async prompt(text: string, reserve: number): Promise<BuiltPrompt> {
+    const budget = this.options.maxSeqLen - reserve - this.emptyPromptLength;
+    if (budget < 1) {
+      throw new SftError(
+        `max-seq-len ${this.options.maxSeqLen} leaves no room for the input text: the template alone takes ${this.emptyPromptLength} tokens and ${reserve} are reserved for the answer`,
+        ErrorCode.InvalidArgument,
+      );
+    }
+    let ids = await this.encodePrompt(text);
+    if (ids.length + reserve <= this.options.maxSeqLen) return { ids, cutTokens: 0 };
+    const textIds = await this.tokenizer.encode(text, { addSpecialTokens: false });
+    // Decoding a cut and re-encoding it inside the template can merge differently at the edges,
+    // so shrink the kept part until the whole prompt fits.
+    let keep = Math.min(budget, textIds.length);
+    for (;;) {
+      const cut = await this.tokenizer.decode(textIds.slice(0, keep));
+      ids = await this.encodePrompt(cut);
+      const over = ids.length + reserve - this.options.maxSeqLen;
+      if (over <= 0 || keep === 0) return { ids, cutTokens: textIds.length - keep };
+      keep = Math.max(0, keep - over);
+    }
+  }
+
+  /** Response ids for an answer: what the model must write after the prompt, end-of-turn included. */
+  response(answer: string): Promise<number[]> {
+    let ids = this.responses.get(answer);
+    if (ids === undefined) {
+      ids = this.buildResponse(answer);
+      this.responses.set(answer, ids);
+    }
+    return ids;
+  }
+
+  private async buildResponse(answer: string): Promise<number[]> {
+    if (!this.options.chat) {
+      const ids = await this.tokenizer.encode(answer, { addSpecialTokens: false });
+      const eos = this.tokenizer.eosTokenId;
+      if (eos === null) {
+        throw new SftError(`the tokenizer in ${this.tokenizer.dir} has no eos_token, so a trained model could not learn to stop`, ErrorCode.TokenizerInvalid);
+      }
+      return [...ids, eos];
+    }
+    const marker = 'x';
+    const user = [{ role: 'user', content: marker }];
+    const promptPart = this.tokenizer.applyChatTemplate(user, { addGenerationPrompt: true, enableThinking: false });
+    const full = this.tokenizer.applyChatTemplate([...user, { role: 'assistant', content: answer }], { enableThinking: false });
+    if (!full.startsWith(promptPart)) {
+      throw new SftError(
+        `the chat template of ${this.tokenizer.dir} does not render the assistant's turn as a continuation of its generation prompt, so the response cannot be separated from the prompt; train without --chat`,
+        ErrorCode.ChatTemplate,
+      );
+    }
+    return this.tokenizer.encode(full.slice(promptPart.length), { addSpecialTokens: false });
+  }
+
+  /** A training example: prompt (masked out of the loss) + response, cut to fit maxSeqLen. */
+  async example(text: string, answer: string): Promise<TokenizedExample & { cutTokens: number }> {
+    const response = await this.response(answer);
+    const prompt = await this.prompt(text, response.length);
+    return { ...promptResponseExample(prompt.ids, response), cutTokens: prompt.cutTokens };
+  }
+
+  private async encodePrompt(text: string): Promise<number[]> {
+    // A chat template writes BOS itself; a plain prompt gets the tokenizer's special tokens,
+    // except a trailing EOS (tokenizers that append one would end every prompt there).
+    const ids = await this.tokenizer.encode(this.promptText(text), { addSpecialTokens: !this.options.chat });
+    if (!this.options.chat && this.tokenizer.addsEosToken && ids.at(-1) === this.tokenizer.eosTokenId) ids.pop();
+    return ids;
+  }
+}
