@@ -14,6 +14,7 @@ import { computeMetrics } from '../eval/metrics.js';
 import { evalReportMarkdown } from '../eval/report-md.js';
 import type { EvalMetrics, EvalReport, PredictionLine } from '../eval/report-types.js';
 import { ErrorCode, SftError } from '../errors.js';
+import { loadGenerationDefaults } from '../config/generation.js';
 import { loadTokenizer, type Tokenizer } from '../tokenize/tokenizer.js';
 import { loadLabelledData, type LabelledExample } from './dataset.js';
 import { loadModel, type Model } from './model.js';
@@ -78,7 +79,11 @@ export async function evaluate(options: EvalOptions, control: RunControl = {}): 
 
   const tokenizer = await loadTokenizer(modelDir);
   const template = resolveTemplate(o.template);
-  const builder = await PromptBuilder.create(tokenizer, template, { chat: o.chat, maxSeqLen: o.maxSeqLen });
+  const builder = await PromptBuilder.create(tokenizer, template, {
+    chat: o.chat,
+    maxSeqLen: o.maxSeqLen,
+    endTokenIds: (await loadGenerationDefaults(modelDir)).eosTokenIds,
+  });
   const prompts = await buildPrompts(builder, examples, o.maxNewTokens);
 
   const model = await loadModel(modelDir, {

@@ -13,6 +13,7 @@ import { resolveTemplate } from '../data/templates.js';
 import type { EvalMetrics, RunRecord, TrainLogLine } from '../eval/report-types.js';
 import { ErrorCode, SftError } from '../errors.js';
 import { native } from '../native.js';
+import { loadGenerationDefaults } from '../config/generation.js';
 import { loadTokenizer } from '../tokenize/tokenizer.js';
 import { runTraining, stepsPerEpoch } from '../train/loop.js';
 import { createTrainer } from '../train/trainer.js';
@@ -100,7 +101,11 @@ export async function train(options: TrainOptions, control: RunControl = {}, rec
   }
   const tokenizer = await loadTokenizer(modelDir);
   const template = resolveTemplate(o.template);
-  const builder = await PromptBuilder.create(tokenizer, template, { chat: o.chat, maxSeqLen: o.maxSeqLen });
+  const builder = await PromptBuilder.create(tokenizer, template, {
+    chat: o.chat,
+    maxSeqLen: o.maxSeqLen,
+    endTokenIds: (await loadGenerationDefaults(modelDir)).eosTokenIds,
+  });
   const answerOf = new Map(data.classes.map((c) => [c.name, c.answer]));
   const examples: TokenizedExample[] = [];
   let cut = 0;

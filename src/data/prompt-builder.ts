@@ -7,10 +7,12 @@
 //
 // The response is found from the chat template's roles, not from marker strings: we render
 // the conversation up to the assistant's turn (generation prompt) and the conversation with
-// the answer, and require the first to be a prefix of the second. Whatever the template adds
-// after the answer (Qwen3's <|im_end|>\n, Llama's <|eot_id|>) belongs to the response and is
-// trained on, so the model learns to stop. Without a chat template the response is the answer
-// plus the tokenizer's EOS.
+// the answer, and require the first to be a prefix of the second. The response runs from the
+// answer through the first end-of-turn token the template writes after it (Qwen3's <|im_end|>,
+// Llama's <|eot_id|>: any of the model's EOS ids or the tokenizer's eos_token) and is trained
+// on, so the model learns to stop; what a template writes after that (a newline, or a fresh
+// assistant header in some Llama 3 templates) is not part of the answer. Without a chat
+// template the response is the answer plus the tokenizer's EOS.
 //
 // Prompt and response are tokenized separately, because at evaluation time the model sees the
 // prompt's ids alone and generates from there; training must condition on those same ids.
@@ -30,6 +32,8 @@ export interface PromptBuilderOptions {
   chat: boolean;
   /** Longest example (prompt + response) in tokens; the input text is cut to fit. */
   maxSeqLen: number;
+  /** Ids that end a turn besides the tokenizer's eos_token (the model's generation_config EOS ids). */
+  endTokenIds?: readonly number[];
 }
 
 export interface BuiltPrompt {
@@ -126,7 +130,17 @@ export class PromptBuilder {
         ErrorCode.ChatTemplate,
       );
     }
-    return this.tokenizer.encode(full.slice(promptPart.length), { addSpecialTokens: false });
+    const ids = await this.tokenizer.encode(full.slice(promptPart.length), { addSpecialTokens: false });
+    const answerLength = (await this.tokenizer.encode(answer, { addSpecialTokens: false })).length;
+    const ends = new Set([...(this.options.endTokenIds ?? []), ...(this.tokenizer.eosTokenId === null ? [] : [this.tokenizer.eosTokenId])]);
+    const end = ids.findIndex((id, i) => i >= answerLength && ends.has(id));
+    if (end === -1) {
+      throw new SftError(
+        `the chat template of ${this.tokenizer.dir} writes no end-of-turn token (eos ${[...ends].join(', ')}) after the assistant's answer, so a trained model could not learn to stop`,
+        ErrorCode.ChatTemplate,
+      );
+    }
+    return ids.slice(0, end + 1);
   }
 
   /** A training example: prompt (masked out of the loss) + response, cut to fit maxSeqLen. */
