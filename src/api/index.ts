@@ -20,3 +20,17 @@ export { learningRate } from '../train/schedule.js';
 export type { Schedule, ScheduleName } from '../train/schedule.js';
 export { collate, countTargets, promptResponseExample, IGNORE_INDEX } from '../data/collate.js';
 export type { Batch, TokenizedExample } from '../data/collate.js';
+// The seed's job: train, evaluate, the bundled demo, and what they read and write.
+export { train, latestCheckpoint } from './train.js';
+export type { TrainResult } from './train.js';
+export { evaluate } from './evaluate.js';
+export type { EvalResult } from './evaluate.js';
+export { runDemo } from './demo.js';
+export type { DemoOptions, DemoResult, SeedTableRow } from './demo.js';
+export type { ProgressEvent, RunControl } from './progress.js';
+export type { TrainOptions, EvalOptions } from '../config/run-options.js';
+export type { EvalReport, EvalMetrics, ConfusionMatrix, PredictionLine, RunRecord, SkippedRow, TrainLogLine } from '../eval/report-types.js';
+export { readRows } from '../data/read-rows.js';
+export type { DataRow } from '../data/read-rows.js';
+export { parseLabel } from '../eval/label-parser.js';
+export { resolveTemplate } from '../data/templates.js';
