@@ -5,6 +5,7 @@ import { registerDemo } from './commands/demo.js';
 import { registerEval } from './commands/eval.js';
 import { registerGenerate } from './commands/generate.js';
 import { registerQuantize } from './commands/quantize.js';
+import { registerReport } from './commands/report.js';
 import { registerTrain } from './commands/train.js';
 
 export function buildProgram(): Command {
@@ -19,5 +20,6 @@ export function buildProgram(): Command {
   registerDemo(program);
   registerGenerate(program);
   registerQuantize(program);
+  registerReport(program);
   return program;
 }
