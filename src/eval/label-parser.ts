@@ -26,13 +26,8 @@
 // two classes, or an alias given for an unknown class is an error. When an alias is one class's
 // answer and another class's name (label map 1=0,0=1), the answer wins because the model is trained
 // to write answers; the same precedence puts names before extra aliases.
+import type { LabelClass } from '../data/label-map.js';
 import { ErrorCode, SftError } from '../errors.js';
-
-/** A class of the task: `name` is the label value in the data, `answer` what the model writes. */
-export interface LabelClass {
-  name: string;
-  answer: string;
-}
 
 export interface LabelParserOptions {
   /** Extra words recognized as a class, keyed by class name, e.g. { positive: ['pos', 'good'] }. */
@@ -95,7 +90,7 @@ function normalizeAlias(alias: string): string {
 }
 
 /** Aliases in precedence order (answers, then names, then extras), each claimed by one class. */
-function buildAliases(classes: LabelClass[], options: LabelParserOptions): Alias[] {
+function buildAliases(classes: readonly LabelClass[], options: LabelParserOptions): Alias[] {
   if (classes.length === 0) throw new SftError('label parser: no classes given (expected a label map such as positive=1,negative=0)', ErrorCode.InvalidArgument);
   const names = new Set(classes.map((c) => c.name));
   for (const key of Object.keys(options.aliases ?? {})) {
@@ -132,7 +127,7 @@ function buildAliases(classes: LabelClass[], options: LabelParserOptions): Alias
 }
 
 /** Builds a parser for one class set (regexes compiled once). See the rules at the top of the file. */
-export function createLabelParser(classes: LabelClass[], options: LabelParserOptions = {}): LabelParser {
+export function createLabelParser(classes: readonly LabelClass[], options: LabelParserOptions = {}): LabelParser {
   const aliases = buildAliases(classes, options);
   return (output: string): string | null => {
     const text = answerText(output);
@@ -152,6 +147,6 @@ export function createLabelParser(classes: LabelClass[], options: LabelParserOpt
 }
 
 /** One-off parse; in a loop build the parser once with createLabelParser. */
-export function parseLabel(output: string, classes: LabelClass[], options: LabelParserOptions = {}): string | null {
+export function parseLabel(output: string, classes: readonly LabelClass[], options: LabelParserOptions = {}): string | null {
   return createLabelParser(classes, options)(output);
 }

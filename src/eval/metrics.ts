@@ -1,8 +1,8 @@
 // Scores parsed predictions against true labels: acc (invalid outputs count as wrong), resp_acc
 // (share of outputs holding a valid label) and the confusion matrix the reports print.
 // It reads class names only; which text became which prediction is label-parser.ts's job.
+import type { LabelClass } from '../data/label-map.js';
 import { ErrorCode, SftError } from '../errors.js';
-import type { LabelClass } from './label-parser.js';
 import type { ConfusionMatrix, EvalMetrics } from './report-types.js';
 
 export interface ScoredItem {

@@ -1,6 +1,7 @@
 // The label parser against a table of model outputs, ordinary and adversarial.
 import { describe, expect, it } from 'vitest';
-import { answerText, createLabelParser, parseLabel, type LabelClass } from '../../src/eval/label-parser.js';
+import type { LabelClass } from '../../src/data/label-map.js';
+import { answerText, createLabelParser, parseLabel } from '../../src/eval/label-parser.js';
 import { ErrorCode } from '../../src/errors.js';
 import { expectSftError } from '../helpers/errors.js';
 
