@@ -57,9 +57,7 @@ export async function scoreExamples(
 
 /** Prompt ids for examples, leaving room for `reserve` new tokens within maxSeqLen. */
 export async function buildPrompts(builder: PromptBuilder, examples: readonly LabelledExample[], reserve: number): Promise<number[][]> {
-  const prompts: number[][] = [];
-  for (const e of examples) prompts.push((await builder.prompt(e.text, reserve)).ids);
-  return prompts;
+  return (await builder.prompts(examples.map((e) => e.text), reserve)).map((p) => p.ids);
 }
 
 function chooseSplit(o: ResolvedEvalOptions): 'all' | 'train' | 'val' | 'test' {

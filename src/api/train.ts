@@ -107,13 +107,9 @@ export async function train(options: TrainOptions, control: RunControl = {}, rec
     endTokenIds: (await loadGenerationDefaults(modelDir)).eosTokenIds,
   });
   const answerOf = new Map(data.classes.map((c) => [c.name, c.answer]));
-  const examples: TokenizedExample[] = [];
-  let cut = 0;
-  for (const e of data.train) {
-    const ex = await builder.example(e.text, answerOf.get(e.label) as string);
-    if (ex.cutTokens > 0) cut++;
-    examples.push({ ids: ex.ids, labels: ex.labels });
-  }
+  const built = await builder.examples(data.train.map((e) => ({ text: e.text, answer: answerOf.get(e.label) as string })));
+  const examples: TokenizedExample[] = built.map(({ ids, labels }) => ({ ids, labels }));
+  const cut = built.filter((e) => e.cutTokens > 0).length;
   control.onProgress?.({
     phase: 'data',
     message: `${data.train.length} training rows from ${data.source} (val ${data.val.length}, test ${data.test.length}, skipped ${data.skipped.length}; ${cut} texts cut to fit max-seq-len ${o.maxSeqLen})`,

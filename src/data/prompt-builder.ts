@@ -42,6 +42,8 @@ export interface BuiltPrompt {
   cutTokens: number;
 }
 
+const PROMPT_BATCH = 512;
+
 export class PromptBuilder {
   private readonly responses = new Map<string, Promise<number[]>>();
 
@@ -63,7 +65,7 @@ export class PromptBuilder {
       );
     }
     const builder = new PromptBuilder(tokenizer, template, options, 0);
-    const empty = await builder.encodePrompt('');
+    const [empty = []] = await builder.encodePrompts(['']);
     return new PromptBuilder(tokenizer, template, options, empty.length);
   }
 
@@ -79,6 +81,14 @@ export class PromptBuilder {
    * when training, the new tokens when generating).
    */
   async prompt(text: string, reserve: number): Promise<BuiltPrompt> {
+    return (await this.prompts([text], reserve))[0] as BuiltPrompt;
+  }
+
+  /**
+   * prompt() for many texts, tokenized in batches (the tokenizer spreads a batch over its
+   * threads); only the texts that do not fit go through the cut.
+   */
+  async prompts(texts: readonly string[], reserve: number): Promise<BuiltPrompt[]> {
     const budget = this.options.maxSeqLen - reserve - this.emptyPromptLength;
     if (budget < 1) {
       throw new SftError(
@@ -86,19 +96,67 @@ export class PromptBuilder {
         ErrorCode.InvalidArgument,
       );
     }
-    let ids = await this.encodePrompt(text);
-    if (ids.length + reserve <= this.options.maxSeqLen) return { ids, cutTokens: 0 };
-    const textIds = await this.tokenizer.encode(text, { addSpecialTokens: false });
-    // Decoding a cut and re-encoding it inside the template can merge differently at the edges,
-    // so shrink the kept part until the whole prompt fits.
-    let keep = Math.min(budget, textIds.length);
-    for (;;) {
-      const cut = await this.tokenizer.decode(textIds.slice(0, keep));
-      ids = await this.encodePrompt(cut);
-      const over = ids.length + reserve - this.options.maxSeqLen;
-      if (over <= 0 || keep === 0) return { ids, cutTokens: textIds.length - keep };
-      keep = Math.max(0, keep - over);
+    const out: BuiltPrompt[] = [];
+    for (let start = 0; start < texts.length; start += PROMPT_BATCH) {
+      const chunk = texts.slice(start, start + PROMPT_BATCH);
+      const built: BuiltPrompt[] = (await this.encodePrompts(chunk)).map((ids) => ({ ids, cutTokens: 0 }));
+      const long = chunk.map((_, i) => i).filter((i) => (built[i] as BuiltPrompt).ids.length + reserve > this.options.maxSeqLen);
+      if (long.length > 0) {
+        const cut = await this.cutToFit(long.map((i) => chunk[i] as string), reserve, budget);
+        long.forEach((i, j) => (built[i] = cut[j] as BuiltPrompt));
+      }
+      out.push(...built);
     }
+    return out;
+  }
+
+  /**
+   * Cuts each text at a token boundary so its prompt fits. Decoding a cut and re-encoding it
+   * inside the template can merge differently at the edges, so a prompt still too long is cut
+   * again by its overshoot until it fits.
+   */
+  private async cutToFit(texts: readonly string[], reserve: number, budget: number): Promise<BuiltPrompt[]> {
+    const textIds = await this.tokenizer.encodeBatch(texts, { addSpecialTokens: false });
+    const keep = textIds.map((ids) => Math.min(budget, ids.length));
+    const result = new Array<BuiltPrompt>(texts.length);
+    let pending = texts.map((_, i) => i);
+    while (pending.length > 0) {
+      const cuts = await this.tokenizer.decodeBatch(pending.map((i) => (textIds[i] as number[]).slice(0, keep[i])));
+      const encoded = await this.encodePrompts(cuts);
+      const next: number[] = [];
+      pending.forEach((i, j) => {
+        const ids = encoded[j] as number[];
+        const over = ids.length + reserve - this.options.maxSeqLen;
+        if (over <= 0 || keep[i] === 0) {
+          result[i] = { ids, cutTokens: (textIds[i] as number[]).length - (keep[i] as number) };
+        } else {
+          keep[i] = Math.max(0, (keep[i] as number) - over);
+          next.push(i);
+        }
+      });
+      pending = next;
+    }
+    return result;
+  }
+
+  /** example() for many (text, answer) pairs, in input order. */
+  async examples(items: readonly { text: string; answer: string }[]): Promise<(TokenizedExample & { cutTokens: number })[]> {
+    const built = new Array<TokenizedExample & { cutTokens: number }>(items.length);
+    const byAnswer = new Map<string, number[]>(); // one reserve (the response length) per answer
+    items.forEach((item, i) => {
+      const group = byAnswer.get(item.answer);
+      if (group) group.push(i);
+      else byAnswer.set(item.answer, [i]);
+    });
+    for (const [answer, indices] of byAnswer) {
+      const response = await this.response(answer);
+      const prompts = await this.prompts(indices.map((i) => (items[i] as { text: string }).text), response.length);
+      indices.forEach((i, j) => {
+        const p = prompts[j] as BuiltPrompt;
+        built[i] = { ...promptResponseExample(p.ids, response), cutTokens: p.cutTokens };
+      });
+    }
+    return built;
   }
 
   /** Response ids for an answer: what the model must write after the prompt, end-of-turn included. */
@@ -150,11 +208,13 @@ export class PromptBuilder {
     return { ...promptResponseExample(prompt.ids, response), cutTokens: prompt.cutTokens };
   }
 
-  private async encodePrompt(text: string): Promise<number[]> {
+  private async encodePrompts(texts: readonly string[]): Promise<number[][]> {
     // A chat template writes BOS itself; a plain prompt gets the tokenizer's special tokens,
-    // except a trailing EOS (tokenizers that append one would end every prompt there).
-    const ids = await this.tokenizer.encode(this.promptText(text), { addSpecialTokens: !this.options.chat });
-    if (!this.options.chat && this.tokenizer.addsEosToken && ids.at(-1) === this.tokenizer.eosTokenId) ids.pop();
-    return ids;
+    // but not a trailing EOS (tokenizers that append one would end every prompt there).
+    const all = await this.tokenizer.encodeBatch(texts.map((t) => this.promptText(t)), { addSpecialTokens: !this.options.chat });
+    if (!this.options.chat && this.tokenizer.addsEosToken) {
+      for (const ids of all) if (ids.at(-1) === this.tokenizer.eosTokenId) ids.pop();
+    }
+    return all;
   }
 }
