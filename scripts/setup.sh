@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # From a fresh clone, one command: build tools (apt-get, when root and missing), libtorch
 # (pip torch, when none is found: LIBTORCH, Torch_DIR, python torch, /usr/local/libtorch),
-# npm ci, the build (addon + TypeScript), then the main job on the bundled demo model.
+# npm ci, the build (addon + TypeScript), then the main job: `sft demo` (train + eval on the
+# bundled demo model and data, before/after table).
 # SETUP_SKIP_DEMO=1 stops after the build (CI uses it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -38,9 +39,7 @@ npm run build
 
 if [ "${SETUP_SKIP_DEMO:-0}" != 1 ]; then
   echo
-  echo "setup: done. Main job: sft generate on the bundled demo model"
-  echo '$ sft generate --model demo --chat "Review: A wonderful film with a moving story. Is this review positive or negative?"'
-  node dist/cli/bin.js generate --model demo --chat "Review: A wonderful film with a moving story. Is this review positive or negative?"
-  echo '$ sft generate --model demo --prompt "The movie was" --max-new-tokens 24'
-  node dist/cli/bin.js generate --model demo --prompt "The movie was" --max-new-tokens 24
+  echo "setup: done. Main job: the seed's SFT job on the bundled demo model and data (CPU, seconds)"
+  echo '$ sft demo'
+  node dist/cli/bin.js demo
 fi
