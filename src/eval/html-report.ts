@@ -106,6 +106,8 @@ function runSection(run: RunRecord): string {
       ['training time', formatSeconds(run.result.trainSeconds)],
       ['tokens / s', run.result.tokensPerSecond.toFixed(1)],
     );
+    const val = run.result.val;
+    if (val) rows.push(['validation acc / resp_acc', `${formatFraction(val.acc)} / ${formatFraction(val.resp_acc)} (n = ${val.n})`]);
   } else {
     rows.push(['result', 'none recorded (the run did not finish, or is still running)']);
   }

@@ -60,7 +60,7 @@ const runRecord: z.ZodType<RunRecord> = z.looseObject({
   started: z.string(),
   finished: z.string().optional(),
   result: z
-    .looseObject({ steps: z.number(), finalLoss: z.number().nullable(), trainSeconds: z.number(), tokensPerSecond: z.number() })
+    .looseObject({ steps: z.number(), finalLoss: z.number().nullable(), trainSeconds: z.number(), tokensPerSecond: z.number(), val: evalMetrics.optional() })
     .optional(),
 });
 

@@ -75,6 +75,7 @@ describe('renderRunReportHtml on the demo run', () => {
     expect(summary).toContainEqual(['family', 'qwen3']);
     expect(summary).toContainEqual(['rows train / val / test', '240 / 30 / 200']);
     expect(summary).toContainEqual(['final loss', '0.4542']);
+    expect(summary).toContainEqual(['validation acc / resp_acc', '0.9000 / 1.0000 (n = 30)']);
     expect(rows(element(html, 'table', 'versions'))).toContainEqual(['libtorch', '2.4.1']);
   });
 
