@@ -1,26 +1,124 @@
-// Turns what a user typed for --model into a local checkpoint directory: 'demo' (the bundled
-// tiny model) or a local directory. (Presets and Hub downloads come with the Hub client.)
+// Turns what a user typed for --model into a local checkpoint directory. In order:
+//   'demo'                      the bundled tiny model
+//   an existing directory       used as it is (it must hold config.json)
+//   a preset (qwen3-4b)         its Hub repo id, then as below
+//   a repo id (org/name)        the Hugging Face cache if a complete snapshot is there (no
+//                               network at all), else a download into that cache
 import { existsSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ErrorCode, SftError } from '../errors.js';
+import { findCachedModel } from './cache.js';
+import { downloadModel, type DownloadProgress } from './download.js';
+import { HubErrorCode, offlineError } from './hub-errors.js';
+import { findPreset, presetNames } from './presets.js';
+import { isRepoId, isValidRevision } from './repo-id.js';
+import { hubSettingsFromEnv, type HubSettings } from './settings.js';
 
 const packageRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 /** The bundled tiny model (assets/demo/model), made by scripts/make_demo_model.py. */
 export const DEMO_MODEL_DIR = join(packageRoot, 'assets', 'demo', 'model');
 
-export function resolveModelDir(model: string): string {
-  if (model === 'demo') return DEMO_MODEL_DIR;
-  const dir = resolve(model);
-  if (!existsSync(dir) || !statSync(dir).isDirectory()) {
-    throw new SftError(
-      `model '${model}' is neither 'demo' nor a local directory (looked for ${dir}); pass a folder holding config.json and *.safetensors`,
-      ErrorCode.FileNotFound,
-    );
+export type ModelSource = 'demo' | 'local' | 'cache' | 'download';
+
+export interface ResolvedModel {
+  /** A checkpoint folder: config.json, tokenizer files, *.safetensors. */
+  dir: string;
+  source: ModelSource;
+  /** Hub repo id, for presets and repo ids. */
+  repo?: string;
+  /** Commit sha of the snapshot, for presets and repo ids. */
+  commit?: string;
+}
+
+export interface ResolveModelOptions {
+  /** Branch, tag or commit sha of a Hub repo. Default 'main'. */
+  revision?: string;
+  /** Called while files download (not called when the model is local or cached). */
+  onProgress?: (progress: DownloadProgress) => void;
+  /** Stops a download; the partial file is kept and the next call resumes it. */
+  signal?: AbortSignal;
+  /** Overrides of what the environment says (HF_ENDPOINT, HF_TOKEN, HF_HUB_CACHE / HF_HOME, HF_HUB_OFFLINE). */
+  hub?: Partial<HubSettings>;
+}
+
+type ModelRef = { kind: 'demo' } | { kind: 'local'; dir: string } | { kind: 'repo'; repo: string; preset: boolean };
+
+function checkedLocalDir(model: string, dir: string): string {
+  if (!statSync(dir).isDirectory()) {
+    throw new SftError(`model '${model}' is a file (${dir}); pass the folder holding config.json and *.safetensors`, ErrorCode.FileNotFound);
   }
   if (!existsSync(join(dir, 'config.json'))) {
     throw new SftError(`model directory ${dir} has no config.json; is it a Hugging Face checkpoint folder?`, ErrorCode.FileNotFound);
   }
   return dir;
+}
+
+/** Decides what kind of name `model` is; touches only the local file system. */
+function classify(model: string): ModelRef {
+  if (model === 'demo') return { kind: 'demo' };
+  const dir = resolve(model);
+  if (existsSync(dir)) return { kind: 'local', dir: checkedLocalDir(model, dir) };
+  const preset = findPreset(model);
+  if (preset) return { kind: 'repo', repo: preset.repo, preset: true };
+  if (isRepoId(model)) return { kind: 'repo', repo: model, preset: false };
+  throw new SftError(
+    `model '${model}' is not 'demo', a local directory (looked for ${dir}), a preset (${presetNames()}) or a Hub repo id (org/name); ` +
+      "run 'sft models' to list the presets",
+    ErrorCode.FileNotFound,
+  );
+}
+
+function hubSettings(overrides: Partial<HubSettings> | undefined): HubSettings {
+  return { ...hubSettingsFromEnv(), ...overrides };
+}
+
+function checkRevision(revision: string): void {
+  if (!isValidRevision(revision)) throw new SftError(`'${revision}' is not a valid revision (a branch, tag or commit sha)`, ErrorCode.InvalidArgument);
+}
+
+export async function resolveModel(model: string, options: ResolveModelOptions = {}): Promise<ResolvedModel> {
+  const ref = classify(model);
+  if (ref.kind === 'demo') return { dir: DEMO_MODEL_DIR, source: 'demo' };
+  if (ref.kind === 'local') return { dir: ref.dir, source: 'local' };
+
+  const revision = options.revision ?? 'main';
+  checkRevision(revision);
+  const hub = hubSettings(options.hub);
+  const cached = findCachedModel(hub.cacheDir, ref.repo, revision);
+  if (cached) return { dir: cached.dir, source: 'cache', repo: ref.repo, commit: cached.commit };
+  if (hub.offline) throw offlineError(ref.repo, revision, hub.cacheDir);
+  try {
+    const downloaded = await downloadModel(ref.repo, {
+      revision,
+      hub,
+      ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
+    return { dir: downloaded.dir, source: 'download', repo: ref.repo, commit: downloaded.commit };
+  } catch (err) {
+    // 'runs/qwen' may have been meant as a folder that is not there yet: say so beside the Hub's answer.
+    if (!ref.preset && err instanceof SftError && (err.code === HubErrorCode.NotFound || err.code === HubErrorCode.Auth)) {
+      throw new SftError(`${err.message} (there is no local directory ${resolve(model)} either)`, err.code);
+    }
+    throw err;
+  }
+}
+
+/**
+ * Synchronous resolution for callers that cannot await: 'demo', a local directory, or a preset
+ * or repo id already complete in the Hugging Face cache. Anything that needs a download throws;
+ * use resolveModel for that.
+ */
+export function resolveModelDir(model: string, revision = 'main'): string {
+  const ref = classify(model);
+  if (ref.kind === 'demo') return DEMO_MODEL_DIR;
+  if (ref.kind === 'local') return ref.dir;
+  checkRevision(revision);
+  const hub = hubSettingsFromEnv();
+  const cached = findCachedModel(hub.cacheDir, ref.repo, revision);
+  if (cached) return cached.dir;
+  if (hub.offline) throw offlineError(ref.repo, revision, hub.cacheDir);
+  throw new SftError(`${ref.repo}@${revision} is not in the Hugging Face cache (${hub.cacheDir}); resolveModel() downloads it`, ErrorCode.FileNotFound);
 }
