@@ -1,14 +1,15 @@
 // Text in, text out: resolve the model, tokenize (optionally through the chat template),
 // generate greedily, decode the new tokens.
 import { z } from 'zod';
-import { resolveModelDir } from '../hub/resolve.js';
 import { loadTokenizer } from '../tokenize/tokenizer.js';
 import { loadModel } from './model.js';
+import { resolveModelForRun } from './model-source.js';
 import { parseOptions } from './options.js';
+import type { RunControl } from './progress.js';
 
 const generateTextSchema = z
   .object({
-    /** Local checkpoint folder or 'demo'. */
+    /** Preset, Hub repo id (org/name), local checkpoint folder, or 'demo'. */
     model: z.string().min(1),
     /** Plain-text prompt; the tokenizer adds its special tokens (e.g. BOS). */
     prompt: z.string().optional(),
@@ -33,9 +34,10 @@ export interface GenerateTextResult {
   text: string;
 }
 
-export async function generateText(options: GenerateTextOptions): Promise<GenerateTextResult> {
+/** `control.onProgress` hears about the model (and its download, when it is not cached yet). */
+export async function generateText(options: GenerateTextOptions, control: RunControl = {}): Promise<GenerateTextResult> {
   const opts = parseOptions(generateTextSchema, options, 'generateText options');
-  const dir = resolveModelDir(opts.model);
+  const { dir } = await resolveModelForRun(opts.model, control);
   const tokenizer = await loadTokenizer(dir);
   const promptIds =
     opts.chat !== undefined

@@ -3,6 +3,7 @@
 import type { Command } from 'commander';
 import { generateText } from '../../api/generate-text.js';
 import { ErrorCode, SftError } from '../../errors.js';
+import { progressView } from '../progress-view.js';
 
 interface GenerateFlags {
   model: string;
@@ -28,7 +29,7 @@ export function registerGenerate(program: Command): void {
   program
     .command('generate')
     .description('greedy generation from a prompt')
-    .requiredOption('--model <dir>', "checkpoint folder (config.json + *.safetensors + tokenizer.json), or 'demo'")
+    .requiredOption('--model <name>', "preset (sft models), Hub repo id (org/name), checkpoint folder (config.json + *.safetensors + tokenizer.json), or 'demo'")
     .option('--prompt <text>', 'plain-text prompt (tokenized with the tokenizer\'s special tokens, e.g. BOS)')
     .option('--chat <text>', "a user message, wrapped in the model's chat template (Qwen3: thinking off)")
     .option('--max-new-tokens <n>', 'most new tokens to generate', '32')
@@ -41,6 +42,7 @@ export function registerGenerate(program: Command): void {
       if ((flags.prompt === undefined) === (flags.chat === undefined)) {
         throw new SftError('give exactly one of --prompt TEXT or --chat TEXT', ErrorCode.InvalidArgument);
       }
+      const view = progressView(); // download progress only: stderr stays quiet for cached models
       const result = await generateText({
         model: flags.model,
         ...(flags.prompt !== undefined ? { prompt: flags.prompt } : { chat: flags.chat as string }),
@@ -49,7 +51,7 @@ export function registerGenerate(program: Command): void {
         ...(flags.device ? { device: flags.device } : {}),
         ...(flags.dtype ? { dtype: flags.dtype } : {}),
         ...(flags.quant ? { quant: flags.quant } : {}),
-      });
+      }, { onProgress: (e) => e.phase === 'download' && view(e) });
       if (flags.json) {
         process.stdout.write(`${JSON.stringify({ ids: result.ids, text: result.text })}\n`);
       } else {

@@ -1,7 +1,8 @@
 // sft quantize: write a 4-bit (bitsandbytes layout) copy of a 16-bit checkpoint.
 import type { Command } from 'commander';
 import { quantizeCheckpoint } from '../../api/quantize.js';
-import { resolveModelDir } from '../../hub/resolve.js';
+import { resolveModelForRun } from '../../api/model-source.js';
+import { progressView } from '../progress-view.js';
 
 interface QuantizeFlags {
   model: string;
@@ -16,14 +17,16 @@ export function registerQuantize(program: Command): void {
   program
     .command('quantize')
     .description("store a checkpoint's decoder linear weights 4-bit (bitsandbytes' layout, loadable by transformers + bitsandbytes)")
-    .requiredOption('--model <dir>', "16-bit checkpoint folder, or 'demo'")
+    .requiredOption('--model <name>', "16-bit checkpoint: folder, Hub repo id (org/name), or 'demo'")
     .requiredOption('--out <dir>', 'folder to write (model.safetensors, config.json with quantization_config, tokenizer files)')
     .option('--quant <type>', 'nf4 or fp4', 'nf4')
     .option('--no-double-quant', 'keep the per-block absmax in fp32 (no double quantization)')
     .option('--device <device>', 'cpu or cuda: where the quantization runs', 'cpu')
     .option('--json', 'print the result as JSON')
     .action(async (flags: QuantizeFlags) => {
-      const result = await quantizeCheckpoint(resolveModelDir(flags.model), flags.out, {
+      const view = progressView();
+      const { dir } = await resolveModelForRun(flags.model, { onProgress: (e) => e.phase === 'download' && view(e) });
+      const result = await quantizeCheckpoint(dir, flags.out, {
         quant: flags.quant,
         doubleQuant: flags.doubleQuant,
         device: flags.device,
