@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { registerDemo } from './commands/demo.js';
 import { registerEval } from './commands/eval.js';
 import { registerGenerate } from './commands/generate.js';
+import { registerModels } from './commands/models.js';
 import { registerQuantize } from './commands/quantize.js';
 import { registerReport } from './commands/report.js';
 import { registerTrain } from './commands/train.js';
@@ -21,5 +22,6 @@ export function buildProgram(): Command {
   registerGenerate(program);
   registerQuantize(program);
   registerReport(program);
+  registerModels(program);
   return program;
 }
