@@ -9,7 +9,7 @@ import { PromptBuilder } from '../data/prompt-builder.js';
 import { resolveTemplate } from '../data/templates.js';
 import { evalOptionsSchema, type EvalOptions, type ResolvedEvalOptions } from '../config/run-options.js';
 import { generateBatched } from '../eval/batch-generate.js';
-import { parseLabel } from '../eval/label-parser.js';
+import { createLabelParser } from '../eval/label-parser.js';
 import { computeMetrics } from '../eval/metrics.js';
 import { evalReportMarkdown } from '../eval/report-md.js';
 import type { EvalMetrics, EvalReport, PredictionLine } from '../eval/report-types.js';
@@ -47,9 +47,10 @@ export async function scoreExamples(
     ...(control.signal ? { signal: control.signal } : {}),
   });
   const seconds = (performance.now() - started) / 1000;
+  const parseLabel = createLabelParser(classes);
   const predictions: PredictionLine[] = examples.map((e, i) => {
     const output = (outputs[i] as { text: string }).text;
-    const prediction = parseLabel(output, classes);
+    const prediction = parseLabel(output);
     return { which: o.which, file: e.file, row: e.row, label: e.label, output, prediction, correct: prediction === e.label };
   });
   return { metrics: computeMetrics(predictions, classes, seconds), predictions };

@@ -6,7 +6,7 @@ import { flagName, parseOptions } from '../../api/options.js';
 import { abortOnInterrupt } from '../interrupt.js';
 import { progressView } from '../progress-view.js';
 import { toApiOptions, type RawFlags } from '../run-flags.js';
-import { seedTable } from '../seed-table.js';
+import { formatEvalSummary } from '../../eval/report-md.js';
 
 export function registerDemo(program: Command): void {
   program
@@ -25,7 +25,7 @@ export function registerDemo(program: Command): void {
           process.stdout.write(`${JSON.stringify({ ...r.table, n: r.eval.adapter?.n ?? 0, out: r.out })}\n`);
           return;
         }
-        process.stdout.write(`\n${seedTable([r.table])}\nrun folder: ${r.out} (sft report ${r.out} draws it)\n`);
+        process.stdout.write(`\n${formatEvalSummary(r.eval)}\nrun folder: ${r.out} (sft report ${r.out} draws it)\n`);
       } finally {
         interrupt.release();
       }
