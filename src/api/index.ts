@@ -37,3 +37,8 @@ export { computeMetrics } from '../eval/metrics.js';
 export { evalReportMarkdown, formatEvalSummary } from '../eval/report-md.js';
 export { writeRunReport } from '../eval/html-report.js';
 export { resolveTemplate } from '../data/templates.js';
+// Models by name: presets, Hub repo ids (downloaded into the shared Hugging Face cache), local folders.
+export { resolveModel } from '../hub/resolve.js';
+export type { ResolvedModel, ResolveModelOptions } from '../hub/resolve.js';
+export { MODEL_PRESETS, findPreset } from '../hub/presets.js';
+export type { ModelPreset } from '../hub/presets.js';
