@@ -173,7 +173,9 @@ export async function train(options: TrainOptions, control: RunControl = {}, rec
     const firstStep = trainer.stepCount;
     // Throughput over the logged steps (their tokens over their step time).
     let tokens = 0;
+    let inputTokens = 0;
     let stepSeconds = 0;
+    let peakMemoryGiB: number | undefined;
     let result;
     try {
       result = await runTraining(trainer, {
@@ -187,7 +189,9 @@ export async function train(options: TrainOptions, control: RunControl = {}, rec
         ...(o.saveEvery !== undefined ? { checkpointEvery: o.saveEvery } : {}),
         onLog: (log) => {
           tokens += log.tokens;
+          inputTokens += log.inputTokens;
           stepSeconds += log.seconds;
+          if (log.peakMemoryGiB !== undefined) peakMemoryGiB = Math.max(peakMemoryGiB ?? 0, log.peakMemoryGiB);
           control.onProgress?.({ phase: 'train', totalSteps, ...log });
         },
         ...(control.signal ? { signal: control.signal } : {}),
@@ -215,6 +219,8 @@ export async function train(options: TrainOptions, control: RunControl = {}, rec
       finalLoss: result.last?.loss ?? null,
       trainSeconds,
       tokensPerSecond: stepSeconds > 0 ? tokens / stepSeconds : 0,
+      inputTokensPerSecond: stepSeconds > 0 ? inputTokens / stepSeconds : 0,
+      ...(peakMemoryGiB !== undefined ? { peakMemoryGiB } : {}),
       ...(val ? { val } : {}),
     };
     await writeJsonAtomic(join(out, 'run.json'), record);

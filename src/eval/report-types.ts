@@ -73,8 +73,11 @@ export interface TrainLogLine {
   lr: number;
   gradNorm: number;
   tokens: number;
+  /** Processed (non-padding) tokens; absent in logs written before it existed. */
+  inputTokens?: number;
   seconds: number;
   tokensPerSecond: number;
+  inputTokensPerSecond?: number;
   peakMemoryGiB?: number;
 }
 
@@ -87,5 +90,16 @@ export interface RunRecord {
   versions: Record<string, string>;
   started: string;
   finished?: string;
-  result?: { steps: number; finalLoss: number | null; trainSeconds: number; tokensPerSecond: number; val?: EvalMetrics };
+  result?: {
+    steps: number;
+    finalLoss: number | null;
+    trainSeconds: number;
+    /** Target tokens per second of step time. */
+    tokensPerSecond: number;
+    /** Processed (non-padding) tokens per second of step time. */
+    inputTokensPerSecond?: number;
+    /** Highest per-step peak of CUDA memory (GiB); absent on CPU. */
+    peakMemoryGiB?: number;
+    val?: EvalMetrics;
+  };
 }

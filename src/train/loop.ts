@@ -42,13 +42,18 @@ export function stepsPerEpoch(batches: number, accumulation: number): number {
   return Math.floor(batches / accumulation);
 }
 
-/** One status line: bar, step, loss, lr, grad norm, throughput, memory. */
-export function progressLine(log: StepLog, done: number, total: number, tty: boolean): string {
+/** One status line: bar, step, loss, lr, grad norm, throughput (processed tokens), memory. */
+export function progressLine(
+  log: Pick<StepLog, 'loss' | 'lr' | 'gradNorm' | 'tokensPerSecond' | 'peakMemoryGiB'> & { inputTokensPerSecond?: number | undefined },
+  done: number,
+  total: number,
+  tty: boolean,
+): string {
   const width = 24;
   const filled = Math.round((done / total) * width);
   const bar = `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}]`;
   const mem = log.peakMemoryGiB === undefined ? '' : ` mem ${log.peakMemoryGiB.toFixed(1)} GiB`;
-  const text = `${bar} step ${done}/${total} loss ${log.loss.toFixed(4)} lr ${log.lr.toExponential(2)} grad ${log.gradNorm.toFixed(3)} ${Math.round(log.tokensPerSecond)} tok/s${mem}`;
+  const text = `${bar} step ${done}/${total} loss ${log.loss.toFixed(4)} lr ${log.lr.toExponential(2)} grad ${log.gradNorm.toFixed(3)} ${Math.round(log.inputTokensPerSecond ?? log.tokensPerSecond)} tok/s${mem}`;
   return tty ? `\r${text}${done === total ? '\n' : ''}` : `${text}\n`;
 }
 

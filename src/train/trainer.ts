@@ -45,9 +45,15 @@ export interface StepLog {
   lr: number;
   /** Gradient norm before clipping. */
   gradNorm: number;
+  /** Target (loss-bearing) tokens of the step. */
   tokens: number;
+  /** All non-padding tokens the step processed (prompt + response). */
+  inputTokens: number;
   seconds: number;
+  /** Target tokens per second. */
   tokensPerSecond: number;
+  /** Processed (non-padding) tokens per second: the throughput figure. */
+  inputTokensPerSecond: number;
   /** Peak CUDA memory during the step (GiB); absent on CPU. */
   peakMemoryGiB?: number;
 }
@@ -104,7 +110,18 @@ export class Trainer {
     });
     this.#step++;
     const seconds = (performance.now() - started) / 1000;
-    const log: StepLog = { step: this.#step, loss: lossSum / tokens, lr, gradNorm, tokens, seconds, tokensPerSecond: tokens / seconds };
+    const inputTokens = microBatches.reduce((n, b) => n + b.attentionMask.reduce((m, row) => m + row.reduce((a, x) => a + x, 0), 0), 0);
+    const log: StepLog = {
+      step: this.#step,
+      loss: lossSum / tokens,
+      lr,
+      gradNorm,
+      tokens,
+      inputTokens,
+      seconds,
+      tokensPerSecond: tokens / seconds,
+      inputTokensPerSecond: inputTokens / seconds,
+    };
     if (onCuda) log.peakMemoryGiB = native().cudaMemory().peakAllocated / 2 ** 30;
     return log;
   }

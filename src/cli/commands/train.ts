@@ -45,9 +45,10 @@ export function registerTrain(program: Command): void {
           process.stdout.write(`${JSON.stringify({ out: r.out, steps: r.steps, finalLoss: r.finalLoss, trainSeconds: r.trainSeconds, val: r.val ?? null })}\n`);
           return;
         }
-        const tps = r.record.result?.tokensPerSecond ?? 0;
+        const tps = r.record.result?.inputTokensPerSecond ?? 0;
+        const mem = r.record.result?.peakMemoryGiB;
         const lines = [
-          `trained ${r.steps} steps in ${r.trainSeconds.toFixed(1)} s (${Math.round(tps)} target tok/s), final loss ${r.finalLoss?.toFixed(4) ?? 'n/a'}`,
+          `trained ${r.steps} steps in ${r.trainSeconds.toFixed(1)} s (${Math.round(tps)} tok/s${mem !== undefined ? `, peak ${mem.toFixed(1)} GiB` : ''}), final loss ${r.finalLoss?.toFixed(4) ?? 'n/a'}`,
           ...(r.val ? [`validation: acc ${r.val.acc.toFixed(4)}, resp_acc ${r.val.resp_acc.toFixed(4)} (n ${r.val.n})`] : []),
           `adapter, run.json and log.jsonl in ${r.out}`,
           `next: sft eval --model ${options.model} --adapter ${r.out} --data ${options.data} --compare`,
