@@ -25,6 +25,8 @@ from pathlib import Path
 
 import torch
 
+DEVICE = 'cuda' if torch.cuda.is_available() else 'cpu'
+
 TEMPLATE = (
     "Below is an instruction that describes a task, paired with an input that provides further context. "
     "Write a response that appropriately completes the request.\n\n### Instruction:\nAnalyze the given text from an "
@@ -85,11 +87,12 @@ def generate_all(model, tok, prompts: list[list[int]], batch: int, max_new: int,
         for j, i in enumerate(idx):
             ids[j, width - len(prompts[i]):] = torch.tensor(prompts[i])
             mask[j, width - len(prompts[i]):] = 1
-        out = model.generate(input_ids=ids.cuda(), attention_mask=mask.cuda(), max_new_tokens=max_new, do_sample=False,
+        out = model.generate(input_ids=ids.to(DEVICE), attention_mask=mask.to(DEVICE), max_new_tokens=max_new, do_sample=False,
                              eos_token_id=eos, pad_token_id=pad)
         for j, i in enumerate(idx):
             outputs[i] = tok.decode(out[j, width:].tolist(), skip_special_tokens=True)
-    torch.cuda.synchronize()
+    if DEVICE == 'cuda':
+        torch.cuda.synchronize()
     model.train()
     return outputs, time.time() - start
 
@@ -123,7 +126,7 @@ def main() -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     tok = AutoTokenizer.from_pretrained(args.model_dir)
-    model = AutoModelForCausalLM.from_pretrained(args.model_dir, dtype=torch.bfloat16).cuda()
+    model = AutoModelForCausalLM.from_pretrained(args.model_dir, dtype=torch.bfloat16).to(DEVICE)
     gen = GenerationConfig.from_pretrained(args.model_dir)
     eos = gen.eos_token_id if isinstance(gen.eos_token_id, list) else [gen.eos_token_id]
     prompts = Prompts(tok, args.max_seq_len)
@@ -153,8 +156,9 @@ def main() -> None:
     opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=args.weight_decay, betas=(0.9, 0.999), eps=1e-8)
     sched = get_linear_schedule_with_warmup(opt, args.warmup, total)
     pad = tok.pad_token_id if tok.pad_token_id is not None else eos[0]
-    torch.cuda.reset_peak_memory_stats()
-    torch.cuda.synchronize()
+    if DEVICE == 'cuda':
+        torch.cuda.reset_peak_memory_stats()
+        torch.cuda.synchronize()
     t0 = time.time()
     tokens = 0
     losses = []
@@ -173,16 +177,17 @@ def main() -> None:
                 labels[j, :len(y)] = torch.tensor(y)
                 mask[j, :len(x)] = 1
             tokens += int(mask.sum())
-            loss = model(input_ids=ids.cuda(), attention_mask=mask.cuda(), labels=labels.cuda()).loss
+            loss = model(input_ids=ids.to(DEVICE), attention_mask=mask.to(DEVICE), labels=labels.to(DEVICE)).loss
             loss.backward()
             torch.nn.utils.clip_grad_norm_(params, 1.0)
             opt.step()
             sched.step()
             opt.zero_grad(set_to_none=True)
             losses.append(loss.item())
-    torch.cuda.synchronize()
+    if DEVICE == 'cuda':
+        torch.cuda.synchronize()
     train_seconds = time.time() - t0
-    peak = torch.cuda.max_memory_allocated() / 2**30
+    peak = torch.cuda.max_memory_allocated() / 2**30 if DEVICE == 'cuda' else None
     after = evaluate("after")
     result = {
         "stack": f"transformers {transformers.__version__} + peft {peft.__version__} (bf16 base, LoRA fp32)",
