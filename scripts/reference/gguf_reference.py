@@ -9,7 +9,8 @@ permutation and Gemma norms undone by transformers), and we record:
     prompt where the file has a template);
   - fp32 logits of two prompts: the first 128 vocabulary entries and the top 32 (ids and values)
     at the first and last positions, with sums over the whole vocabulary and the logit scale;
-  - per HF tensor: shape, float64 sum and sum of squares, and a few values.
+  - per HF tensor: shape, float64 sum, sum of squares and position-weighted sum
+    (x[i] * (i mod 7919) / 7919), and 19 values at fixed positions.
 test/native/gguf-import.test.ts imports the same files with our code and compares.
 
 Run from the repository root:  python3 scripts/reference/gguf_reference.py [smollm2|gemma3 ...]
@@ -74,13 +75,20 @@ def logits_record(model, ids: list[int]) -> dict:
     return out
 
 
+WEIGHT_PERIOD = 7919
+
+
 def tensor_record(t: torch.Tensor) -> dict:
     x = t.detach().double().reshape(-1)
-    picks = sorted({0, 1, x.numel() // 3, x.numel() // 2, x.numel() - 1})
+    n = x.numel()
+    picks = sorted({0, 1, n - 1, *(n * k // 17 for k in range(1, 17))})
+    # Position-weighted sum: a row permutation (the Q/K fix) keeps sum and sum_sq but not this.
+    w = (torch.arange(n, dtype=torch.float64) % WEIGHT_PERIOD) / WEIGHT_PERIOD
     return {
         "shape": list(t.shape),
         "sum": float(x.sum()),
         "sum_sq": float((x * x).sum()),
+        "weighted_sum": float((x * w).sum()),
         "picks": [[i, float(x[i])] for i in picks],
     }
 
