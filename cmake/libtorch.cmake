@@ -92,6 +92,20 @@ if(NQ_WITH_CUDA)
   target_link_libraries(nq_torch INTERFACE ${TORCH_LIBRARIES})
   target_compile_definitions(nq_torch INTERFACE NQ_WITH_CUDA=1)
   set(NQ_TORCH_LIBDIR "${NQ_TORCH_ROOT}/lib")
+  # Data-parallel training through c10d::ProcessGroupNCCL (libtorch_cuda) needs nccl.h, which
+  # the PyPI wheel leaves to the nvidia-nccl package (site-packages/nvidia/nccl). Without it the
+  # addon still builds; multi-GPU training then uses the TCPStore backend.
+  get_filename_component(_nq_site "${NQ_TORCH_ROOT}/.." ABSOLUTE)
+  find_path(NQ_NCCL_INCLUDE_DIR nccl.h HINTS "$ENV{NCCL_INCLUDE_DIR}" "${_nq_site}/nvidia/nccl/include")
+  find_library(NQ_NCCL_LIBRARY NAMES nccl libnccl.so.2 HINTS "$ENV{NCCL_LIB_DIR}" "${_nq_site}/nvidia/nccl/lib")
+  if(NQ_NCCL_INCLUDE_DIR AND NQ_NCCL_LIBRARY)
+    message(STATUS "node-qlora: NCCL at ${NQ_NCCL_INCLUDE_DIR} (${NQ_NCCL_LIBRARY})")
+    target_include_directories(nq_torch SYSTEM INTERFACE "${NQ_NCCL_INCLUDE_DIR}")
+    target_link_libraries(nq_torch INTERFACE "${NQ_NCCL_LIBRARY}")
+    target_compile_definitions(nq_torch INTERFACE NQ_WITH_NCCL=1 USE_C10D_NCCL=1)
+  else()
+    message(STATUS "node-qlora: nccl.h or libnccl not found (set NCCL_INCLUDE_DIR / NCCL_LIB_DIR): multi-GPU training will use the TCPStore backend")
+  endif()
 else()
   # CPU only: the two libraries the CPU path uses, with Torch's ABI flag.
   set(NQ_TORCH_LIBDIR "${NQ_TORCH_ROOT}/lib")

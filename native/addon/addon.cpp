@@ -6,6 +6,7 @@
 #include <torch/version.h>
 
 #include "addon/errors.h"
+#include "core/distributed.h"
 #include "core/errors.h"
 #include "addon/registry.h"
 
@@ -30,6 +31,7 @@ Napi::Value BuildInfo(const Napi::CallbackInfo& info) {
 #else
   out.Set("cudaBuilt", Napi::Boolean::New(env, false));
 #endif
+  out.Set("ncclBuilt", Napi::Boolean::New(env, nq::ncclAvailable()));
   out.Set("cudaAvailable", Napi::Boolean::New(env, at::hasCUDA()));
   out.Set("threads", Napi::Number::New(env, at::get_num_threads()));
   return out;

@@ -1,13 +1,14 @@
 // JS face of nq::Model: loadModel(dir, arch, {device, dtype}) -> Promise<ModelHandle> with
 // logits(), generate(), info(), dispose(), and LoRA training: addLora(), loraTensors(),
 // setLoraTensors(), trainStep(), gradients(), zeroGrad(), optimizerStep(), optimizerState(),
-// setOptimizerState(). Arguments are copied into plain C++ values on the JS thread; the work
+// setOptimizerState(); data parallelism: initProcessGroup(), allReduceGradients(). Arguments are copied into plain C++ values on the JS thread; the work
 // runs on the model's own WorkerThread (worker.h).
 #include <napi.h>
 
 #include <ATen/ATen.h>
 #include <ATen/core/grad_mode.h>
 
+#include <atomic>
 #include <cmath>
 #include <cstring>
 #include <memory>
@@ -20,6 +21,7 @@
 #include "addon/registry.h"
 #include "addon/tensor_js.h"
 #include "addon/worker.h"
+#include "core/distributed.h"
 #include "core/errors.h"
 #include "core/generate.h"
 #include "core/model.h"
@@ -33,6 +35,8 @@ namespace {
 struct ModelState {
   std::unique_ptr<WorkerThread> worker = std::make_unique<WorkerThread>();
   std::unique_ptr<Model> model;
+  std::unique_ptr<ProcessGroup> group;  // data-parallel training: this rank's process group
+  std::shared_ptr<std::atomic<bool>> groupAborted = std::make_shared<std::atomic<bool>>(false);
   bool disposed = false;
 };
 
@@ -179,7 +183,10 @@ class ModelHandle : public Napi::ObjectWrap<ModelHandle> {
                         InstanceMethod("zeroGrad", &ModelHandle::ZeroGrad), InstanceMethod("optimizerStep", &ModelHandle::OptimizerStep),
                         InstanceMethod("optimizerState", &ModelHandle::OptimizerState),
                         InstanceMethod("setOptimizerState", &ModelHandle::SetOptimizerState),
-                        InstanceMethod("mergeAdapter", &ModelHandle::MergeAdapter)});
+                        InstanceMethod("mergeAdapter", &ModelHandle::MergeAdapter),
+                        InstanceMethod("initProcessGroup", &ModelHandle::InitProcessGroup),
+                        InstanceMethod("allReduceGradients", &ModelHandle::AllReduceGradients),
+                        InstanceMethod("abortProcessGroup", &ModelHandle::AbortProcessGroup)});
   }
 
   explicit ModelHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ModelHandle>(info) {
@@ -194,7 +201,10 @@ class ModelHandle : public Napi::ObjectWrap<ModelHandle> {
     std::shared_ptr<ModelState> state = state_;
     if (!state || state->disposed) return;
     state->disposed = true;
-    state->worker->post([state] { state->model.reset(); });
+    state->worker->post([state] {
+      state->group.reset();
+      state->model.reset();
+    });
     state->worker->stop();
   }
 
@@ -319,7 +329,7 @@ class ModelHandle : public Napi::ObjectWrap<ModelHandle> {
     return runOnWorker<R>(env, *state_->worker, std::move(work), std::move(toJs), Value());
   }
 
-  // addLora({targets, r, alpha, useRslora?, dropout?, layers?, seed?}) -> {modules, parameters}
+  // addLora({targets, r, alpha, useRslora?, dropout?, layers?, seed?, dropoutSeed?}) -> {modules, parameters}
   Napi::Value AddLora(const Napi::CallbackInfo& info) {
     struct Out {
       std::vector<std::string> modules;
@@ -344,6 +354,9 @@ class ModelHandle : public Napi::ObjectWrap<ModelHandle> {
           options.useRslora = boolOption(o, "useRslora", false);
           options.dropout = numberOption(o, "dropout", 0.0);
           options.seed = static_cast<uint64_t>(intOption(o, "seed", 0, 0));
+          if (o.Has("dropoutSeed") && !o.Get("dropoutSeed").IsUndefined()) {
+            options.dropoutSeed = static_cast<uint64_t>(intOption(o, "dropoutSeed", 0, 0));
+          }
           if (o.Has("layers") && !o.Get("layers").IsUndefined() && !o.Get("layers").IsNull()) {
             Napi::Value lv = o.Get("layers");
             if (!lv.IsArray()) throw Error("INVALID_ARGUMENT", "layers: expected an array of decoder-layer indices but received " + describeJs(lv));
@@ -500,6 +513,83 @@ class ModelHandle : public Napi::ObjectWrap<ModelHandle> {
         });
   }
 
+  // initProcessGroup({rank, worldSize, host, port, backend, timeoutMs}): joins the rendezvous
+  // (rank 0 hosts the store); resolves once every rank has joined.
+  Napi::Value InitProcessGroup(const Napi::CallbackInfo& info) {
+    std::shared_ptr<ModelState> state = state_;
+    return onWorker<bool>(
+        info,
+        [&]() -> std::function<bool()> {
+          Napi::Object o = objectArg(info, 0, "initProcessGroup");
+          ProcessGroupOptions options;
+          options.worldSize = static_cast<int>(intOption(o, "worldSize", -1, 1));
+          if (options.worldSize < 1) throw Error("INVALID_ARGUMENT", "worldSize: expected an integer >= 1 but received undefined");
+          options.rank = static_cast<int>(intOption(o, "rank", -1, 0));
+          if (options.rank < 0 || options.rank >= options.worldSize) {
+            throw Error("INVALID_ARGUMENT", "rank: expected an integer in [0, " + std::to_string(options.worldSize) + ")");
+          }
+          options.port = static_cast<int>(intOption(o, "port", -1, 1));
+          if (options.port < 1) throw Error("INVALID_ARGUMENT", "port: expected an integer in [1, 65535] but received undefined");
+          if (o.Has("host") && !o.Get("host").IsUndefined()) options.host = o.Get("host").ToString().Utf8Value();
+          if (o.Has("backend") && !o.Get("backend").IsUndefined()) options.backend = o.Get("backend").ToString().Utf8Value();
+          options.timeoutMs = intOption(o, "timeoutMs", options.timeoutMs, 1);
+          return [state, options]() {
+            if (state->group) throw Error("DIST_INIT", "initProcessGroup: this model already belongs to a process group");
+            state->group = std::make_unique<ProcessGroup>(options, state->groupAborted);
+            return true;
+          };
+        },
+        [](Napi::Env env, bool&) -> Napi::Value { return env.Undefined(); });
+  }
+
+  // abortProcessGroup(): synchronous, any time: the pending and later collectives of this rank
+  // throw DIST_ABORTED (used when another rank failed).
+  Napi::Value AbortProcessGroup(const Napi::CallbackInfo& info) {
+    state_->groupAborted->store(true);
+    return info.Env().Undefined();
+  }
+
+  // allReduceGradients(scalars: number[]) -> number[]: sums the LoRA gradients (a rank without
+  // any counts zeros) and `scalars` over the ranks, in place; returns the summed scalars.
+  Napi::Value AllReduceGradients(const Napi::CallbackInfo& info) {
+    std::shared_ptr<ModelState> state = state_;
+    using Out = std::vector<double>;
+    return onWorker<Out>(
+        info,
+        [&]() -> std::function<Out()> {
+          Out scalars;
+          if (info.Length() > 0 && !info[0].IsUndefined()) {
+            if (!info[0].IsArray()) throw Error("INVALID_ARGUMENT", "allReduceGradients: expected an array of numbers but received " + describeJs(info[0]));
+            Napi::Array a = info[0].As<Napi::Array>();
+            for (uint32_t i = 0; i < a.Length(); ++i) {
+              Napi::Value v = a.Get(i);
+              if (!v.IsNumber()) throw Error("INVALID_ARGUMENT", "allReduceGradients[" + std::to_string(i) + "]: expected a number but received " + describeJs(v));
+              scalars.push_back(v.As<Napi::Number>().DoubleValue());
+            }
+          }
+          return [state, scalars]() {
+            if (!state->group) throw Error("DIST_NOT_INITIALIZED", "allReduceGradients: call initProcessGroup first");
+            Model& m = *state->model;
+            if (!m.hasLora()) throw Error("LORA_INVALID", "this model has no LoRA adapters; call addLora first");
+            std::vector<at::Tensor> tensors;
+            for (const auto& [name, p] : m.loraParameters()) {
+              if (!p.grad().defined()) p.mutable_grad() = at::zeros_like(p);
+              tensors.push_back(p.grad());
+            }
+            at::Tensor extra = at::tensor(scalars, at::kDouble).to(m.device());
+            if (!scalars.empty()) tensors.push_back(extra);
+            state->group->allReduceSum(tensors);
+            at::Tensor summed = extra.to(at::kCPU).contiguous();
+            return Out(summed.data_ptr<double>(), summed.data_ptr<double>() + summed.numel());
+          };
+        },
+        [](Napi::Env env, Out& out) -> Napi::Value {
+          Napi::Array a = Napi::Array::New(env, out.size());
+          for (size_t i = 0; i < out.size(); ++i) a.Set(static_cast<uint32_t>(i), Napi::Number::New(env, out[i]));
+          return a;
+        });
+  }
+
   // optimizerState() -> {step, tensors: {"exp_avg.<name>", "exp_avg_sq.<name>"}}
   Napi::Value OptimizerState(const Napi::CallbackInfo& info) {
     struct Out {
@@ -574,6 +664,7 @@ class ModelHandle : public Napi::ObjectWrap<ModelHandle> {
     }
     state->disposed = true;
     std::function<bool()> work = [state]() {
+      state->group.reset();
       state->model.reset();
       return true;
     };

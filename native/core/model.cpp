@@ -566,11 +566,11 @@ std::vector<std::string> Model::addLora(const LoraOptions& o) {
     return ps;
   }());
   if (device_.is_cpu()) {
-    dropoutGenerator_ = at::make_generator<at::CPUGeneratorImpl>(o.seed);
+    dropoutGenerator_ = at::make_generator<at::CPUGeneratorImpl>(o.dropoutSeed.value_or(o.seed));
   } else {
     at::Generator g = at::globalContext().defaultGenerator(device_).clone();
     std::lock_guard<std::mutex> lock(g.mutex());
-    g.set_current_seed(o.seed);
+    g.set_current_seed(o.dropoutSeed.value_or(o.seed));
     dropoutGenerator_ = g;
   }
   return modules;

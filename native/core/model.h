@@ -77,6 +77,7 @@ struct LoraOptions {
   double dropout = 0.0;
   std::vector<int64_t> layers;  // decoder layers that get adapters; empty = all
   uint64_t seed = 0;            // lora_A init and the dropout masks
+  std::optional<uint64_t> dropoutSeed;  // the dropout masks alone (data-parallel ranks differ); default seed
 };
 
 struct TrainStepResult {
