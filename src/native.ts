@@ -90,6 +90,8 @@ export interface NativeModelHandle {
     layers?: number[];
     /** Seeds lora_A's init and the dropout masks. Default 0. */
     seed?: number;
+    /** Seeds the dropout masks alone (each data-parallel rank its own). Default: seed. */
+    dropoutSeed?: number;
   }): Promise<{ modules: string[]; parameters: number }>;
   /** Copies of the adapter tensors (F32). */
   loraTensors(): Promise<Record<string, StTensorData>>;
@@ -117,6 +119,19 @@ export interface NativeModelHandle {
   }): Promise<{ gradNorm: number }>;
   /** AdamW state: step count and tensors "exp_avg.<name>" / "exp_avg_sq.<name>" (+ "rng.dropout", the dropout generator, when dropout > 0). */
   optimizerState(): Promise<{ step: number; tensors: Record<string, StTensorData> }>;
+  /**
+   * Joins a data-parallel process group as `rank` of `worldSize`; rank 0 hosts the rendezvous
+   * store at host:port. Resolves once all ranks joined. backend: 'tcpstore' (CPU, or CUDA
+   * without NCCL) or 'nccl' (buildInfo().ncclBuilt). Errors: DIST_INIT, DIST_UNAVAILABLE.
+   */
+  initProcessGroup(options: { rank: number; worldSize: number; host?: string; port: number; backend?: 'tcpstore' | 'nccl'; timeoutMs?: number }): Promise<void>;
+  /**
+   * Sums the LoRA gradients (zeros where a rank accumulated none) and `scalars` over the ranks,
+   * in place; resolves with the summed scalars. Errors: DIST_NOT_INITIALIZED, DIST_COLLECTIVE, DIST_ABORTED.
+   */
+  allReduceGradients(scalars?: number[]): Promise<number[]>;
+  /** Synchronous: this rank's pending and later collectives fail with DIST_ABORTED (another rank failed). */
+  abortProcessGroup(): void;
   /** Writes srcDir's checkpoint with the adapters merged (16-bit; 4-bit weights dequantized). */
   mergeAdapter(srcDir: string, outFile: string): Promise<{ tensors: number; bytes: number }>;
   setOptimizerState(state: {
@@ -147,7 +162,7 @@ export interface NativeLoadOptions {
 }
 
 export interface NativeBinding {
-  buildInfo(): { torchVersion: string; cudaBuilt: boolean; cudaAvailable: boolean; threads: number };
+  buildInfo(): { torchVersion: string; cudaBuilt: boolean; ncclBuilt: boolean; cudaAvailable: boolean; threads: number };
   setErrorClass(ctor: typeof SftError): void;
   /** CUDA caching-allocator bytes on device 0; throws CUDA_UNAVAILABLE without CUDA. */
   cudaMemory(): { allocated: number; peakAllocated: number; reserved: number };

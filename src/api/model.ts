@@ -71,8 +71,10 @@ const loraOptionsSchema = z
     layersToTransform: z.array(z.number().int().min(0)).nonempty().optional(),
     /** No adapters on the first N decoder layers. Default 0. */
     freezeLayers: z.number().int().min(0).default(0),
-    /** Seed of A's kaiming-uniform init (B starts at zero). Default 3407. */
+    /** Seed of A's kaiming-uniform init (B starts at zero) and of the dropout masks. Default 3407. */
     seed: z.number().int().min(0).default(3407),
+    /** Seed of the dropout masks alone (data-parallel ranks each use their own). Default: seed. */
+    dropoutSeed: z.number().int().min(0).optional(),
   })
   .strict();
 export type LoraOptions = z.input<typeof loraOptionsSchema>;
@@ -220,16 +222,16 @@ export class Model {
       layersToTransform: opts.layersToTransform ?? (opts.freezeLayers > 0 ? layers : null),
       useRslora: opts.useRslora,
     };
-    return this.#addLora(spec, layers, opts.seed);
+    return this.#addLora(spec, layers, opts.seed, opts.dropoutSeed);
   }
 
-  async #addLora(spec: LoraSpec, layers: number[], seed: number): Promise<LoraInfo> {
+  async #addLora(spec: LoraSpec, layers: number[], seed: number, dropoutSeed?: number): Promise<LoraInfo> {
     if (this.#lora) throw new SftError(`model ${this.dir} already has a LoRA adapter`, ErrorCode.InvalidArgument);
     const outside = layers.filter((l) => l >= this.arch.numLayers);
     if (outside.length > 0) {
       throw new SftError(`LoRA layers ${outside.join(', ')} do not exist: the model has ${this.arch.numLayers} decoder layers`, ErrorCode.InvalidArgument);
     }
-    const r = await this.#live().addLora({ targets: spec.targets, r: spec.r, alpha: spec.alpha, useRslora: spec.useRslora, dropout: spec.dropout, layers, seed });
+    const r = await this.#live().addLora({ targets: spec.targets, r: spec.r, alpha: spec.alpha, useRslora: spec.useRslora, dropout: spec.dropout, layers, seed, ...(dropoutSeed !== undefined ? { dropoutSeed } : {}) });
     if (r.modules.length === 0) {
       throw new SftError(`no module named ${spec.targets.join(' / ')} in layers ${layers.join(', ')} of ${this.dir}`, ErrorCode.InvalidArgument);
     }

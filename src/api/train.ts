@@ -1,7 +1,8 @@
 // train(): the seed's job. Rows -> prompts (cut to fit) + answers -> LoRA SFT on a (4-bit)
 // base -> a PEFT adapter in `out`, with run.json (every option, data counts, versions),
 // log.jsonl and resumable checkpoints. An aborted run saves a checkpoint first, so
-// `resume: true` continues where it stopped.
+// `resume: true` continues where it stopped. worldSize > 1: data parallel over that many
+// processes (train/distributed.ts); rank 0, this process, writes everything.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -15,11 +16,12 @@ import { ErrorCode, SftError } from '../errors.js';
 import { native } from '../native.js';
 import { loadGenerationDefaults } from '../config/generation.js';
 import { loadTokenizer } from '../tokenize/tokenizer.js';
+import { runDataParallel, type LocalRank, type RankContext } from '../train/distributed.js';
 import { runTraining, stepsPerEpoch } from '../train/loop.js';
 import { createTrainer } from '../train/trainer.js';
 import { loadLabelledData, type LabelledData } from './dataset.js';
 import { buildPrompts, scoreExamples } from './evaluate.js';
-import { loadModel } from './model.js';
+import { loadModel, nativeHandle } from './model.js';
 import { resolveModelForRun } from './model-source.js';
 import { parseOptions } from './options.js';
 import type { RunControl } from './progress.js';
@@ -82,10 +84,8 @@ function epochBatchesFor(examples: readonly TokenizedExample[], microBatch: numb
   };
 }
 
-/** `recordExtras` are added to run.json's config (e.g. the demo marks its runs). */
-export async function train(options: TrainOptions, control: RunControl = {}, recordExtras: Record<string, unknown> = {}): Promise<TrainResult> {
-  const o: ResolvedTrainOptions = parseOptions(trainOptionsSchema, options, 'train options');
-  const out = resolve(o.out);
+/** The checkpoint to resume from (undefined: a fresh run); checks that a fresh run overwrites nothing. */
+function resumeCheckpoint(o: ResolvedTrainOptions, out: string): string | undefined {
   const resumeFrom = o.resume === false ? undefined : o.resume === true ? latestCheckpoint(out) : resolve(o.resume);
   if (o.resume === true && resumeFrom === undefined) {
     throw new SftError(`resume: no checkpoint in ${join(out, CHECKPOINTS)}; start without --resume`, ErrorCode.FileNotFound);
@@ -93,7 +93,35 @@ export async function train(options: TrainOptions, control: RunControl = {}, rec
   if (resumeFrom === undefined && existsSync(join(out, 'run.json'))) {
     throw new SftError(`${out} already holds a run (run.json); pass --resume to continue it or choose another --out`, ErrorCode.InvalidArgument);
   }
+  return resumeFrom;
+}
+
+/** `recordExtras` are added to run.json's config (e.g. the demo marks its runs). */
+export async function train(options: TrainOptions, control: RunControl = {}, recordExtras: Record<string, unknown> = {}): Promise<TrainResult> {
+  const o: ResolvedTrainOptions = parseOptions(trainOptionsSchema, options, 'train options');
+  if (o.worldSize === 1) return trainRank(o, control, recordExtras);
+  const resumeFrom = resumeCheckpoint(o, resolve(o.out));
   const { dir: modelDir } = await resolveModelForRun(o.model, control);
+  const shared = { modelDir, ...(resumeFrom !== undefined ? { resumeFrom } : {}), ...(o.device ? { device: o.device } : {}) };
+  return runDataParallel(o.worldSize, o, shared, (rank) => trainRank(o, control, recordExtras, rank));
+}
+
+/**
+ * One rank of a data-parallel run (`rank` given), or the whole run. Only rank 0 writes to the
+ * run folder, reports progress to a caller and evaluates. The worker entry
+ * (train/rank-worker.ts) calls this; users call train().
+ */
+export async function trainRank(
+  options: unknown,
+  control: RunControl,
+  recordExtras: Record<string, unknown>,
+  rank?: RankContext | LocalRank,
+): Promise<TrainResult> {
+  const o: ResolvedTrainOptions = parseOptions(trainOptionsSchema, options as TrainOptions, 'train options');
+  const lead = rank === undefined || rank.rank === 0;
+  const out = resolve(o.out);
+  const resumeFrom = rank ? rank.resumeFrom : resumeCheckpoint(o, out);
+  const modelDir = rank ? rank.modelDir : (await resolveModelForRun(o.model, control)).dir;
 
   const data: LabelledData = await loadLabelledData(o, 'train');
   if (data.train.length === 0) {
@@ -115,10 +143,12 @@ export async function train(options: TrainOptions, control: RunControl = {}, rec
     message: `${data.train.length} training rows from ${data.source} (val ${data.val.length}, test ${data.test.length}, skipped ${data.skipped.length}; ${cut} texts cut to fit max-seq-len ${o.maxSeqLen})`,
   });
 
-  const microBatch = o.batchSize / o.gradAccum;
+  // A step's micro-batches: gradAccum per rank; rank r runs those with index = r (mod worldSize).
+  const accumulation = o.gradAccum * o.worldSize;
+  const microBatch = o.batchSize / accumulation;
   const padId = tokenizer.padTokenId ?? tokenizer.eosTokenId ?? 0;
   const epochBatches = epochBatchesFor(examples, microBatch, o.seed, padId);
-  const perEpoch = stepsPerEpoch(Math.ceil(examples.length / microBatch), o.gradAccum);
+  const perEpoch = stepsPerEpoch(Math.ceil(examples.length / microBatch), accumulation);
   if (perEpoch === 0) {
     throw new SftError(`${examples.length} training rows make no full optimizer step of batch ${o.batchSize}; lower --batch-size`, ErrorCode.InvalidArgument);
   }
@@ -137,8 +167,16 @@ export async function train(options: TrainOptions, control: RunControl = {}, rec
       dropout: o.loraDropout,
       useRslora: o.useRslora,
       seed: o.seed,
+      // Same init on every rank; each rank its own dropout masks (rank 0's = a single process's).
+      ...(rank ? { dropoutSeed: o.seed + rank.rank } : {}),
       ...(o.loraTargets ? { targets: o.loraTargets } : {}),
     });
+    if (rank) {
+      const handle = nativeHandle(model);
+      const backend = info.device === 'cuda' && native().buildInfo().ncclBuilt ? 'nccl' : 'tcpstore';
+      if ('abort' in rank) rank.abort = () => handle.abortProcessGroup();
+      await handle.initProcessGroup({ rank: rank.rank, worldSize: rank.worldSize, host: rank.host, port: rank.port, backend, timeoutMs: rank.timeoutMs });
+    }
     const trainer = createTrainer(model, {
       lr: o.lr,
       schedule: o.schedule,
@@ -150,12 +188,12 @@ export async function train(options: TrainOptions, control: RunControl = {}, rec
       eps: o.eps,
       maxGradNorm: o.maxGradNorm,
       gradientCheckpointing: o.gradientCheckpointing,
-    });
-    await mkdir(out, { recursive: true });
+    }, rank ? { rank: rank.rank, worldSize: rank.worldSize } : undefined);
+    if (lead) await mkdir(out, { recursive: true });
     const logFile = join(out, 'log.jsonl');
     if (resumeFrom !== undefined) {
       await trainer.resume(resumeFrom);
-      await truncateLog(logFile, trainer.stepCount);
+      if (lead) await truncateLog(logFile, trainer.stepCount);
       control.onProgress?.({ phase: 'model', message: `resumed from ${resumeFrom} at step ${trainer.stepCount}` });
     }
     const build = native().buildInfo();
@@ -167,7 +205,7 @@ export async function train(options: TrainOptions, control: RunControl = {}, rec
       versions: { 'node-qlora': packageVersion(), node: process.version, libtorch: build.torchVersion },
       started: new Date().toISOString(),
     };
-    await writeJsonAtomic(join(out, 'run.json'), record);
+    if (lead) await writeJsonAtomic(join(out, 'run.json'), record);
 
     const started = performance.now();
     const firstStep = trainer.stepCount;
@@ -181,11 +219,10 @@ export async function train(options: TrainOptions, control: RunControl = {}, rec
       result = await runTraining(trainer, {
         epochBatches,
         epochs: o.epochs,
-        accumulation: o.gradAccum,
+        accumulation,
         ...(o.maxSteps !== undefined ? { maxSteps: o.maxSteps } : {}),
-        logFile,
+        ...(lead ? { logFile, checkpointDir: join(out, CHECKPOINTS) } : {}),
         logEvery: o.logEvery,
-        checkpointDir: join(out, CHECKPOINTS),
         ...(o.saveEvery !== undefined ? { checkpointEvery: o.saveEvery } : {}),
         onLog: (log) => {
           tokens += log.tokens;
@@ -197,7 +234,7 @@ export async function train(options: TrainOptions, control: RunControl = {}, rec
         ...(control.signal ? { signal: control.signal } : {}),
       });
     } catch (err) {
-      if (err instanceof SftError && err.code === ErrorCode.Aborted && trainer.stepCount > firstStep) {
+      if (lead && err instanceof SftError && err.code === ErrorCode.Aborted && trainer.stepCount > firstStep) {
         const dir = join(out, CHECKPOINTS, `step-${trainer.stepCount}`);
         await trainer.save(dir);
         throw new SftError(`${err.message}; checkpoint saved to ${dir}, continue with --resume`, ErrorCode.Aborted);
@@ -205,11 +242,13 @@ export async function train(options: TrainOptions, control: RunControl = {}, rec
       throw err;
     }
     const trainSeconds = (performance.now() - started) / 1000;
-    await model.saveAdapter(out);
-    control.onProgress?.({ phase: 'save', path: out });
+    if (lead) {
+      await model.saveAdapter(out);
+      control.onProgress?.({ phase: 'save', path: out });
+    }
 
     let val: EvalMetrics | undefined;
-    if (data.val.length > 0) {
+    if (lead && data.val.length > 0) {
       const prompts = await buildPrompts(builder, data.val, 3);
       val = (await scoreExamples(model, tokenizer, prompts, data.val, data.classes, { batchSize: o.batchSize, maxNewTokens: 3, which: 'adapter' }, control)).metrics;
     }
@@ -223,7 +262,7 @@ export async function train(options: TrainOptions, control: RunControl = {}, rec
       ...(peakMemoryGiB !== undefined ? { peakMemoryGiB } : {}),
       ...(val ? { val } : {}),
     };
-    await writeJsonAtomic(join(out, 'run.json'), record);
+    if (lead) await writeJsonAtomic(join(out, 'run.json'), record);
     return { out, steps: result.steps, finalLoss: result.last?.loss ?? null, trainSeconds, ...(val ? { val } : {}), record };
   } finally {
     await model.dispose();

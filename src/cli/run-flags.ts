@@ -32,7 +32,7 @@ export function addDataFlags(cmd: Command): Command {
 const NUMERIC = new Set([
   'maxSeqLen', 'valSplit', 'testSplit', 'limit', 'seed', 'loraR', 'loraAlpha', 'loraDropout', 'lr', 'warmupSteps',
   'weightDecay', 'beta1', 'beta2', 'eps', 'maxGradNorm', 'batchSize', 'gradAccum', 'epochs', 'maxSteps', 'logEvery',
-  'saveEvery', 'maxNewTokens',
+  'saveEvery', 'maxNewTokens', 'worldSize',
 ]);
 const LISTS = new Set(['loraTargets']);
 /** CLI-only flags that are not API options. */

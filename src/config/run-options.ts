@@ -73,9 +73,15 @@ export const trainOptionsSchema = z
     saveEvery: z.number().int().positive().optional(),
     /** Continue from the newest checkpoint in out/checkpoints (or a given checkpoint folder). */
     resume: z.union([z.boolean(), z.string().min(1)]).default(false),
+    /** Data-parallel processes (one per GPU on CUDA); batchSize stays the rows of one optimizer step. Default 1. */
+    worldSize: z.number().int().min(1).default(1),
   })
   .strict()
-  .refine((o) => o.batchSize % o.gradAccum === 0, { message: 'batch size must be a multiple of it', path: ['gradAccum'] });
+  .refine((o) => o.batchSize % o.gradAccum === 0, { message: 'batch size must be a multiple of it', path: ['gradAccum'] })
+  .refine((o) => o.batchSize % (o.gradAccum * o.worldSize) === 0, {
+    message: 'batch size must be a multiple of grad-accum x world-size (each rank runs grad-accum micro-batches per step)',
+    path: ['worldSize'],
+  });
 export type TrainOptions = z.input<typeof trainOptionsSchema>;
 export type ResolvedTrainOptions = z.output<typeof trainOptionsSchema>;
 

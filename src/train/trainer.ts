@@ -4,6 +4,12 @@
 // One call to step() is one optimizer step over its micro-batches. The loss is normalized
 // per token over the whole accumulation window (lossScale = 1 / all target tokens), so
 // accumulating k micro-batches gives the gradient of one batch holding them all.
+//
+// Data parallel (a `rank` in the constructor): every rank is handed the step's micro-batches
+// of all ranks, runs those with index = rank (mod worldSize), scales by the target tokens of
+// the whole step, and sums the gradients over the ranks before the optimizer step. The ranks
+// then hold the gradient of the whole step, bit-identical, so they clip (by the global norm)
+// and update identically: N ranks compute what 1 process with the combined batch computes.
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
@@ -58,20 +64,28 @@ export interface StepLog {
   peakMemoryGiB?: number;
 }
 
+/** This process's place in a data-parallel run (its model joined the process group). */
+export interface TrainerRank {
+  rank: number;
+  worldSize: number;
+}
+
 const STATE_FILE = 'trainer_state.json';
 const OPTIMIZER_FILE = 'optimizer.safetensors';
 
 export class Trainer {
   readonly model: Model;
   readonly options: Resolved;
+  readonly rank: TrainerRank;
   #step = 0;
 
-  constructor(model: Model, options: TrainerOptions) {
+  constructor(model: Model, options: TrainerOptions, rank: TrainerRank = { rank: 0, worldSize: 1 }) {
     if (!model.lora) {
       throw new SftError('createTrainer: the model has no LoRA adapter; call model.addLora() or model.loadAdapter() first', ErrorCode.InvalidArgument);
     }
     this.model = model;
     this.options = parseOptions(trainerOptionsSchema, options, 'trainer options');
+    this.rank = rank;
   }
 
   /** Optimizer steps taken so far. */
@@ -83,7 +97,10 @@ export class Trainer {
     return { name: this.options.schedule, lr: this.options.lr, warmupSteps: this.options.warmupSteps, totalSteps: this.options.totalSteps };
   }
 
-  /** One optimizer step over `microBatches` (gradient accumulation = their number). */
+  /**
+   * One optimizer step over `microBatches` (gradient accumulation = their number). Data
+   * parallel: the micro-batches of all ranks, the same list on every rank.
+   */
   async step(microBatches: Batch[]): Promise<StepLog> {
     if (microBatches.length === 0) throw new SftError('trainer.step: no micro-batches', ErrorCode.InvalidArgument);
     const handle = nativeHandle(this.model);
@@ -95,10 +112,12 @@ export class Trainer {
     if (onCuda) native().cudaResetPeak();
     const started = performance.now();
     let lossSum = 0;
-    for (const batch of microBatches) {
-      const r = await handle.trainStep(batch, { lossScale: 1 / tokens, gradientCheckpointing: this.options.gradientCheckpointing });
+    const { rank, worldSize } = this.rank;
+    for (let i = rank; i < microBatches.length; i += worldSize) {
+      const r = await handle.trainStep(microBatches[i] as Batch, { lossScale: 1 / tokens, gradientCheckpointing: this.options.gradientCheckpointing });
       lossSum += r.lossSum;
     }
+    if (worldSize > 1) [lossSum] = (await handle.allReduceGradients([lossSum])) as [number];
     const lr = learningRate(this.schedule, this.#step);
     const { gradNorm } = await handle.optimizerStep({
       lr,
@@ -166,6 +185,6 @@ export class Trainer {
   }
 }
 
-export function createTrainer(model: Model, options: TrainerOptions): Trainer {
-  return new Trainer(model, options);
+export function createTrainer(model: Model, options: TrainerOptions, rank?: TrainerRank): Trainer {
+  return new Trainer(model, options, rank);
 }

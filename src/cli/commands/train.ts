@@ -35,6 +35,7 @@ export function registerTrain(program: Command): void {
     .option('--log-every <n>', 'log every N steps', '1')
     .option('--save-every <n>', 'also checkpoint every N steps (always at epoch ends)')
     .option('--resume [checkpoint]', 'continue from the newest checkpoint in --out (or the one given)')
+    .option('--world-size <n>', 'data-parallel processes, one per GPU on CUDA (batch-size stays the rows per step)', '1')
     .option('--json', 'print the result as one JSON object')
     .action(async (flags: RawFlags) => {
       const options = parseOptions(trainOptionsSchema, toApiOptions(flags), 'sft train options', flagName);
