@@ -9,6 +9,8 @@ permutation and Gemma norms undone by transformers), and we record:
     prompt where the file has a template);
   - fp32 logits of two prompts: the first 128 vocabulary entries and the top 32 (ids and values)
     at the first and last positions, with sums over the whole vocabulary and the logit scale;
+  - where the file has a chat template: greedy generation (8 new tokens) for the user turn
+    "Hello" (what `sft generate --chat Hello` runs);
   - per HF tensor: shape, float64 sum, sum of squares and position-weighted sum
     (x[i] * (i mod 7919) / 7919), and 19 values at fixed positions.
 test/native/gguf-import.test.ts imports the same files with our code and compares.
@@ -93,6 +95,17 @@ def tensor_record(t: torch.Tensor) -> dict:
     }
 
 
+def greedy_chat(model, tok) -> dict | None:
+    if not tok.chat_template:
+        return None
+    messages = [{"role": "user", "content": "Hello"}]
+    ids = tok.apply_chat_template(messages, add_generation_prompt=True, tokenize=True, return_dict=True)["input_ids"]
+    with torch.no_grad():
+        out = model.generate(torch.tensor([ids]), max_new_tokens=8, do_sample=False)
+    new_ids = out[0][len(ids):].tolist()
+    return {"messages": messages, "prompt_ids": ids, "new_ids": new_ids, "text": tok.decode(new_ids, skip_special_tokens=True)}
+
+
 def reference(key: str) -> None:
     name = MODELS[key]
     if not (GGUF_DIR / name).exists():
@@ -108,6 +121,7 @@ def reference(key: str) -> None:
         "tokens": [{"text": t, "ids": tok(t)["input_ids"]} for t in texts],
         "logits": [logits_record(model, tok(p)["input_ids"]) for p in PROMPTS],
         "tensors": {n: tensor_record(p) for n, p in model.state_dict().items()},
+        "greedy_chat": greedy_chat(model, tok),
         "tied": bool(model.config.tie_word_embeddings),
     }
     OUT.mkdir(parents=True, exist_ok=True)

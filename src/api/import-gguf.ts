@@ -1,0 +1,42 @@
+// importGguf: a llama.cpp GGUF file -> a Hugging Face checkpoint folder (config.json,
+// generation_config.json, model.safetensors, tokenizer.json, tokenizer_config.json) that
+// loadModel, transformers and the tokenizers library load. Architectures: llama (also
+// Mistral-style files), qwen2, qwen3, gemma, gemma2, gemma3 (text). Tensor types: F32, F16,
+// BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K.
+import { z } from 'zod';
+import type { ConvertProgress } from '../gguf/convert.js';
+import { importGgufFile, type ImportGgufResult } from '../gguf/import.js';
+import { parseOptions } from './options.js';
+
+const importOptionsSchema = z
+  .object({
+    /** dtype of the written weights. Default bfloat16 (what CUDA computes in; float32 keeps every dequantized value exactly). */
+    dtype: z.enum(['float32', 'bfloat16', 'float16']).default('bfloat16'),
+    /** Largest safetensors file before the checkpoint is sharded (bytes). Default 2 GiB. */
+    maxShardBytes: z.number().int().positive().optional(),
+  })
+  .strict();
+export type ImportGgufOptions = z.input<typeof importOptionsSchema> & {
+  /** Called after each tensor is converted. */
+  onProgress?: (progress: ImportGgufProgress) => void;
+  /** Stops between tensors with an ABORTED SftError. */
+  signal?: AbortSignal;
+};
+export type ImportGgufProgress = ConvertProgress;
+export type { ImportGgufResult };
+
+/**
+ * Converts `file` into `outDir` (created if needed; weights, configs and tokenizer files there are
+ * replaced). Throws GGUF_UNSUPPORTED naming the architecture or tensor type (and what is
+ * supported), GGUF_INVALID for a malformed file.
+ */
+export async function importGguf(file: string, outDir: string, options: ImportGgufOptions = {}): Promise<ImportGgufResult> {
+  const { onProgress, signal, ...rest } = options;
+  const opts = parseOptions(importOptionsSchema, rest, 'importGguf options');
+  return importGgufFile(file, outDir, {
+    dtype: opts.dtype,
+    ...(opts.maxShardBytes !== undefined ? { maxShardBytes: opts.maxShardBytes } : {}),
+    ...(onProgress ? { onProgress } : {}),
+    ...(signal ? { signal } : {}),
+  });
+}
