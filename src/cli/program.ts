@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { registerDemo } from './commands/demo.js';
 import { registerEval } from './commands/eval.js';
 import { registerGenerate } from './commands/generate.js';
+import { registerImport } from './commands/import.js';
 import { registerModels } from './commands/models.js';
 import { registerQuantize } from './commands/quantize.js';
 import { registerReport } from './commands/report.js';
@@ -21,6 +22,7 @@ export function buildProgram(): Command {
   registerDemo(program);
   registerGenerate(program);
   registerQuantize(program);
+  registerImport(program);
   registerReport(program);
   registerModels(program);
   return program;
