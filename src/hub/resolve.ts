@@ -1,6 +1,7 @@
 // Turns what a user typed for --model into a local checkpoint directory. In order:
 //   'demo'                      the bundled tiny model
 //   an existing directory       used as it is (it must hold config.json)
+//   a .gguf file                imported once into a cache folder (src/gguf/import-cache.ts)
 //   a preset (qwen3-4b)         its Hub repo id, then as below
 //   a repo id (org/name)        the Hugging Face cache if a complete snapshot is there (no
 //                               network at all), else a download into that cache
@@ -8,6 +9,8 @@ import { existsSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ErrorCode, SftError } from '../errors.js';
+import type { ConvertProgress } from '../gguf/convert.js';
+import { findImportedGguf, ggufImportDir, importGgufCached, isGgufFile } from '../gguf/import-cache.js';
 import { findCachedModel } from './cache.js';
 import { downloadModel, type DownloadProgress } from './download.js';
 import { HubErrorCode, offlineError } from './hub-errors.js';
@@ -20,7 +23,7 @@ const packageRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 /** The bundled tiny model (assets/demo/model), made by scripts/make_demo_model.py. */
 export const DEMO_MODEL_DIR = join(packageRoot, 'assets', 'demo', 'model');
 
-export type ModelSource = 'demo' | 'local' | 'cache' | 'download';
+export type ModelSource = 'demo' | 'local' | 'cache' | 'download' | 'gguf';
 
 export interface ResolvedModel {
   /** A checkpoint folder: config.json, tokenizer files, *.safetensors. */
@@ -30,6 +33,8 @@ export interface ResolvedModel {
   repo?: string;
   /** Commit sha of the snapshot, for presets and repo ids. */
   commit?: string;
+  /** The GGUF file the folder was imported from, and whether this call imported it (false: cached). */
+  gguf?: { file: string; imported: boolean };
 }
 
 export interface ResolveModelOptions {
@@ -37,13 +42,19 @@ export interface ResolveModelOptions {
   revision?: string;
   /** Called while files download (not called when the model is local or cached). */
   onProgress?: (progress: DownloadProgress) => void;
-  /** Stops a download; the partial file is kept and the next call resumes it. */
+  /** Stops a download (the partial file is kept and the next call resumes it) or a GGUF import. */
   signal?: AbortSignal;
+  /** Called per tensor while a .gguf file is imported (not called when its import is cached). */
+  onImport?: (progress: ConvertProgress) => void;
   /** Overrides of what the environment says (HF_ENDPOINT, HF_TOKEN, HF_HUB_CACHE / HF_HOME, HF_HUB_OFFLINE). */
   hub?: Partial<HubSettings>;
 }
 
-type ModelRef = { kind: 'demo' } | { kind: 'local'; dir: string } | { kind: 'repo'; repo: string; preset: boolean };
+type ModelRef =
+  | { kind: 'demo' }
+  | { kind: 'local'; dir: string }
+  | { kind: 'gguf'; file: string }
+  | { kind: 'repo'; repo: string; preset: boolean };
 
 function checkedLocalDir(model: string, dir: string): string {
   if (!statSync(dir).isDirectory()) {
@@ -59,12 +70,13 @@ function checkedLocalDir(model: string, dir: string): string {
 function classify(model: string): ModelRef {
   if (model === 'demo') return { kind: 'demo' };
   const dir = resolve(model);
+  if (isGgufFile(dir)) return { kind: 'gguf', file: dir };
   if (existsSync(dir)) return { kind: 'local', dir: checkedLocalDir(model, dir) };
   const preset = findPreset(model);
   if (preset) return { kind: 'repo', repo: preset.repo, preset: true };
   if (isRepoId(model)) return { kind: 'repo', repo: model, preset: false };
   throw new SftError(
-    `model '${model}' is not 'demo', a local directory (looked for ${dir}), a preset (${presetNames()}) or a Hub repo id (org/name); ` +
+    `model '${model}' is not 'demo', a local directory or .gguf file (looked for ${dir}), a preset (${presetNames()}) or a Hub repo id (org/name); ` +
       "run 'sft models' to list the presets",
     ErrorCode.FileNotFound,
   );
@@ -82,6 +94,13 @@ export async function resolveModel(model: string, options: ResolveModelOptions =
   const ref = classify(model);
   if (ref.kind === 'demo') return { dir: DEMO_MODEL_DIR, source: 'demo' };
   if (ref.kind === 'local') return { dir: ref.dir, source: 'local' };
+  if (ref.kind === 'gguf') {
+    const { dir, imported } = await importGgufCached(ref.file, {
+      ...(options.onImport ? { onProgress: options.onImport } : {}),
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
+    return { dir, source: 'gguf', gguf: { file: ref.file, imported } };
+  }
 
   const revision = options.revision ?? 'main';
   checkRevision(revision);
@@ -107,14 +126,19 @@ export async function resolveModel(model: string, options: ResolveModelOptions =
 }
 
 /**
- * Synchronous resolution for callers that cannot await: 'demo', a local directory, or a preset
- * or repo id already complete in the Hugging Face cache. Anything that needs a download throws;
- * use resolveModel for that.
+ * Synchronous resolution for callers that cannot await: 'demo', a local directory, a .gguf file
+ * already imported, or a preset or repo id already complete in the Hugging Face cache. Anything
+ * that needs a download or an import throws; use resolveModel for that.
  */
 export function resolveModelDir(model: string, revision = 'main'): string {
   const ref = classify(model);
   if (ref.kind === 'demo') return DEMO_MODEL_DIR;
   if (ref.kind === 'local') return ref.dir;
+  if (ref.kind === 'gguf') {
+    const dir = findImportedGguf(ref.file);
+    if (dir) return dir;
+    throw new SftError(`${ref.file} has not been imported yet (it would go to ${ggufImportDir(ref.file)}); resolveModel() imports it`, ErrorCode.FileNotFound);
+  }
   checkRevision(revision);
   const hub = hubSettingsFromEnv();
   const cached = findCachedModel(hub.cacheDir, ref.repo, revision);
