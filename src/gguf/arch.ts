@@ -123,17 +123,6 @@ export function shortestFloat32(v: number): number {
   return v;
 }
 
-function tokenIds(meta: Meta): Record<string, number> {
-  const ids: Record<string, number> = {};
-  const bos = meta.int('tokenizer.ggml.bos_token_id');
-  const eos = meta.int('tokenizer.ggml.eos_token_id');
-  const pad = meta.int('tokenizer.ggml.padding_token_id');
-  if (bos !== undefined) ids.bos_token_id = bos;
-  if (eos !== undefined) ids.eos_token_id = eos;
-  if (pad !== undefined) ids.pad_token_id = pad;
-  return ids;
-}
-
 /** Sizes every decoder config has. */
 function dims(meta: Meta, ctx: ConfigContext): Record<string, unknown> {
   const hidden = meta.need('embedding_length');
