@@ -18,6 +18,12 @@ SHAPES = {
                      head_dim=128, max_position_embeddings=40960, rms_norm_eps=1e-6, rope_theta=1000000.0,
                      tie_word_embeddings=True, attention_bias=False, hidden_act="silu", torch_dtype="bfloat16",
                      bos_token_id=151643, eos_token_id=151645),
+    # deepseek-ai/DeepSeek-R1-Distill-Qwen-7B config.json (Qwen2 architecture, 7.6B parameters)
+    "qwen2-7b": dict(model_type="qwen2", architectures=["Qwen2ForCausalLM"], vocab_size=152064, hidden_size=3584,
+                     intermediate_size=18944, num_hidden_layers=28, num_attention_heads=28, num_key_value_heads=4,
+                     max_position_embeddings=131072, rms_norm_eps=1e-6, rope_theta=10000.0, tie_word_embeddings=False,
+                     hidden_act="silu", torch_dtype="bfloat16", bos_token_id=151646, eos_token_id=151643,
+                     use_sliding_window=False),
 }
 
 
@@ -36,21 +42,31 @@ def main() -> None:
     def randn(*shape):
         return (torch.randn(*shape, generator=gen, device=device, dtype=torch.float32) * 0.02).to(torch.bfloat16).cpu()
 
-    H, I, D = c["hidden_size"], c["intermediate_size"], c["head_dim"]
     nh, nkv = c["num_attention_heads"], c["num_key_value_heads"]
+    H, I, D = c["hidden_size"], c["intermediate_size"], c.get("head_dim", c["hidden_size"] // nh)
+    qwen2 = c["model_type"] == "qwen2"  # q/k/v biases, no q/k norms
     names = [("model.embed_tokens.weight", (c["vocab_size"], H)), ("model.norm.weight", (H,))]
+    if not c["tie_word_embeddings"]:
+        names.append(("lm_head.weight", (c["vocab_size"], H)))
     for i in range(c["num_hidden_layers"]):
         p = f"model.layers.{i}."
         names += [(p + "self_attn.q_proj.weight", (nh * D, H)), (p + "self_attn.k_proj.weight", (nkv * D, H)),
-                  (p + "self_attn.v_proj.weight", (nkv * D, H)), (p + "self_attn.o_proj.weight", (H, nh * D)),
-                  (p + "self_attn.q_norm.weight", (D,)), (p + "self_attn.k_norm.weight", (D,)),
-                  (p + "mlp.gate_proj.weight", (I, H)), (p + "mlp.up_proj.weight", (I, H)),
+                  (p + "self_attn.v_proj.weight", (nkv * D, H)), (p + "self_attn.o_proj.weight", (H, nh * D))]
+        if qwen2:
+            names += [(p + "self_attn.q_proj.bias", (nh * D, 1)), (p + "self_attn.k_proj.bias", (nkv * D, 1)),
+                      (p + "self_attn.v_proj.bias", (nkv * D, 1))]
+        else:
+            names += [(p + "self_attn.q_norm.weight", (D,)), (p + "self_attn.k_norm.weight", (D,))]
+        names += [(p + "mlp.gate_proj.weight", (I, H)), (p + "mlp.up_proj.weight", (I, H)),
                   (p + "mlp.down_proj.weight", (H, I)), (p + "input_layernorm.weight", (H,)),
                   (p + "post_attention_layernorm.weight", (H,))]
     limit = int(args.shard_gib * 2**30)
     shards, current, size = [], {}, 0
     for name, shape in names:
-        t = torch.ones(shape, dtype=torch.bfloat16) if len(shape) == 1 else randn(*shape)
+        if name.endswith(".bias"):
+            t = randn(*shape).reshape(-1)  # biases: small random values (stored 1-D)
+        else:
+            t = torch.ones(shape, dtype=torch.bfloat16) if len(shape) == 1 else randn(*shape)
         if size + t.numel() * 2 > limit and current:
             shards.append(current)
             current, size = {}, 0

@@ -42,3 +42,6 @@ export { resolveModel } from '../hub/resolve.js';
 export type { ResolvedModel, ResolveModelOptions } from '../hub/resolve.js';
 export { MODEL_PRESETS, findPreset } from '../hub/presets.js';
 export type { ModelPreset } from '../hub/presets.js';
+// GGUF checkpoints (llama.cpp / Ollama files) -> Hugging Face layout.
+export { importGguf } from './import-gguf.js';
+export type { ImportGgufOptions, ImportGgufResult } from './import-gguf.js';
