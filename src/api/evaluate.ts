@@ -5,8 +5,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { LabelClass } from '../data/examples.js';
-import { PromptBuilder } from '../data/prompt-builder.js';
-import { resolveTemplate } from '../data/templates.js';
+import type { PromptBuilder } from '../data/prompt-builder.js';
 import { evalOptionsSchema, type EvalOptions, type ResolvedEvalOptions } from '../config/run-options.js';
 import { generateBatched } from '../eval/batch-generate.js';
 import { createLabelParser } from '../eval/label-parser.js';
@@ -14,10 +13,10 @@ import { computeMetrics } from '../eval/metrics.js';
 import { evalReportMarkdown } from '../eval/report-md.js';
 import type { EvalMetrics, EvalReport, PredictionLine } from '../eval/report-types.js';
 import { ErrorCode, SftError } from '../errors.js';
-import { loadGenerationDefaults } from '../config/generation.js';
-import { loadTokenizer, type Tokenizer } from '../tokenize/tokenizer.js';
+import type { Tokenizer } from '../tokenize/tokenizer.js';
 import { loadLabelledData, type LabelledExample } from './dataset.js';
-import { loadModel, type Model } from './model.js';
+import { promptSetup, loadRunModel } from './task-setup.js';
+import type { Model } from './model.js';
 import { resolveModelForRun } from './model-source.js';
 import { parseOptions } from './options.js';
 import type { RunControl } from './progress.js';
@@ -76,20 +75,10 @@ export async function evaluate(options: EvalOptions, control: RunControl = {}): 
   }
   control.onProgress?.({ phase: 'data', message: `${examples.length} rows from ${data.source} (split ${split}; ${data.skipped.length} skipped)` });
 
-  const tokenizer = await loadTokenizer(modelDir);
-  const template = resolveTemplate(o.template);
-  const builder = await PromptBuilder.create(tokenizer, template, {
-    chat: o.chat,
-    maxSeqLen: o.maxSeqLen,
-    endTokenIds: (await loadGenerationDefaults(modelDir)).eosTokenIds,
-  });
+  const { tokenizer, template, builder } = await promptSetup(modelDir, o);
   const prompts = await buildPrompts(builder, examples, o.maxNewTokens);
 
-  const model = await loadModel(modelDir, {
-    ...(o.device ? { device: o.device } : {}),
-    ...(o.dtype ? { dtype: o.dtype } : {}),
-    ...(o.quant ? { quant: o.quant } : {}),
-  });
+  const model = await loadRunModel(modelDir, o);
   const predictions: PredictionLine[] = [];
   const report: EvalReport = {
     kind: 'sft-eval',

@@ -8,20 +8,17 @@ import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { trainOptionsSchema, type ResolvedTrainOptions, type TrainOptions } from '../config/run-options.js';
 import { collate, type Batch, type TokenizedExample } from '../data/collate.js';
-import { PromptBuilder } from '../data/prompt-builder.js';
 import { seededShuffle } from '../data/shuffle.js';
-import { resolveTemplate } from '../data/templates.js';
 import type { EvalMetrics, RunRecord, TrainLogLine } from '../eval/report-types.js';
 import { ErrorCode, SftError } from '../errors.js';
 import { native } from '../native.js';
-import { loadGenerationDefaults } from '../config/generation.js';
-import { loadTokenizer } from '../tokenize/tokenizer.js';
 import { runDataParallel, type LocalRank, type RankContext } from '../train/distributed.js';
 import { runTraining, stepsPerEpoch } from '../train/loop.js';
 import { createTrainer } from '../train/trainer.js';
 import { loadLabelledData, type LabelledData } from './dataset.js';
 import { buildPrompts, scoreExamples } from './evaluate.js';
-import { loadModel, nativeHandle } from './model.js';
+import { promptSetup, loadRunModel } from './task-setup.js';
+import { nativeHandle } from './model.js';
 import { resolveModelForRun } from './model-source.js';
 import { parseOptions } from './options.js';
 import type { RunControl } from './progress.js';
@@ -127,13 +124,7 @@ export async function trainRank(
   if (data.train.length === 0) {
     throw new SftError(`no training rows in ${data.source} (${data.skipped.length} skipped)`, ErrorCode.InvalidArgument);
   }
-  const tokenizer = await loadTokenizer(modelDir);
-  const template = resolveTemplate(o.template);
-  const builder = await PromptBuilder.create(tokenizer, template, {
-    chat: o.chat,
-    maxSeqLen: o.maxSeqLen,
-    endTokenIds: (await loadGenerationDefaults(modelDir)).eosTokenIds,
-  });
+  const { tokenizer, builder } = await promptSetup(modelDir, o);
   const answerOf = new Map(data.classes.map((c) => [c.name, c.answer]));
   const built = await builder.examples(data.train.map((e) => ({ text: e.text, answer: answerOf.get(e.label) as string })));
   const examples: TokenizedExample[] = built.map(({ ids, labels }) => ({ ids, labels }));
@@ -154,11 +145,7 @@ export async function trainRank(
   }
   const totalSteps = Math.min(o.maxSteps ?? Infinity, o.epochs * perEpoch);
 
-  const model = await loadModel(modelDir, {
-    ...(o.device ? { device: o.device } : {}),
-    ...(o.dtype ? { dtype: o.dtype } : {}),
-    ...(o.quant ? { quant: o.quant } : {}),
-  });
+  const model = await loadRunModel(modelDir, o);
   try {
     const info = model.info();
     await model.addLora({
