@@ -203,16 +203,19 @@ function partialRotary(meta: Meta, headDim: number): Record<string, unknown> {
   return rotary !== undefined && rotary !== headDim ? { partial_rotary_factor: rotary / headDim } : {};
 }
 
+/** rope_theta, rope_scaling and partial rotary of the llama-like (llama, qwen2) configs. */
+function llamaLikeRope(meta: Meta, ctx: ConfigContext, headDim: number): Record<string, unknown> {
+  const theta = meta.opt('rope.freq_base') ?? 10_000;
+  const scaling = ropeScaling(meta, ctx, headDim, theta);
+  return { rope_theta: theta, ...(scaling ? { rope_scaling: scaling } : {}), ...partialRotary(meta, headDim) };
+}
+
 function llamaConfig(meta: Meta, ctx: ConfigContext): Record<string, unknown> {
   const d = dims(meta, ctx);
-  const theta = meta.opt('rope.freq_base') ?? 10_000;
-  const scaling = ropeScaling(meta, ctx, d.head_dim as number, theta);
   return {
     ...d,
     hidden_act: 'silu',
-    rope_theta: theta,
-    ...(scaling ? { rope_scaling: scaling } : {}),
-    ...partialRotary(meta, d.head_dim as number),
+    ...llamaLikeRope(meta, ctx, d.head_dim as number),
     attention_bias: ctx.hasQkvBias,
     mlp_bias: false,
     tie_word_embeddings: ctx.tied,
@@ -221,14 +224,10 @@ function llamaConfig(meta: Meta, ctx: ConfigContext): Record<string, unknown> {
 
 function qwen2Config(meta: Meta, ctx: ConfigContext): Record<string, unknown> {
   const d = dims(meta, ctx);
-  const theta = meta.opt('rope.freq_base') ?? 10_000;
-  const scaling = ropeScaling(meta, ctx, d.head_dim as number, theta);
   return {
     ...d,
     hidden_act: 'silu',
-    rope_theta: theta,
-    ...(scaling ? { rope_scaling: scaling } : {}),
-    ...partialRotary(meta, d.head_dim as number),
+    ...llamaLikeRope(meta, ctx, d.head_dim as number),
     use_sliding_window: false,
     sliding_window: null,
     max_window_layers: d.num_hidden_layers,
