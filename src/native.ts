@@ -1,9 +1,8 @@
 // The only file that loads the addon. It describes the whole native module as one TypeScript
 // interface, hands the addon our SftError class, and explains how to fix a failed load.
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { ErrorCode, SftError } from './errors.js';
+import { PACKAGE_ROOT as packageRoot } from './package-info.js';
 import type { ArchConfig } from './config/arch.js';
 
 export type StDtype = 'F32' | 'F16' | 'BF16' | 'U8' | 'I8' | 'I32' | 'I64' | 'BOOL';
@@ -179,8 +178,6 @@ export interface NativeBinding {
   ): Promise<{ quantized: number; copied: number; bytesOut: number }>;
 }
 
-const here = dirname(fileURLToPath(import.meta.url));
-const packageRoot = join(here, '..');
 
 let cached: NativeBinding | undefined;
 

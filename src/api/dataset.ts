@@ -1,15 +1,14 @@
 // --data + column options -> labelled examples split by the seed: the one path from rows on
 // disk to (text, label) for both training and evaluation, so they cannot disagree on a split.
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { labelMapFromString, toExamples, type LabelClass } from '../data/examples.js';
 import { readRows } from '../data/read-rows.js';
 import { splitExamples } from '../data/split.js';
 import type { SkippedRow } from '../eval/report-types.js';
+import { PACKAGE_ROOT } from '../package-info.js';
 
-const packageRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 /** The bundled synthetic sentiment data (scripts/make_demo_data.py). */
-export const DEMO_DATA_DIR = join(packageRoot, 'assets', 'demo', 'data');
+export const DEMO_DATA_DIR = join(PACKAGE_ROOT, 'assets', 'demo', 'data');
 
 export interface DataOptions {
   data: string;

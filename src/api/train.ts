@@ -3,7 +3,7 @@
 // log.jsonl and resumable checkpoints. An aborted run saves a checkpoint first, so
 // `resume: true` continues where it stopped. worldSize > 1: data parallel over that many
 // processes (train/distributed.ts); rank 0, this process, writes everything.
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { trainOptionsSchema, type ResolvedTrainOptions, type TrainOptions } from '../config/run-options.js';
@@ -12,6 +12,7 @@ import { seededShuffle } from '../data/shuffle.js';
 import type { EvalMetrics, RunRecord, TrainLogLine } from '../eval/report-types.js';
 import { ErrorCode, SftError } from '../errors.js';
 import { native } from '../native.js';
+import { packageVersion } from '../package-info.js';
 import { runDataParallel, type LocalRank, type RankContext } from '../train/distributed.js';
 import { runTraining, stepsPerEpoch } from '../train/loop.js';
 import { createTrainer } from '../train/trainer.js';
@@ -45,11 +46,6 @@ export function latestCheckpoint(out: string): string | undefined {
     .map((m) => Number(m[1]))
     .sort((a, b) => b - a);
   return steps.length ? join(dir, `step-${steps[0]}`) : undefined;
-}
-
-function packageVersion(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
-  return pkg.version;
 }
 
 async function writeJsonAtomic(file: string, value: unknown): Promise<void> {

@@ -1,6 +1,6 @@
 // Registers the commands; each lives in commands/<name>.ts and only parses, calls the API and prints.
 import { Command } from 'commander';
-import { readFileSync } from 'node:fs';
+import { packageVersion } from '../package-info.js';
 import { registerDemo } from './commands/demo.js';
 import { registerEval } from './commands/eval.js';
 import { registerGenerate } from './commands/generate.js';
@@ -11,10 +11,9 @@ import { registerReport } from './commands/report.js';
 import { registerTrain } from './commands/train.js';
 
 export function buildProgram(): Command {
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
   const program = new Command('sft')
     .description('QLoRA instruction tuning of open LLMs from Node.js')
-    .version(pkg.version)
+    .version(packageVersion())
     .showHelpAfterError()
     .exitOverride();
   registerTrain(program);

@@ -6,9 +6,9 @@
 //   a repo id (org/name)        the Hugging Face cache if a complete snapshot is there (no
 //                               network at all), else a download into that cache
 import { existsSync, statSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join, resolve } from 'node:path';
 import { ErrorCode, SftError } from '../errors.js';
+import { PACKAGE_ROOT } from '../package-info.js';
 import type { ConvertProgress } from '../gguf/convert.js';
 import { findImportedGguf, ggufImportDir, importGgufCached, isGgufFile } from '../gguf/import-cache.js';
 import { findCachedModel } from './cache.js';
@@ -18,10 +18,8 @@ import { findPreset, presetNames } from './presets.js';
 import { isRepoId, isValidRevision } from './repo-id.js';
 import { hubSettingsFromEnv, type HubSettings } from './settings.js';
 
-const packageRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-
 /** The bundled tiny model (assets/demo/model), made by scripts/make_demo_model.py. */
-export const DEMO_MODEL_DIR = join(packageRoot, 'assets', 'demo', 'model');
+export const DEMO_MODEL_DIR = join(PACKAGE_ROOT, 'assets', 'demo', 'model');
 
 export type ModelSource = 'demo' | 'local' | 'cache' | 'download' | 'gguf';
 
