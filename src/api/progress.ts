@@ -5,6 +5,8 @@ import type { TrainLogLine } from '../eval/report-types.js';
 export type ProgressEvent =
   | { phase: 'model'; message: string }
   | { phase: 'download'; file: string; bytes: number; totalBytes: number }
+  /** A GGUF file being converted (sft import, or --model FILE.gguf the first time): tensors and output bytes done. */
+  | { phase: 'import'; file: string; tensor: string; done: number; count: number; bytes: number; totalBytes: number }
   | { phase: 'data'; message: string }
   | ({ phase: 'train'; totalSteps: number } & TrainLogLine)
   | { phase: 'eval'; which: 'base' | 'adapter'; done: number; total: number }

@@ -42,6 +42,12 @@ export function stepsPerEpoch(batches: number, accumulation: number): number {
   return Math.floor(batches / accumulation);
 }
 
+/** `[#####.......]`: the share done of a piece of work, in `width` characters. */
+export function progressBar(done: number, total: number, width = 24): string {
+  const filled = total > 0 ? Math.round((Math.min(done, total) / total) * width) : width;
+  return `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}]`;
+}
+
 /** One status line: bar, step, loss, lr, grad norm, throughput (processed tokens), memory. */
 export function progressLine(
   log: Pick<StepLog, 'loss' | 'lr' | 'gradNorm' | 'tokensPerSecond' | 'peakMemoryGiB'> & { inputTokensPerSecond?: number | undefined },
@@ -49,9 +55,7 @@ export function progressLine(
   total: number,
   tty: boolean,
 ): string {
-  const width = 24;
-  const filled = Math.round((done / total) * width);
-  const bar = `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}]`;
+  const bar = progressBar(done, total);
   const mem = log.peakMemoryGiB === undefined ? '' : ` mem ${log.peakMemoryGiB.toFixed(1)} GiB`;
   const text = `${bar} step ${done}/${total} loss ${log.loss.toFixed(4)} lr ${log.lr.toExponential(2)} grad ${log.gradNorm.toFixed(3)} ${Math.round(log.inputTokensPerSecond ?? log.tokensPerSecond)} tok/s${mem}`;
   return tty ? `\r${text}${done === total ? '\n' : ''}` : `${text}\n`;

@@ -1,9 +1,10 @@
 // sft import: a llama.cpp GGUF file -> a Hugging Face checkpoint folder (config.json,
 // model.safetensors, tokenizer files) that every other command, and transformers, load.
 import type { Command } from 'commander';
-import { importGguf, type ImportGgufProgress } from '../../api/import-gguf.js';
+import { importGguf } from '../../api/import-gguf.js';
 import { ErrorCode, SftError } from '../../errors.js';
 import { abortOnInterrupt } from '../interrupt.js';
+import { progressView } from '../progress-view.js';
 
 interface ImportFlags {
   gguf: string;
@@ -14,24 +15,6 @@ interface ImportFlags {
 
 const DTYPES = ['float32', 'bfloat16', 'float16'] as const;
 type Dtype = (typeof DTYPES)[number];
-
-/** One self-overwriting line on a terminal; a line per tenth of the work otherwise (logs stay short). */
-function importProgressView(stream: NodeJS.WriteStream = process.stderr): (p: ImportGgufProgress) => void {
-  let lastTenth = -1;
-  return (p) => {
-    const share = p.totalBytes > 0 ? p.bytes / p.totalBytes : 1;
-    const filled = Math.round(share * 24);
-    const mib = (b: number) => (b / 2 ** 20).toFixed(1);
-    const text = `import [${'#'.repeat(filled)}${'.'.repeat(24 - filled)}] ${p.done}/${p.count} tensors ${mib(p.bytes)}/${mib(p.totalBytes)} MiB`;
-    const final = p.done === p.count;
-    if (stream.isTTY) {
-      stream.write(`\r${text}\x1b[K${final ? '\n' : ''}`);
-    } else if (final || Math.floor(share * 10) !== lastTenth) {
-      stream.write(`${text}\n`);
-      lastTenth = Math.floor(share * 10);
-    }
-  };
-}
 
 export function registerImport(program: Command): void {
   program
@@ -46,11 +29,12 @@ export function registerImport(program: Command): void {
         throw new SftError(`Expected one of ${DTYPES.join(', ')} for --dtype but received '${flags.dtype}'`, ErrorCode.InvalidArgument);
       }
       const interrupt = abortOnInterrupt(); // stops between tensors
+      const view = progressView();
       try {
         const result = await importGguf(flags.gguf, flags.out, {
           dtype: flags.dtype as Dtype,
           signal: interrupt.signal,
-          ...(flags.json ? {} : { onProgress: importProgressView() }),
+          ...(flags.json ? {} : { onProgress: (p) => view({ phase: 'import', file: flags.gguf, ...p }) }),
         });
         if (flags.json) {
           process.stdout.write(`${JSON.stringify(result)}\n`);
