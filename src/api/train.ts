@@ -63,17 +63,15 @@ async function truncateLog(file: string, step: number): Promise<void> {
 
 /** Micro-batches of one epoch: a seeded shuffle per epoch, so data order depends only on (seed, epoch). */
 function epochBatchesFor(examples: readonly TokenizedExample[], microBatch: number, seed: number, padId: number): (epoch: number) => Batch[] {
-  const cache = new Map<number, Batch[]>();
+  let current: { epoch: number; batches: Batch[] } | undefined; // only the current epoch is needed
   return (epoch) => {
-    let batches = cache.get(epoch);
-    if (batches === undefined) {
+    if (current?.epoch !== epoch) {
       const order = seededShuffle(examples, seed + 1000 * (epoch + 1));
-      batches = [];
+      const batches: Batch[] = [];
       for (let i = 0; i < order.length; i += microBatch) batches.push(collate(order.slice(i, i + microBatch), padId));
-      cache.clear(); // only the current epoch is needed
-      cache.set(epoch, batches);
+      current = { epoch, batches };
     }
-    return batches;
+    return current.batches;
   };
 }
 
