@@ -665,6 +665,31 @@ TrainStepResult Model::trainStep(const at::Tensor& ids, const at::Tensor& valid,
   return result;
 }
 
+TrainStepResult Model::trainStep(const PackedBatch& batch, double lossScale, bool checkpointing) {
+  const at::Tensor lens = batch.seqLens.to(at::kCPU, at::kLong).contiguous();
+  const int64_t N = batch.ids.numel(), S = lens.numel();
+  if (batch.ids.dim() != 1 || batch.labels.dim() != 1 || batch.labels.numel() != N) {
+    throw Error("INVALID_ARGUMENT", "trainStep: ids " + shapeString(batch.ids.sizes()) + " and labels " +
+                                        shapeString(batch.labels.sizes()) + " must be 1-D of the same length");
+  }
+  if (S == 0 || lens.min().item<int64_t>() < 1 || lens.sum().item<int64_t>() != N) {
+    throw Error("INVALID_ARGUMENT", "trainStep: seqLens must be positive and sum to the " + std::to_string(N) +
+                                        " tokens of ids");
+  }
+  // Right-padded (S, T) view of the packed rows for the padded step.
+  const int64_t T = lens.max().item<int64_t>();
+  at::Tensor ids = at::zeros({S, T}, batch.ids.options().dtype(at::kLong));
+  at::Tensor labels = at::full({S, T}, -100, batch.labels.options().dtype(at::kLong));
+  at::Tensor valid = at::zeros({S, T}, batch.ids.options().dtype(at::kBool));
+  const int64_t* len = lens.data_ptr<int64_t>();
+  for (int64_t s = 0, start = 0; s < S; start += len[s], ++s) {
+    ids[s].slice(0, 0, len[s]).copy_(batch.ids.slice(0, start, start + len[s]));
+    labels[s].slice(0, 0, len[s]).copy_(batch.labels.slice(0, start, start + len[s]));
+    valid[s].slice(0, 0, len[s]).fill_(true);
+  }
+  return trainStep(ids, valid, labels, lossScale, checkpointing);
+}
+
 void Model::zeroGrad() {
   for (auto& p : loraParams_) p.second.mutable_grad().reset();
 }

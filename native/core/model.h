@@ -80,6 +80,15 @@ struct LoraOptions {
   std::optional<uint64_t> dropoutSeed;  // the dropout masks alone (data-parallel ranks differ); default seed
 };
 
+// A padding-free training batch: S sequences one after another.
+struct PackedBatch {
+  at::Tensor ids;      // (N) int64 token ids
+  at::Tensor labels;   // (N) int64 aligned with ids as transformers aligns them: the loss at token t
+                       // predicts labels[t + 1] of the same sequence; -100 = no loss; the last token of
+                       // each sequence has no target
+  at::Tensor seqLens;  // (S) int64 on the CPU, each >= 1, summing to N
+};
+
 struct TrainStepResult {
   double lossSum = 0.0;  // summed cross-entropy over the counted tokens
   int64_t tokens = 0;    // positions whose shifted label is not -100
@@ -146,6 +155,9 @@ class Model {
   // activations (same gradients).
   TrainStepResult trainStep(const at::Tensor& ids, const at::Tensor& valid, const at::Tensor& labels,
                             double lossScale, bool checkpointing);
+  // The same for a packed batch (no padding anywhere). Throws INVALID_ARGUMENT for lengths that
+  // do not add up.
+  TrainStepResult trainStep(const PackedBatch& batch, double lossScale, bool checkpointing);
   void zeroGrad();
   // fp32 gradients in parameter order (zeros where none has accumulated).
   std::vector<std::pair<std::string, at::Tensor>> gradients() const;
