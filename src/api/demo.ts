@@ -7,21 +7,22 @@ import { existsSync, readFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
+import { DEMO_DEFAULTS } from '../config/defaults.js';
 import type { EvalReport } from '../eval/report-types.js';
 import { ErrorCode, SftError } from '../errors.js';
 import { evaluate } from './evaluate.js';
-import { parseOptions } from './options.js';
+import { parseOptions } from '../config/parse-options.js';
 import type { RunControl } from './progress.js';
 import { train, type TrainResult } from './train.js';
 
 export const demoOptionsSchema = z
   .object({
     /** Run folder (replaced when it holds an earlier demo run). Default runs/demo. */
-    out: z.string().min(1).default(join('runs', 'demo')),
+    out: z.string().min(1).default(DEMO_DEFAULTS.out),
     device: z.enum(['cpu', 'cuda']).optional(),
-    epochs: z.number().int().positive().default(1),
-    lr: z.number().positive().default(1e-3),
-    seed: z.number().int().min(0).default(3407),
+    epochs: z.number().int().positive().default(DEMO_DEFAULTS.epochs),
+    lr: z.number().positive().default(DEMO_DEFAULTS.lr),
+    seed: z.number().int().min(0).default(DEMO_DEFAULTS.seed),
   })
   .strict();
 export type DemoOptions = z.input<typeof demoOptionsSchema>;
@@ -73,18 +74,18 @@ export async function runDemo(options: DemoOptions = {}, control: RunControl = {
       ...device,
       out,
       lr: o.lr,
-      warmupSteps: 10,
+      warmupSteps: DEMO_DEFAULTS.warmupSteps,
       epochs: o.epochs,
-      batchSize: 16,
+      batchSize: DEMO_DEFAULTS.batchSize,
       seed: o.seed,
       gradientCheckpointing: false,
       logEvery: 1,
     },
     control,
-    { demo: true, demoRecipe: 'seed recipe except lr 1e-3, warmup 10, 1 epoch, max-seq-len 128, chat prompt with word answers (a 1M-parameter model)' },
+    { demo: true, demoRecipe: `seed recipe except lr ${o.lr}, warmup ${DEMO_DEFAULTS.warmupSteps}, ${o.epochs} epoch(s), max-seq-len ${DEMO_TASK.maxSeqLen}, chat prompt with word answers (a 1M-parameter model)` },
   );
   const { report } = await evaluate(
-    { model: 'demo', adapter: out, compare: true, ...DEMO_TASK, ...device, batchSize: 64, maxNewTokens: 3, out },
+    { model: 'demo', adapter: out, compare: true, ...DEMO_TASK, ...device, batchSize: DEMO_DEFAULTS.evalBatchSize, out },
     control,
   );
   const base = report.base;

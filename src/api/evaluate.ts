@@ -18,7 +18,7 @@ import { loadLabelledData, type LabelledExample } from './dataset.js';
 import { promptSetup, loadRunModel } from './task-setup.js';
 import type { Model } from './model.js';
 import { resolveModelForRun } from './model-source.js';
-import { parseOptions } from './options.js';
+import { parseOptions } from '../config/parse-options.js';
 import type { RunControl } from './progress.js';
 
 export interface EvalResult {

@@ -1,10 +1,11 @@
 // Text in, text out: resolve the model, tokenize (optionally through the chat template),
 // generate greedily, decode the new tokens.
 import { z } from 'zod';
+import { GENERATE_DEFAULTS } from '../config/defaults.js';
 import { loadTokenizer } from '../tokenize/tokenizer.js';
 import { loadModel } from './model.js';
 import { resolveModelForRun } from './model-source.js';
-import { parseOptions } from './options.js';
+import { parseOptions } from '../config/parse-options.js';
 import type { RunControl } from './progress.js';
 
 const generateTextSchema = z
@@ -15,8 +16,8 @@ const generateTextSchema = z
     prompt: z.string().optional(),
     /** A user message rendered with the model's chat template and a generation prompt. */
     chat: z.string().optional(),
-    maxNewTokens: z.number().int().min(0).default(32),
-    minNewTokens: z.number().int().min(0).default(0),
+    maxNewTokens: z.number().int().min(0).default(GENERATE_DEFAULTS.maxNewTokens),
+    minNewTokens: z.number().int().min(0).default(GENERATE_DEFAULTS.minNewTokens),
     device: z.enum(['cpu', 'cuda']).optional(),
     dtype: z.enum(['float32', 'bfloat16', 'float16']).optional(),
     quant: z.enum(['none', 'nf4', 'fp4']).optional(),

@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import type { ConvertProgress } from '../gguf/convert.js';
 import { importGgufFile, type ImportGgufResult } from '../gguf/import.js';
-import { parseOptions } from './options.js';
+import { parseOptions } from '../config/parse-options.js';
 
 const importOptionsSchema = z
   .object({

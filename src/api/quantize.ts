@@ -9,7 +9,7 @@ import { z } from 'zod';
 import { loadArchConfig, readJsonFile } from '../config/hf-config.js';
 import { ErrorCode, SftError } from '../errors.js';
 import { native } from '../native.js';
-import { parseOptions } from './options.js';
+import { parseOptions } from '../config/parse-options.js';
 
 const quantizeOptionsSchema = z
   .object({

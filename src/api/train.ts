@@ -6,6 +6,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { EVAL_DEFAULTS } from '../config/defaults.js';
 import { trainOptionsSchema, type ResolvedTrainOptions, type TrainOptions } from '../config/run-options.js';
 import { collate, type Batch, type TokenizedExample } from '../data/collate.js';
 import { seededShuffle } from '../data/shuffle.js';
@@ -21,7 +22,7 @@ import { buildPrompts, scoreExamples } from './evaluate.js';
 import { promptSetup, loadRunModel } from './task-setup.js';
 import { nativeHandle } from './model.js';
 import { resolveModelForRun } from './model-source.js';
-import { parseOptions } from './options.js';
+import { parseOptions } from '../config/parse-options.js';
 import type { RunControl } from './progress.js';
 
 export interface TrainResult {
@@ -230,8 +231,9 @@ export async function trainRank(
 
     let val: EvalMetrics | undefined;
     if (lead && data.val.length > 0) {
-      const prompts = await buildPrompts(builder, data.val, 3);
-      val = (await scoreExamples(model, tokenizer, prompts, data.val, data.classes, { batchSize: o.batchSize, maxNewTokens: 3, which: 'adapter' }, control)).metrics;
+      // The validation pass scores as evaluate() does by default.
+      const prompts = await buildPrompts(builder, data.val, EVAL_DEFAULTS.maxNewTokens);
+      val = (await scoreExamples(model, tokenizer, prompts, data.val, data.classes, { batchSize: o.batchSize, maxNewTokens: EVAL_DEFAULTS.maxNewTokens, which: 'adapter' }, control)).metrics;
     }
     record.finished = new Date().toISOString();
     record.result = {

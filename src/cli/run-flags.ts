@@ -2,6 +2,14 @@
 // Commander hands over strings; numbers are converted here and every value is then checked by
 // the API's zod schema, whose messages name the flag (see api/options.ts flagName).
 import type { Command } from 'commander';
+import { DATA_DEFAULTS as D } from '../config/defaults.js';
+
+/** A default as commander shows and hands it over: 2e-5 rather than 0.00002. */
+export function flagDefault(value: number | string): string {
+  if (typeof value === 'string') return value;
+  const exponential = value.toExponential();
+  return exponential.length < String(value).length ? exponential : String(value);
+}
 
 /** Flag values as commander gives them (camelCased keys, string values). */
 export type RawFlags = Record<string, string | boolean | string[] | undefined>;
@@ -17,16 +25,16 @@ export function addModelFlags(cmd: Command): Command {
 export function addDataFlags(cmd: Command): Command {
   return cmd
     .requiredOption('--data <path>', "csv, jsonl or parquet file (.gz too), a folder of them, or 'demo'")
-    .option('--text-column <name>', 'column with the input text', 'review')
-    .option('--label-column <name>', 'column with the label', 'sentiment')
-    .option('--label-map <map>', 'data label=answer pairs, comma-separated', 'positive=1,negative=0')
-    .option('--template <name|file>', "prompt template: builtin 'imdb' (the seed's) or 'demo', or a file with one {text} placeholder", 'imdb')
+    .option('--text-column <name>', 'column with the input text', D.textColumn)
+    .option('--label-column <name>', 'column with the label', D.labelColumn)
+    .option('--label-map <map>', 'data label=answer pairs, comma-separated', D.labelMap)
+    .option('--template <name|file>', "prompt template: builtin 'imdb' (the seed's) or 'demo', or a file with one {text} placeholder", D.template)
     .option('--chat', "wrap the prompt in the model's chat template (Qwen3: thinking off)")
-    .option('--max-seq-len <n>', 'longest example in tokens; the input text is cut to fit', '2048')
-    .option('--val-split <x>', 'rows held out for validation: a fraction (0 <= x < 1) or a count', '0')
-    .option('--test-split <x>', 'rows held out for testing: a fraction (0 <= x < 1) or a count', '0')
+    .option('--max-seq-len <n>', 'longest example in tokens; the input text is cut to fit', flagDefault(D.maxSeqLen))
+    .option('--val-split <x>', 'rows held out for validation: a fraction (0 <= x < 1) or a count', flagDefault(D.valSplit))
+    .option('--test-split <x>', 'rows held out for testing: a fraction (0 <= x < 1) or a count', flagDefault(D.testSplit))
     .option('--limit <n>', 'use at most N rows (after the seeded shuffle)')
-    .option('--seed <n>', 'seed of the shuffle, the LoRA init and dropout', '3407');
+    .option('--seed <n>', 'seed of the shuffle, the LoRA init and dropout', flagDefault(D.seed));
 }
 
 const NUMERIC = new Set([

@@ -13,7 +13,8 @@
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { parseOptions } from '../api/options.js';
+import { parseOptions } from '../config/parse-options.js';
+import { optimizerFields } from '../config/run-options.js';
 import type { Model } from '../api/model.js';
 import { nativeHandle } from '../api/model.js';
 import { countTargets, type Batch } from '../data/collate.js';
@@ -21,23 +22,12 @@ import { ErrorCode, SftError } from '../errors.js';
 import { native, type StTensorData } from '../native.js';
 import { learningRate, type Schedule } from './schedule.js';
 
+// The same optimizer fields (and defaults, config/defaults.ts) as train() and `sft train`.
 const trainerOptionsSchema = z
   .object({
-    /** Peak learning rate. */
-    lr: z.number().positive().default(2e-4),
-    /** linear | cosine | constant | constant_with_warmup (transformers' schedules). */
-    schedule: z.enum(['linear', 'cosine', 'constant', 'constant_with_warmup']).default('linear'),
-    warmupSteps: z.number().int().min(0).default(0),
+    ...optimizerFields,
     /** Optimizer steps the schedule spans. */
     totalSteps: z.number().int().positive(),
-    weightDecay: z.number().min(0).default(0.01),
-    beta1: z.number().min(0).lt(1).default(0.9),
-    beta2: z.number().min(0).lt(1).default(0.999),
-    eps: z.number().positive().default(1e-8),
-    /** Gradient-norm clipping; 0 turns it off. */
-    maxGradNorm: z.number().min(0).default(1.0),
-    /** Recompute each decoder layer in backward instead of keeping its activations. */
-    gradientCheckpointing: z.boolean().default(true),
   })
   .strict();
 export type TrainerOptions = z.input<typeof trainerOptionsSchema>;

@@ -2,7 +2,8 @@
 // a few minutes): before/after table of acc and resp_acc.
 import type { Command } from 'commander';
 import { demoOptionsSchema, runDemo } from '../../api/demo.js';
-import { flagName, parseOptions } from '../../api/options.js';
+import { DEMO_DEFAULTS } from '../../config/defaults.js';
+import { flagName, parseOptions } from '../../config/parse-options.js';
 import { abortOnInterrupt } from '../interrupt.js';
 import { progressView } from '../progress-view.js';
 import { toApiOptions, type RawFlags } from '../run-flags.js';
@@ -12,9 +13,9 @@ export function registerDemo(program: Command): void {
   program
     .command('demo')
     .description('train and evaluate on the bundled demo model and data: the before/after table')
-    .option('--out <dir>', 'run folder (an earlier demo run there is replaced)', 'runs/demo')
+    .option('--out <dir>', 'run folder (an earlier demo run there is replaced)', DEMO_DEFAULTS.out)
     .option('--device <device>', 'cpu or cuda (default: cuda when available)')
-    .option('--epochs <n>', 'passes over the 2,000 training reviews', '1')
+    .option('--epochs <n>', 'passes over the 2,000 training reviews', String(DEMO_DEFAULTS.epochs))
     .option('--json', 'print one JSON object: acc, resp_acc, acc_bf_train, resp_acc_bf_train')
     .action(async (flags: RawFlags) => {
       const options = parseOptions(demoOptionsSchema, toApiOptions(flags), 'sft demo options', flagName);

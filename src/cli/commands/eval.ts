@@ -2,12 +2,13 @@
 // confusion matrix; predictions.jsonl + eval.json + eval.md with --out.
 import type { Command } from 'commander';
 import { evaluate } from '../../api/evaluate.js';
-import { flagName, parseOptions } from '../../api/options.js';
+import { flagName, parseOptions } from '../../config/parse-options.js';
+import { EVAL_DEFAULTS } from '../../config/defaults.js';
 import { evalOptionsSchema } from '../../config/run-options.js';
 import { formatEvalSummary } from '../../eval/report-md.js';
 import { abortOnInterrupt } from '../interrupt.js';
 import { progressView } from '../progress-view.js';
-import { addDataFlags, addModelFlags, toApiOptions, type RawFlags } from '../run-flags.js';
+import { addDataFlags, addModelFlags, flagDefault, toApiOptions, type RawFlags } from '../run-flags.js';
 
 export function registerEval(program: Command): void {
   const cmd = program.command('eval').description('greedy generation + label parsing: acc, resp_acc, confusion matrix');
@@ -17,8 +18,8 @@ export function registerEval(program: Command): void {
     .option('--adapter <dir>', 'PEFT adapter folder (e.g. a `sft train` --out); without it: the before-training numbers')
     .option('--compare', 'evaluate the base model and the adapter in one run (the before/after table)')
     .option('--split <part>', "all, train, val or test of the seeded split (default: test with --test-split, else all)")
-    .option('--batch-size <n>', 'prompts per generation batch', '16')
-    .option('--max-new-tokens <n>', 'new tokens per prompt', '3')
+    .option('--batch-size <n>', 'prompts per generation batch', flagDefault(EVAL_DEFAULTS.batchSize))
+    .option('--max-new-tokens <n>', 'new tokens per prompt', flagDefault(EVAL_DEFAULTS.maxNewTokens))
     .option('--out <dir>', 'write eval.json, eval.md and predictions.jsonl here')
     .option('--json', 'print one JSON object: n, acc, resp_acc, skipped_rows (+ base/adapter with --compare)')
     .action(async (flags: RawFlags) => {

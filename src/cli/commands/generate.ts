@@ -2,6 +2,7 @@
 // chat template) on a local checkpoint or the bundled demo model.
 import type { Command } from 'commander';
 import { generateText } from '../../api/generate-text.js';
+import { GENERATE_DEFAULTS } from '../../config/defaults.js';
 import { ErrorCode, SftError } from '../../errors.js';
 import { progressView } from '../progress-view.js';
 
@@ -32,8 +33,8 @@ export function registerGenerate(program: Command): void {
     .requiredOption('--model <name>', "preset (sft models), Hub repo id (org/name), checkpoint folder (config.json + *.safetensors + tokenizer.json), or 'demo'")
     .option('--prompt <text>', 'plain-text prompt (tokenized with the tokenizer\'s special tokens, e.g. BOS)')
     .option('--chat <text>', "a user message, wrapped in the model's chat template (Qwen3: thinking off)")
-    .option('--max-new-tokens <n>', 'most new tokens to generate', '32')
-    .option('--min-new-tokens <n>', 'suppress EOS until this many tokens', '0')
+    .option('--max-new-tokens <n>', 'most new tokens to generate', String(GENERATE_DEFAULTS.maxNewTokens))
+    .option('--min-new-tokens <n>', 'suppress EOS until this many tokens', String(GENERATE_DEFAULTS.minNewTokens))
     .option('--device <device>', 'cpu or cuda (default: cuda when available)')
     .option('--dtype <dtype>', 'float32, bfloat16 or float16 (default: float32 on cpu, bfloat16 on cuda)')
     .option('--quant <type>', 'none, nf4 or fp4: 4-bit base weights (default: nf4 on cuda, none on cpu; bnb-4bit checkpoints load as stored)')

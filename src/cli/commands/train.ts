@@ -1,12 +1,13 @@
 // sft train: QLoRA SFT of a model on labelled rows; the adapter, run.json, log.jsonl and
 // checkpoints go to --out.
 import type { Command } from 'commander';
-import { flagName, parseOptions } from '../../api/options.js';
+import { flagName, parseOptions } from '../../config/parse-options.js';
 import { train } from '../../api/train.js';
+import { LOOP_DEFAULTS as L, LORA_DEFAULTS, OPTIMIZER_DEFAULTS as O } from '../../config/defaults.js';
 import { trainOptionsSchema } from '../../config/run-options.js';
 import { abortOnInterrupt } from '../interrupt.js';
 import { progressView } from '../progress-view.js';
-import { addDataFlags, addModelFlags, toApiOptions, type RawFlags } from '../run-flags.js';
+import { addDataFlags, addModelFlags, flagDefault as d, toApiOptions, type RawFlags } from '../run-flags.js';
 
 export function registerTrain(program: Command): void {
   const cmd = program.command('train').description('QLoRA instruction tuning on labelled rows (the seed recipe by default)');
@@ -14,28 +15,28 @@ export function registerTrain(program: Command): void {
   addDataFlags(cmd);
   cmd
     .requiredOption('--out <dir>', 'run folder: adapter (PEFT format), run.json, log.jsonl, checkpoints/')
-    .option('--lora-r <n>', 'LoRA rank', '16')
-    .option('--lora-alpha <x>', 'LoRA alpha (scaling alpha/r)', '32')
-    .option('--lora-dropout <x>', 'dropout on the adapter input', '0')
+    .option('--lora-r <n>', 'LoRA rank', d(LORA_DEFAULTS.r))
+    .option('--lora-alpha <x>', 'LoRA alpha (scaling alpha/r)', d(LORA_DEFAULTS.alpha))
+    .option('--lora-dropout <x>', 'dropout on the adapter input', d(LORA_DEFAULTS.dropout))
     .option('--lora-targets <list>', 'comma-separated linear modules (default q_proj,k_proj,v_proj; Phi-3: qkv_proj)')
     .option('--use-rslora', 'scale by alpha/sqrt(r)')
-    .option('--lr <x>', 'peak learning rate', '2e-5')
-    .option('--schedule <name>', 'linear, cosine, constant or constant_with_warmup', 'linear')
-    .option('--warmup-steps <n>', 'warmup steps', '100')
-    .option('--weight-decay <x>', 'AdamW weight decay', '0.01')
-    .option('--beta1 <x>', 'AdamW beta1', '0.9')
-    .option('--beta2 <x>', 'AdamW beta2', '0.999')
-    .option('--eps <x>', 'AdamW epsilon', '1e-8')
-    .option('--max-grad-norm <x>', 'gradient clipping (0: off)', '1')
-    .option('--batch-size <n>', 'rows per optimizer step', '16')
-    .option('--grad-accum <n>', 'micro-batches per step (batch-size must divide by it)', '1')
-    .option('--epochs <n>', 'passes over the training rows', '3')
+    .option('--lr <x>', 'peak learning rate', d(O.lr))
+    .option('--schedule <name>', 'linear, cosine, constant or constant_with_warmup', O.schedule)
+    .option('--warmup-steps <n>', 'warmup steps', d(O.warmupSteps))
+    .option('--weight-decay <x>', 'AdamW weight decay', d(O.weightDecay))
+    .option('--beta1 <x>', 'AdamW beta1', d(O.beta1))
+    .option('--beta2 <x>', 'AdamW beta2', d(O.beta2))
+    .option('--eps <x>', 'AdamW epsilon', d(O.eps))
+    .option('--max-grad-norm <x>', 'gradient clipping (0: off)', d(O.maxGradNorm))
+    .option('--batch-size <n>', 'rows per optimizer step', d(L.batchSize))
+    .option('--grad-accum <n>', 'micro-batches per step (batch-size must divide by it)', d(L.gradAccum))
+    .option('--epochs <n>', 'passes over the training rows', d(L.epochs))
     .option('--max-steps <n>', 'stop after N optimizer steps')
     .option('--no-gradient-checkpointing', 'keep activations instead of recomputing them (faster, more memory)')
-    .option('--log-every <n>', 'log every N steps', '1')
+    .option('--log-every <n>', 'log every N steps', d(L.logEvery))
     .option('--save-every <n>', 'also checkpoint every N steps (always at epoch ends)')
     .option('--resume [checkpoint]', 'continue from the newest checkpoint in --out (or the one given)')
-    .option('--world-size <n>', 'data-parallel processes, one per GPU on CUDA (batch-size stays the rows per step)', '1')
+    .option('--world-size <n>', 'data-parallel processes, one per GPU on CUDA (batch-size stays the rows per step)', d(L.worldSize))
     .option('--json', 'print the result as one JSON object')
     .action(async (flags: RawFlags) => {
       const options = parseOptions(trainOptionsSchema, toApiOptions(flags), 'sft train options', flagName);
