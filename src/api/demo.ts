@@ -8,6 +8,7 @@ import { rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { DEMO_DEFAULTS } from '../config/defaults.js';
+import type { SameShape } from '../config/same-shape.js';
 import type { EvalReport } from '../eval/report-types.js';
 import { ErrorCode, SftError } from '../errors.js';
 import { evaluate } from './evaluate.js';
@@ -15,9 +16,22 @@ import { parseOptions } from '../config/parse-options.js';
 import type { RunControl } from './progress.js';
 import { train, type TrainResult } from './train.js';
 
+/** runDemo(options) (`sft demo`). */
+export interface DemoOptions {
+  /** Run folder (replaced when it holds an earlier demo run). @default 'runs/demo' */
+  out?: string;
+  /** @default 'cuda' when this build has CUDA and a GPU is visible, else 'cpu' */
+  device?: 'cpu' | 'cuda';
+  /** Passes over the 2,000 training reviews. @default 1 */
+  epochs?: number;
+  /** Peak learning rate (a 1M-parameter model needs more than the seed's 2e-5). @default 1e-3 */
+  lr?: number;
+  /** Seed of the shuffle, the LoRA init and dropout. @default 3407 */
+  seed?: number;
+}
+
 export const demoOptionsSchema = z
   .object({
-    /** Run folder (replaced when it holds an earlier demo run). Default runs/demo. */
     out: z.string().min(1).default(DEMO_DEFAULTS.out),
     device: z.enum(['cpu', 'cuda']).optional(),
     epochs: z.number().int().positive().default(DEMO_DEFAULTS.epochs),
@@ -25,7 +39,8 @@ export const demoOptionsSchema = z
     seed: z.number().int().min(0).default(DEMO_DEFAULTS.seed),
   })
   .strict();
-export type DemoOptions = z.input<typeof demoOptionsSchema>;
+const demoSchemaMatches: SameShape<DemoOptions, z.input<typeof demoOptionsSchema>> = true;
+void demoSchemaMatches;
 
 /** The seed's table row. */
 export interface SeedTableRow {

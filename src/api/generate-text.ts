@@ -2,19 +2,32 @@
 // generate greedily, decode the new tokens.
 import { z } from 'zod';
 import { GENERATE_DEFAULTS } from '../config/defaults.js';
+import type { EngineOptions } from '../config/option-types.js';
+import type { SameShape } from '../config/same-shape.js';
 import { loadTokenizer } from '../tokenize/tokenizer.js';
 import { loadModel } from './model.js';
 import { resolveModelForRun } from './model-source.js';
 import { parseOptions } from '../config/parse-options.js';
 import type { RunControl } from './progress.js';
 
-const generateTextSchema = z
+/** generateText(options) (`sft generate`): give exactly one of prompt and chat. */
+export interface GenerateTextOptions extends EngineOptions {
+  /** Preset, Hub repo id (org/name), local checkpoint folder, a .gguf file, or 'demo'. */
+  model: string;
+  /** Plain-text prompt; the tokenizer adds its special tokens (e.g. BOS). @default none (give chat) */
+  prompt?: string;
+  /** A user message rendered with the model's chat template and a generation prompt. @default none (give prompt) */
+  chat?: string;
+  /** Most new tokens to generate (greedy). @default 32 */
+  maxNewTokens?: number;
+  /** EOS is suppressed until this many tokens were generated. @default 0 */
+  minNewTokens?: number;
+}
+
+export const generateTextSchema = z
   .object({
-    /** Preset, Hub repo id (org/name), local checkpoint folder, or 'demo'. */
     model: z.string().min(1),
-    /** Plain-text prompt; the tokenizer adds its special tokens (e.g. BOS). */
     prompt: z.string().optional(),
-    /** A user message rendered with the model's chat template and a generation prompt. */
     chat: z.string().optional(),
     maxNewTokens: z.number().int().min(0).default(GENERATE_DEFAULTS.maxNewTokens),
     minNewTokens: z.number().int().min(0).default(GENERATE_DEFAULTS.minNewTokens),
@@ -24,7 +37,8 @@ const generateTextSchema = z
   })
   .strict()
   .refine((o) => (o.prompt === undefined) !== (o.chat === undefined), { message: 'give exactly one of prompt or chat' });
-export type GenerateTextOptions = z.input<typeof generateTextSchema>;
+const generateTextSchemaMatches: SameShape<GenerateTextOptions, z.input<typeof generateTextSchema>> = true;
+void generateTextSchemaMatches;
 
 export interface GenerateTextResult {
   /** The prompt as token ids. */

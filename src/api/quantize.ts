@@ -6,22 +6,32 @@ import { copyCheckpointSidecars } from './checkpoint-files.js';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
+import { QUANTIZE_DEFAULTS } from '../config/defaults.js';
+import type { SameShape } from '../config/same-shape.js';
 import { loadArchConfig, readJsonFile } from '../config/hf-config.js';
 import { ErrorCode, SftError } from '../errors.js';
 import { native } from '../native.js';
 import { parseOptions } from '../config/parse-options.js';
 
-const quantizeOptionsSchema = z
+/** quantizeCheckpoint(dir, outDir, options) (`sft quantize`). */
+export interface QuantizeOptions {
+  /** 4-bit data type. @default 'nf4' */
+  quant?: 'nf4' | 'fp4';
+  /** Quantize the per-block absmax too (bitsandbytes' double quantization). @default true */
+  doubleQuant?: boolean;
+  /** Where the quantization math runs. @default 'cpu' */
+  device?: 'cpu' | 'cuda';
+}
+
+export const quantizeOptionsSchema = z
   .object({
-    /** 4-bit data type. Default nf4. */
-    quant: z.enum(['nf4', 'fp4']).default('nf4'),
-    /** Quantize the per-block absmax too. Default true. */
-    doubleQuant: z.boolean().default(true),
-    /** Where the quantization math runs. Default cpu. */
-    device: z.enum(['cpu', 'cuda']).default('cpu'),
+    quant: z.enum(['nf4', 'fp4']).default(QUANTIZE_DEFAULTS.quant),
+    doubleQuant: z.boolean().default(QUANTIZE_DEFAULTS.doubleQuant),
+    device: z.enum(['cpu', 'cuda']).default(QUANTIZE_DEFAULTS.device),
   })
   .strict();
-export type QuantizeOptions = z.input<typeof quantizeOptionsSchema>;
+const quantizeSchemaMatches: SameShape<QuantizeOptions, z.input<typeof quantizeOptionsSchema>> = true;
+void quantizeSchemaMatches;
 
 export interface QuantizeResult {
   outDir: string;

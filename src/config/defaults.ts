@@ -83,3 +83,15 @@ export const DEMO_DEFAULTS = {
   evalBatchSize: 64,
   seed: DATA_DEFAULTS.seed,
 } as const;
+
+/** `sft quantize` / quantizeCheckpoint: bitsandbytes' own defaults for load_in_4bit. */
+export const QUANTIZE_DEFAULTS = {
+  quant: 'nf4',
+  doubleQuant: true,
+  device: 'cpu',
+} as const;
+
+/** `sft import` / importGguf: bfloat16 is what CUDA computes in (float32 keeps every dequantized value exactly). */
+export const IMPORT_DEFAULTS = {
+  dtype: 'bfloat16',
+} as const;

@@ -36,15 +36,15 @@ export interface ResolvedModel {
 }
 
 export interface ResolveModelOptions {
-  /** Branch, tag or commit sha of a Hub repo. Default 'main'. */
+  /** Branch, tag or commit sha of a Hub repo. @default 'main' */
   revision?: string;
-  /** Called while files download (not called when the model is local or cached). */
+  /** Called while files download (not called when the model is local or cached). @default none */
   onProgress?: (progress: DownloadProgress) => void;
-  /** Stops a download (the partial file is kept and the next call resumes it) or a GGUF import. */
+  /** Stops a download (the partial file is kept and the next call resumes it) or a GGUF import. @default none */
   signal?: AbortSignal;
-  /** Called per tensor while a .gguf file is imported (not called when its import is cached). */
+  /** Called per tensor while a .gguf file is imported (not called when its import is cached). @default none */
   onImport?: (progress: ConvertProgress) => void;
-  /** Overrides of what the environment says (HF_ENDPOINT, HF_TOKEN, HF_HUB_CACHE / HF_HOME, HF_HUB_OFFLINE). */
+  /** Overrides of what the environment says (HF_ENDPOINT, HF_TOKEN, HF_HUB_CACHE / HF_HOME, HF_HUB_OFFLINE). @default the environment's */
   hub?: Partial<HubSettings>;
 }
 

@@ -13,21 +13,23 @@ export interface TrainLoopOptions {
   /** Micro-batches of one epoch, in order, for that epoch (e.g. a seeded shuffle). */
   epochBatches: (epoch: number) => Batch[];
   epochs: number;
-  /** Micro-batches per optimizer step (gradient accumulation). Default 1. */
+  /** Micro-batches per optimizer step (gradient accumulation). @default 1 */
   accumulation?: number;
-  /** Stop after this many optimizer steps in all (default: epochs x steps per epoch). */
+  /** Stop after this many optimizer steps in all. @default epochs x steps per epoch */
   maxSteps?: number;
-  /** Append a JSON line per logged step here. */
+  /** Append a JSON line per logged step here. @default no log file */
   logFile?: string;
-  /** Log every N steps (and the last one). Default 1. */
+  /** Log every N steps (and the last one). @default 1 */
   logEvery?: number;
-  /** Checkpoints go to <checkpointDir>/step-<n> every N steps and at each epoch's end. */
+  /** Checkpoints go to <checkpointDir>/step-<n> at each epoch's end (and every checkpointEvery steps). @default no checkpoints */
   checkpointDir?: string;
+  /** Also checkpoint every N steps. @default only at epoch ends */
   checkpointEvery?: number;
-  /** Called with each logged step (UIs). */
+  /** Called with each logged step (UIs). @default none */
   onLog?: (log: StepLog & { epoch: number }) => void;
-  /** Draw a progress line here after every step (e.g. process.stderr). */
+  /** Draw a progress line here after every step (e.g. process.stderr). @default none */
   progress?: NodeJS.WritableStream & { isTTY?: boolean };
+  /** Stops before the next step with an ABORTED SftError. @default none */
   signal?: AbortSignal;
 }
 

@@ -1,9 +1,10 @@
 // Learning-rate schedules with linear warmup, as transformers' get_scheduler defines them
 // (linear, cosine with half a cycle, constant, constant_with_warmup). `step` counts optimizer
 // steps from 0; the value is the learning rate that step uses.
+import type { ScheduleName } from '../config/option-types.js';
 import { ErrorCode, SftError } from '../errors.js';
 
-export type ScheduleName = 'linear' | 'cosine' | 'constant' | 'constant_with_warmup';
+export type { ScheduleName };
 
 export interface Schedule {
   name: ScheduleName;

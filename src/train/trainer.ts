@@ -12,25 +12,19 @@
 // and update identically: N ranks compute what 1 process with the combined batch computes.
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { z } from 'zod';
+import type { z } from 'zod';
 import { parseOptions } from '../config/parse-options.js';
-import { optimizerFields } from '../config/run-options.js';
+import { trainerOptionsSchema, type TrainerOptions } from '../config/run-options.js';
 import type { Model } from '../api/model.js';
 import { nativeHandle } from '../api/model.js';
-import { countTargets, type Batch } from '../data/collate.js';
+import type { Batch } from '../data/collate.js';
+import { countPackedTargets, isPackedBatch, packBatch, type PackedBatch } from '../data/pack.js';
 import { ErrorCode, SftError } from '../errors.js';
-import { native, type StTensorData } from '../native.js';
+import { native } from '../native.js';
 import { learningRate, type Schedule } from './schedule.js';
 
-// The same optimizer fields (and defaults, config/defaults.ts) as train() and `sft train`.
-const trainerOptionsSchema = z
-  .object({
-    ...optimizerFields,
-    /** Optimizer steps the schedule spans. */
-    totalSteps: z.number().int().positive(),
-  })
-  .strict();
-export type TrainerOptions = z.input<typeof trainerOptionsSchema>;
+// Options, their defaults (config/defaults.ts) and docs are train()'s optimizer options.
+export type { TrainerOptions };
 type Resolved = z.output<typeof trainerOptionsSchema>;
 
 export interface StepLog {
@@ -88,13 +82,15 @@ export class Trainer {
   }
 
   /**
-   * One optimizer step over `microBatches` (gradient accumulation = their number). Data
+   * One optimizer step over `microBatches` (gradient accumulation = their number), each a
+   * right-padded Batch (packed here without its padding) or an already packed one. Data
    * parallel: the micro-batches of all ranks, the same list on every rank.
    */
-  async step(microBatches: Batch[]): Promise<StepLog> {
+  async step(microBatches: (Batch | PackedBatch)[]): Promise<StepLog> {
     if (microBatches.length === 0) throw new SftError('trainer.step: no micro-batches', ErrorCode.InvalidArgument);
     const handle = nativeHandle(this.model);
-    const tokens = microBatches.reduce((n, b) => n + countTargets(b), 0);
+    const packed = microBatches.map((b) => (isPackedBatch(b) ? b : packBatch(b)));
+    const tokens = packed.reduce((n, b) => n + countPackedTargets(b), 0);
     if (tokens === 0) {
       throw new SftError('trainer.step: the micro-batches hold no target tokens (every label is -100)', ErrorCode.InvalidArgument);
     }
@@ -103,8 +99,10 @@ export class Trainer {
     const started = performance.now();
     let lossSum = 0;
     const { rank, worldSize } = this.rank;
-    for (let i = rank; i < microBatches.length; i += worldSize) {
-      const r = await handle.trainStep(microBatches[i] as Batch, { lossScale: 1 / tokens, gradientCheckpointing: this.options.gradientCheckpointing });
+    for (let i = rank; i < packed.length; i += worldSize) {
+      const batch = packed[i]!;
+      if (batch.seqLens.length === 0) continue; // every row was padding: nothing to run
+      const r = await handle.trainStep(batch, { lossScale: 1 / tokens, gradientCheckpointing: this.options.gradientCheckpointing });
       lossSum += r.lossSum;
     }
     if (worldSize > 1) [lossSum] = (await handle.allReduceGradients([lossSum])) as [number];
@@ -119,7 +117,7 @@ export class Trainer {
     });
     this.#step++;
     const seconds = (performance.now() - started) / 1000;
-    const inputTokens = microBatches.reduce((n, b) => n + b.attentionMask.reduce((m, row) => m + row.reduce((a, x) => a + x, 0), 0), 0);
+    const inputTokens = packed.reduce((n, b) => n + b.ids.length, 0);
     const log: StepLog = {
       step: this.#step,
       loss: lossSum / tokens,
@@ -143,9 +141,9 @@ export class Trainer {
   async save(dir: string): Promise<void> {
     await mkdir(dir, { recursive: true });
     await this.model.saveAdapter(dir);
-    const state = await nativeHandle(this.model).optimizerState();
-    native().safetensors.write(join(dir, OPTIMIZER_FILE), state.tensors, { step: String(state.step) }); // atomic
-    const meta = { step: this.#step, optimizerStep: state.step, options: this.options };
+    // Written by the model's thread, under a temporary name renamed into place.
+    const { step: optimizerStep } = await nativeHandle(this.model).saveOptimizerState(join(dir, OPTIMIZER_FILE));
+    const meta = { step: this.#step, optimizerStep, options: this.options };
     await writeFile(join(dir, `${STATE_FILE}.tmp`), `${JSON.stringify(meta, null, 2)}\n`);
     await rename(join(dir, `${STATE_FILE}.tmp`), join(dir, STATE_FILE));
   }
@@ -166,11 +164,7 @@ export class Trainer {
       );
     }
     await this.model.loadAdapterWeights(dir);
-    const file = join(dir, OPTIMIZER_FILE);
-    const { tensors } = native().safetensors.inspect(file);
-    const record: Record<string, StTensorData> = {};
-    for (const t of tensors) record[t.name] = native().safetensors.read(file, t.name);
-    await nativeHandle(this.model).setOptimizerState({ step: meta.optimizerStep, tensors: record });
+    await nativeHandle(this.model).loadOptimizerState(join(dir, OPTIMIZER_FILE), { step: meta.optimizerStep });
     this.#step = meta.step;
   }
 }

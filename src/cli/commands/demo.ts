@@ -6,7 +6,7 @@ import { DEMO_DEFAULTS } from '../../config/defaults.js';
 import { flagName, parseOptions } from '../../config/parse-options.js';
 import { abortOnInterrupt } from '../interrupt.js';
 import { progressView } from '../progress-view.js';
-import { toApiOptions, type RawFlags } from '../run-flags.js';
+import { flagDefault, toApiOptions, type RawFlags } from '../run-flags.js';
 import { formatEvalSummary } from '../../eval/report-md.js';
 
 export function registerDemo(program: Command): void {
@@ -15,7 +15,9 @@ export function registerDemo(program: Command): void {
     .description('train and evaluate on the bundled demo model and data: the before/after table')
     .option('--out <dir>', 'run folder (an earlier demo run there is replaced)', DEMO_DEFAULTS.out)
     .option('--device <device>', 'cpu or cuda (default: cuda when available)')
-    .option('--epochs <n>', 'passes over the 2,000 training reviews', String(DEMO_DEFAULTS.epochs))
+    .option('--epochs <n>', 'passes over the 2,000 training reviews', flagDefault(DEMO_DEFAULTS.epochs))
+    .option('--lr <x>', 'peak learning rate (a 1M-parameter model needs more than the seed\'s)', flagDefault(DEMO_DEFAULTS.lr))
+    .option('--seed <n>', 'seed of the shuffle, the LoRA init and dropout', flagDefault(DEMO_DEFAULTS.seed))
     .option('--json', 'print one JSON object: acc, resp_acc, acc_bf_train, resp_acc_bf_train')
     .action(async (flags: RawFlags) => {
       const options = parseOptions(demoOptionsSchema, toApiOptions(flags), 'sft demo options', flagName);

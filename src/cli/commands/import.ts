@@ -1,5 +1,6 @@
 // sft import: a llama.cpp GGUF file -> a Hugging Face checkpoint folder (config.json,
 // model.safetensors, tokenizer files) that every other command, and transformers, load.
+import { IMPORT_DEFAULTS } from '../../config/defaults.js';
 import type { Command } from 'commander';
 import { importGguf } from '../../api/import-gguf.js';
 import { ErrorCode, SftError } from '../../errors.js';
@@ -22,7 +23,7 @@ export function registerImport(program: Command): void {
     .description('convert a GGUF file (llama.cpp) into a Hugging Face checkpoint folder')
     .requiredOption('--gguf <file>', 'the .gguf file (architectures llama, qwen2, qwen3, gemma, gemma2, gemma3; F32/F16/BF16, Q4_0..Q8_0, Q2_K..Q6_K tensors)')
     .requiredOption('--out <dir>', 'folder to write: config.json, generation_config.json, model.safetensors, tokenizer.json, tokenizer_config.json')
-    .option('--dtype <dtype>', 'float32, bfloat16 or float16: dtype of the written weights', 'bfloat16')
+    .option('--dtype <dtype>', 'float32, bfloat16 or float16: dtype of the written weights', IMPORT_DEFAULTS.dtype)
     .option('--json', 'print the result as JSON')
     .action(async (flags: ImportFlags) => {
       if (!(DTYPES as readonly string[]).includes(flags.dtype)) {

@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { quantizeCheckpoint } from '../../api/quantize.js';
 import { resolveModelForRun } from '../../api/model-source.js';
+import { QUANTIZE_DEFAULTS } from '../../config/defaults.js';
 import { progressView } from '../progress-view.js';
 
 interface QuantizeFlags {
@@ -19,9 +20,9 @@ export function registerQuantize(program: Command): void {
     .description("store a checkpoint's decoder linear weights 4-bit (bitsandbytes' layout, loadable by transformers + bitsandbytes)")
     .requiredOption('--model <name>', "16-bit checkpoint: folder, Hub repo id (org/name), or 'demo'")
     .requiredOption('--out <dir>', 'folder to write (model.safetensors, config.json with quantization_config, tokenizer files)')
-    .option('--quant <type>', 'nf4 or fp4', 'nf4')
+    .option('--quant <type>', 'nf4 or fp4', QUANTIZE_DEFAULTS.quant)
     .option('--no-double-quant', 'keep the per-block absmax in fp32 (no double quantization)')
-    .option('--device <device>', 'cpu or cuda: where the quantization runs', 'cpu')
+    .option('--device <device>', 'cpu or cuda: where the quantization runs', QUANTIZE_DEFAULTS.device)
     .option('--json', 'print the result as JSON')
     .action(async (flags: QuantizeFlags) => {
       const view = progressView();

@@ -1,0 +1,131 @@
+// The option objects of train(), evaluate() and createTrainer as users see them: plain
+// interfaces whose doc comments carry each option's default (`@default`), since the types zod
+// infers lose every comment in the emitted .d.ts. Each interface is checked against its zod
+// schema at compile time (run-options.ts, SameKeysAndTypes) and its @default tags against the
+// schema's defaults by test/unit/option-docs.test.ts, so neither can drift from the schema.
+
+/** Linear modules a LoRA adapter can wrap. */
+export type LoraTarget = 'q_proj' | 'k_proj' | 'v_proj' | 'o_proj' | 'gate_proj' | 'up_proj' | 'down_proj' | 'qkv_proj' | 'gate_up_proj';
+export type ScheduleName = 'linear' | 'cosine' | 'constant' | 'constant_with_warmup';
+
+/** Where the data is and how a row becomes a prompt; shared by train() and evaluate(). */
+export interface DataOptions {
+  /**
+   * A .csv / .tsv / .jsonl / .json / .parquet file (the text formats also gzipped), a folder of
+   * them (read in name order), or 'demo' (the bundled synthetic reviews).
+   */
+  data: string;
+  /** Column holding the input text (the IMDB CSV's). @default 'review' */
+  textColumn?: string;
+  /** Column holding the label. @default 'sentiment' */
+  labelColumn?: string;
+  /** Data label = the answer the model writes, comma-separated pairs (the seed's). @default 'positive=1,negative=0' */
+  labelMap?: string;
+  /** Builtin prompt template ('imdb', the seed's; 'demo') or a file with one {text} placeholder. @default 'imdb' */
+  template?: string;
+  /** Wrap the prompt in the model's chat template as a user turn (Qwen3: thinking off). @default false */
+  chat?: boolean;
+  /** Longest example in tokens; the input text is cut to fit, never the instruction or the answer. @default 2048 */
+  maxSeqLen?: number;
+  /** Rows held out for validation after the seeded shuffle: a fraction in [0, 1) or a row count >= 1. @default 0 */
+  valSplit?: number;
+  /** Rows held out for testing, as valSplit. @default 0 */
+  testSplit?: number;
+  /** Use at most this many rows (taken after the seeded shuffle). @default all rows */
+  limit?: number;
+  /** Seed of the data shuffle, the LoRA init and dropout (the seed's). @default 3407 */
+  seed?: number;
+}
+
+/** Where the model runs and how its base weights are stored. */
+export interface EngineOptions {
+  /** @default 'cuda' when this build has CUDA and a GPU is visible, else 'cpu' */
+  device?: 'cpu' | 'cuda';
+  /** Compute dtype. @default 'float32' on CPU, 'bfloat16' on CUDA */
+  dtype?: 'float32' | 'bfloat16' | 'float16';
+  /**
+   * 4-bit base weights (nf4 or fp4; bnb-4bit checkpoints load as stored) or 'none' (16-bit).
+   * @default 'nf4' on CUDA, 'none' on CPU
+   */
+  quant?: 'none' | 'nf4' | 'fp4';
+}
+
+/** AdamW and the learning-rate schedule (transformers' schedules), as the seed ran them. */
+export interface OptimizerOptions {
+  /** Peak learning rate. @default 2e-5 */
+  lr?: number;
+  /** Learning-rate schedule after warmup. @default 'linear' */
+  schedule?: ScheduleName;
+  /** Steps of linear warmup from 0 to lr. @default 100 */
+  warmupSteps?: number;
+  /** AdamW decoupled weight decay. @default 0.01 */
+  weightDecay?: number;
+  /** @default 0.9 */
+  beta1?: number;
+  /** @default 0.999 */
+  beta2?: number;
+  /** @default 1e-8 */
+  eps?: number;
+  /** Clip the gradient to this global norm; 0 turns clipping off. @default 1 */
+  maxGradNorm?: number;
+  /** Recompute each decoder layer in backward instead of keeping its activations (less memory). @default true */
+  gradientCheckpointing?: boolean;
+}
+
+/** createTrainer(model, options). */
+export interface TrainerOptions extends OptimizerOptions {
+  /** Optimizer steps the schedule spans. */
+  totalSteps: number;
+}
+
+/** train(options): the seed's QLoRA SFT job (`sft train`). */
+export interface TrainOptions extends DataOptions, EngineOptions, OptimizerOptions {
+  /** Preset name (`sft models`), Hub repo id (org/name), local checkpoint folder, a .gguf file, or 'demo'. */
+  model: string;
+  /** Run folder: adapter (PEFT format), run.json, log.jsonl, checkpoints/. */
+  out: string;
+  /** LoRA rank. @default 16 */
+  loraR?: number;
+  /** lora_alpha; scaling = alpha / r (alpha / sqrt(r) with useRslora). @default 32 */
+  loraAlpha?: number;
+  /** Dropout on the adapter's input while training. @default 0 */
+  loraDropout?: number;
+  /** Linear modules that get adapters. @default ['q_proj', 'k_proj', 'v_proj'] (Phi-3: ['qkv_proj']) */
+  loraTargets?: LoraTarget[];
+  /** Scale by alpha / sqrt(r) (rsLoRA) instead of alpha / r. @default false */
+  useRslora?: boolean;
+  /** Rows per optimizer step (micro-batch x gradAccum x worldSize). @default 16 */
+  batchSize?: number;
+  /** Micro-batches per optimizer step; batchSize must divide by it. @default 1 */
+  gradAccum?: number;
+  /** Passes over the training rows. @default 3 */
+  epochs?: number;
+  /** Stop after this many optimizer steps (the schedule spans them). @default epochs x steps per epoch */
+  maxSteps?: number;
+  /** Log every N steps (and the last). @default 1 */
+  logEvery?: number;
+  /** Also checkpoint every N steps. @default only at each epoch's end */
+  saveEvery?: number;
+  /** Continue from the newest checkpoint in out/checkpoints (true) or from the checkpoint folder given. @default false */
+  resume?: boolean | string;
+  /** Data-parallel processes on this host (one per GPU on CUDA); batchSize stays the rows of one step. @default 1 */
+  worldSize?: number;
+}
+
+/** evaluate(options): the seed's scoring (`sft eval`). */
+export interface EvalOptions extends DataOptions, EngineOptions {
+  /** Preset name, Hub repo id, local checkpoint folder, a .gguf file, or 'demo'. */
+  model: string;
+  /** A PEFT adapter folder (e.g. a train() out). @default none: the base model, the before-training numbers */
+  adapter?: string;
+  /** Score the base model and the adapter in one run (the seed's before/after table). @default false */
+  compare?: boolean;
+  /** Which part of the seeded split to score. @default 'test' when testSplit > 0, else 'all' */
+  split?: 'all' | 'train' | 'val' | 'test';
+  /** Prompts per generation batch. @default 16 */
+  batchSize?: number;
+  /** Greedy tokens generated per prompt; the label is parsed from them. @default 3 */
+  maxNewTokens?: number;
+  /** Write eval.json, eval.md and predictions.jsonl here. @default no files */
+  out?: string;
+}
