@@ -2,10 +2,13 @@
 sharded model.safetensors), for memory and speed benchmarks where real weights cannot be
 downloaded. Weights are N(0, 0.02) in bfloat16 (norms 1), made on the GPU when there is one.
 
-usage: python3 scripts/bench/make_random_checkpoint.py --shape qwen3-4b --out DIR
+usage: python3 scripts/bench/make_random_checkpoint.py --shape qwen3-4b --out DIR [--tokenizer-dir TOK]
+--tokenizer-dir copies a tokenizer (tokenizer.json, tokenizer_config.json) in, so the folder loads
+like a Hub checkpoint in transformers, unsloth and node-qlora (scripts/bench/compare.sh).
 """
 import argparse
 import json
+import shutil
 from pathlib import Path
 
 import torch
@@ -24,7 +27,15 @@ SHAPES = {
                      max_position_embeddings=131072, rms_norm_eps=1e-6, rope_theta=10000.0, tie_word_embeddings=False,
                      hidden_act="silu", torch_dtype="bfloat16", bos_token_id=151646, eos_token_id=151643,
                      use_sliding_window=False),
+    # Qwen3 layout and vocabulary, tiny width and depth: the benchmark harness's CPU test shape
+    # (the real Qwen3 tokenizer's ids fit its vocabulary).
+    "qwen3-tiny": dict(model_type="qwen3", architectures=["Qwen3ForCausalLM"], vocab_size=151936, hidden_size=64,
+                       intermediate_size=128, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
+                       head_dim=16, max_position_embeddings=40960, rms_norm_eps=1e-6, rope_theta=1000000.0,
+                       tie_word_embeddings=True, attention_bias=False, hidden_act="silu", torch_dtype="bfloat16",
+                       bos_token_id=151643, eos_token_id=151645),
 }
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json")
 
 
 def main() -> None:
@@ -32,6 +43,7 @@ def main() -> None:
     parser.add_argument("--shape", choices=sorted(SHAPES), default="qwen3-4b")
     parser.add_argument("--out", required=True)
     parser.add_argument("--shard-gib", type=float, default=2.0)
+    parser.add_argument("--tokenizer-dir", help="copy tokenizer.json and tokenizer_config.json from here")
     args = parser.parse_args()
     c = SHAPES[args.shape]
     out = Path(args.out)
@@ -83,6 +95,9 @@ def main() -> None:
             total += t.numel() * 2
     (out / "model.safetensors.index.json").write_text(json.dumps({"metadata": {"total_size": total}, "weight_map": weight_map}))
     (out / "config.json").write_text(json.dumps(c, indent=1))
+    if args.tokenizer_dir:
+        for name in TOKENIZER_FILES:
+            shutil.copyfile(Path(args.tokenizer_dir) / name, out / name)
     print(f"{args.shape}: {sum(t.numel() for s in shards for t in s.values()) / 1e9:.2f}B parameters, "
           f"{total / 2**30:.2f} GiB bf16 in {len(shards)} shards -> {out}")
 
