@@ -79,7 +79,21 @@ Napi::Value CudaResetPeak(const Napi::CallbackInfo& info) {
   }
 }
 
+// setThreads(n) -> the intra-op thread count now in effect. JS picks n from the CPUs the process
+// may use (src/config/cpu-threads.ts): libtorch's own default counts the host's cores. Threads
+// that already ran a parallel op keep their count, so JS calls this before loading a model.
+Napi::Value SetThreads(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const double n = info.Length() > 0 && info[0].IsNumber() ? info[0].As<Napi::Number>().DoubleValue() : -1;
+  if (!(n >= 1) || n != static_cast<double>(static_cast<int>(n))) {
+    throwJsError(env, CapturedError{"INVALID_ARGUMENT", "setThreads: expected an integer >= 1 for the thread count"});
+  }
+  at::set_num_threads(static_cast<int>(n));
+  return Napi::Number::New(env, at::get_num_threads());
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("setThreads", Napi::Function::New(env, SetThreads, "setThreads"));
   exports.Set("buildInfo", Napi::Function::New(env, BuildInfo, "buildInfo"));
   exports.Set("cudaMemory", Napi::Function::New(env, CudaMemory, "cudaMemory"));
   exports.Set("cudaResetPeak", Napi::Function::New(env, CudaResetPeak, "cudaResetPeak"));

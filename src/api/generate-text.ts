@@ -5,7 +5,7 @@ import { GENERATE_DEFAULTS } from '../config/defaults.js';
 import type { EngineOptions } from '../config/option-types.js';
 import type { SameShape } from '../config/same-shape.js';
 import { loadTokenizer } from '../tokenize/tokenizer.js';
-import { loadModel } from './model.js';
+import { loadRunModel } from './task-setup.js';
 import { resolveModelForRun } from './model-source.js';
 import { parseOptions } from '../config/parse-options.js';
 import type { RunControl } from './progress.js';
@@ -58,11 +58,7 @@ export async function generateText(options: GenerateTextOptions, control: RunCon
     opts.chat !== undefined
       ? await tokenizer.encodeChat([{ role: 'user', content: opts.chat }], { addGenerationPrompt: true, enableThinking: false })
       : await tokenizer.encode(opts.prompt ?? '', { addSpecialTokens: true });
-  const model = await loadModel(dir, {
-    ...(opts.device ? { device: opts.device } : {}),
-    ...(opts.dtype ? { dtype: opts.dtype } : {}),
-    ...(opts.quant ? { quant: opts.quant } : {}),
-  });
+  const model = await loadRunModel(dir, opts);
   try {
     const [ids = []] = await model.generate([promptIds], { maxNewTokens: opts.maxNewTokens, minNewTokens: opts.minNewTokens });
     const text = await tokenizer.decode(ids, { skipSpecialTokens: true });

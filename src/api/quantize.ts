@@ -11,6 +11,7 @@ import type { SameShape } from '../config/same-shape.js';
 import { loadArchConfig, readJsonFile } from '../config/hf-config.js';
 import { ErrorCode, SftError } from '../errors.js';
 import { native } from '../native.js';
+import { ensureCpuThreads } from './runtime.js';
 import { parseOptions } from '../config/parse-options.js';
 
 /** quantizeCheckpoint(dir, outDir, options) (`sft quantize`). */
@@ -85,6 +86,7 @@ export async function quantizeCheckpoint(modelDir: string, outDir: string, optio
   if (existsSync(join(out, 'model.safetensors.index.json'))) {
     throw new SftError(`${out} already holds a sharded checkpoint; choose an empty --out folder`, ErrorCode.InvalidArgument);
   }
+  ensureCpuThreads();
   const stats = await native().quantizeCheckpoint(src, join(out, 'model.safetensors'), names, {
     type: opts.quant,
     doubleQuant: opts.doubleQuant,

@@ -5,6 +5,7 @@ import { PromptBuilder } from '../data/prompt-builder.js';
 import { resolveTemplate, type PromptTemplate } from '../data/templates.js';
 import { loadTokenizer, type Tokenizer } from '../tokenize/tokenizer.js';
 import { loadModel, type Device, type Dtype, type Model } from './model.js';
+import { ensureCpuThreads } from './runtime.js';
 
 export interface PromptSetup {
   tokenizer: Tokenizer;
@@ -23,8 +24,12 @@ export async function promptSetup(modelDir: string, o: { template: string; chat:
   return { tokenizer, template, builder };
 }
 
-/** loadModel with the run's engine options (unset ones keep loadModel's defaults). */
+/**
+ * loadModel with the run's engine options (unset ones keep loadModel's defaults), after sizing
+ * the CPU thread pool to the CPUs this process may use (before the model's thread starts).
+ */
 export function loadRunModel(modelDir: string, o: { device?: Device | undefined; dtype?: Dtype | undefined; quant?: 'none' | 'nf4' | 'fp4' | undefined }): Promise<Model> {
+  ensureCpuThreads();
   return loadModel(modelDir, {
     ...(o.device ? { device: o.device } : {}),
     ...(o.dtype ? { dtype: o.dtype } : {}),

@@ -1,5 +1,6 @@
 // Registers the commands; each lives in commands/<name>.ts and only parses, calls the API and prints.
 import { Command } from 'commander';
+import { parseThreadCount } from '../config/cpu-threads.js';
 import { packageVersion } from '../package-info.js';
 import { registerDemo } from './commands/demo.js';
 import { registerEval } from './commands/eval.js';
@@ -14,8 +15,15 @@ export function buildProgram(): Command {
   const program = new Command('sft')
     .description('QLoRA instruction tuning of open LLMs from Node.js')
     .version(packageVersion())
+    .option('--threads <n>', 'CPU threads of the engine (same as NQ_THREADS; default: the CPUs this process may use)')
     .showHelpAfterError()
-    .exitOverride();
+    .exitOverride()
+    // Through the environment, so that data-parallel worker processes get the same count and
+    // commands that never load the engine do not load it for this.
+    .hook('preAction', (root) => {
+      const threads = root.opts<{ threads?: string }>().threads;
+      if (threads !== undefined) process.env.NQ_THREADS = String(parseThreadCount(threads, '--threads'));
+    });
   registerTrain(program);
   registerEval(program);
   registerDemo(program);
