@@ -1,6 +1,6 @@
 // config.json -> ArchConfig: the one gate between a Hugging Face checkpoint's config and the
 // native engine. Parsing is zod (families.ts holds one schema and builder per model_type);
-// rope dicts are reduced in rope.ts; tensor shapes are checked in weight-shapes.ts.
+// rope dicts are reduced in rope.ts; tensor shapes are checked by the native loader (WEIGHT_SHAPE).
 
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -9,7 +9,6 @@ import { describeValue, fromZodError } from './config-error.js';
 import { buildArch, hfConfigSchema } from './families.js';
 import { ErrorCode, SftError } from '../errors.js';
 
-export { checkWeightShapes, type TensorInfo } from './weight-shapes.js';
 export { hfConfigSchema, type HfConfig } from './families.js';
 
 /** The model_type values config.json may name. */

@@ -5,7 +5,7 @@
 // tokens, hence the same ids, so a model imported from GGUF is trained on the ids a Python user of
 // that file would get. Where transformers and llama.cpp differ (the split regex of some `pre`
 // names, `add_space_prefix`), we follow transformers and say so below.
-// Not here: reading the file (tokenizer-metadata.ts, reader.ts) or writing the files.
+// Not here: reading the file (reader.ts) or writing the files.
 //
 // tokenizer.ggml.model -> what is built:
 //   gpt2   byte-level BPE: merges from the file, ByteLevel pre-tokenizer, or a Split regex picked

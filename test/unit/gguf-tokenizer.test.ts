@@ -2,7 +2,7 @@
 // test/fixtures/gguf-tokenizer/<case>.json were written by
 // scripts/reference/gguf_tokenizer_reference.py from the real GGUF files that
 // scripts/gguf/fetch-models.sh fetches ($NQ_GGUF_DIR or ~/.cache/node-qlora/gguf); this test reads
-// the metadata from the same files with readGgufMetadata and skips a case whose file is missing.
+// the metadata from the same files with readGguf (reader.ts) and skips a case whose file is missing.
 // Edited cases apply the fixture's "edit" to the metadata, as the Python side did before converting.
 
 import { execFile, spawnSync } from 'node:child_process';
@@ -15,7 +15,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SftError } from '../../src/errors.js';
 import { PRE_TOKENIZER_SPLITS } from '../../src/gguf/tokenizer-byte-level.js';
 import { tokenizerFilesFromGguf, type GgufTokenizerFiles } from '../../src/gguf/tokenizer-from-gguf.js';
-import { readGgufMetadata, type GgufMetadataValue } from '../../src/gguf/tokenizer-metadata.js';
+import { readGguf, type GgufValue as GgufMetadataValue } from '../../src/gguf/reader.js';
+
+/** The key/values of a GGUF file, through the one GGUF reader. */
+const readGgufMetadata = async (path: string): Promise<Record<string, GgufMetadataValue>> => (await readGguf(path)).metadata;
 import { mergesFromVocab } from '../../src/gguf/tokenizer-merges.js';
 import { loadTokenizer, type ChatMessage, type Tokenizer } from '../../src/tokenize/tokenizer.js';
 
@@ -456,7 +459,7 @@ describe('mergesFromVocab', () => {
   });
 });
 
-describe('readGgufMetadata', () => {
+describe('GGUF metadata (reader.ts)', () => {
   let dir: string;
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'nq-gguf-meta-'));
@@ -519,11 +522,11 @@ describe('readGgufMetadata', () => {
 
   it('refuses what is not GGUF v2/v3, or ends inside the metadata', async () => {
     const cases: [string, Buffer, string][] = [
-      ['magic.gguf', Buffer.from('not a gguf file at all'), 'no "GGUF" magic'],
+      ['magic.gguf', Buffer.from('not a gguf file at all, longer than a header'), 'not "GGUF"'],
       ['v1.gguf', gguf([], 1), 'version 1'],
-      ['short.gguf', gguf([['s', 8, str('abcdef')]]).subarray(0, 40), 'ends inside its metadata'],
+      ['short.gguf', gguf([['s', 8, str('abcdef')]]).subarray(0, 40), 'the file ends at 40'],
       ['type.gguf', gguf([['x', 13, Buffer.alloc(8)]]), 'unknown value type 13'],
-      ['count.gguf', gguf([['a', 9, Buffer.concat([u32(4), u64(1n << 40n)])]]), 'does not fit'],
+      ['count.gguf', gguf([['a', 9, Buffer.concat([u32(4), u64(1n << 40n)])]]), 'larger than the file'],
     ];
     for (const [name, bytes, fragment] of cases) {
       const path = join(dir, name);
