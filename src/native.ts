@@ -4,6 +4,7 @@ import { createRequire } from 'node:module';
 import { ErrorCode, SftError } from './errors.js';
 import { PACKAGE_ROOT as packageRoot } from './package-info.js';
 import type { ArchConfig } from './config/arch.js';
+import type { PackedBatch, PackedTokens } from './data/pack.js';
 
 export type StDtype = 'F32' | 'F16' | 'BF16' | 'U8' | 'I8' | 'I32' | 'I64' | 'BOOL';
 
@@ -27,11 +28,15 @@ export interface NativeSafetensors {
   /** Parses and validates the header; throws SftError with an ST_* code. */
   inspect(path: string): { tensors: StTensorInfo[]; metadata: Record<string, string> };
   read(path: string, name: string): StTensorData;
+  /**
+   * Writes the file off the event loop (under a temporary name, renamed into place). The data
+   * buffers are read in place: do not change them until the promise settles.
+   */
   write(
     path: string,
     tensors: Record<string, { dtype: StDtype; shape: number[]; data: Buffer | ArrayBufferView }>,
     metadata?: Record<string, string>,
-  ): void;
+  ): Promise<void>;
   /** Sorted tensor names of a checkpoint dir (model.safetensors or index.json + shards). */
   checkpointNames(dir: string): string[];
 }
@@ -61,13 +66,19 @@ export interface NativeQuant {
 }
 export type NativeDtype = 'float32' | 'bfloat16' | 'float16';
 
+/**
+ * One loaded model (native/addon/model_binding.cpp). Token ids, labels and masks cross as typed
+ * arrays. Every method but info() and abortProcessGroup() returns a Promise and reports bad
+ * arguments (INVALID_ARGUMENT naming the field) and use after dispose (DISPOSED) by rejecting it.
+ */
 export interface NativeModelHandle {
-  /** Row-major [batch, seq, vocab] float32 logits. */
-  logits(ids: number[][], attentionMask: number[][] | null): Promise<{ shape: number[]; data: Float32Array }>;
+  /** ids: a row-major (shape[0], shape[1]) matrix; attentionMask: 1 = token, 0 = padding (null: all tokens). Logits row-major [batch, seq, vocab] float32. */
+  logits(ids: Int32Array, shape: [number, number], attentionMask: Uint8Array | null): Promise<{ shape: number[]; data: Float32Array }>;
+  /** Greedy continuation of each packed prompt; resolves with only the new tokens of each, packed. */
   generate(
-    ids: number[][],
-    options: { maxNewTokens: number; minNewTokens: number; eosTokenIds: number[]; padTokenId: number },
-  ): Promise<number[][]>;
+    prompts: PackedTokens,
+    options: { maxNewTokens: number; minNewTokens: number; eosTokenIds: Int32Array; padTokenId: number },
+  ): Promise<PackedTokens>;
   info(): NativeModelInfo;
   dispose(): Promise<void>;
 
@@ -81,29 +92,27 @@ export interface NativeModelHandle {
     targets: string[];
     r: number;
     alpha: number;
-    /** scaling = alpha / sqrt(r) instead of alpha / r. Default false. */
-    useRslora?: boolean;
-    /** Dropout on the adapter input while training. Default 0. */
-    dropout?: number;
-    /** Decoder layers that get adapters. Default: all. */
+    /** scaling = alpha / sqrt(r) instead of alpha / r. */
+    useRslora: boolean;
+    /** Dropout on the adapter input while training. */
+    dropout: number;
+    /** Decoder layers that get adapters. Absent: all. */
     layers?: number[];
-    /** Seeds lora_A's init and the dropout masks. Default 0. */
-    seed?: number;
-    /** Seeds the dropout masks alone (each data-parallel rank its own). Default: seed. */
+    /** Seeds lora_A's init and the dropout masks. */
+    seed: number;
+    /** Seeds the dropout masks alone (each data-parallel rank its own). Absent: seed. */
     dropoutSeed?: number;
   }): Promise<{ modules: string[]; parameters: number }>;
-  /** Copies of the adapter tensors (F32). */
+  /** Copies of the adapter tensors (F32), for inspection and tests. */
   loraTensors(): Promise<Record<string, StTensorData>>;
   /** Replaces every adapter tensor (all names required; any float dtype, cast to fp32). */
   setLoraTensors(tensors: Record<string, { dtype: StDtype; shape: number[]; data: Buffer | ArrayBufferView }>): Promise<void>;
   /**
-   * Forward + backward of a right-padded batch; ADDS d(lossSum * lossScale)/d(adapters) to the
-   * gradients. labels: -100 = ignored; the label of position t is labels[t + 1].
+   * Forward + backward of a packed (padding-free) batch; ADDS d(lossSum * lossScale)/d(adapters)
+   * to the gradients. tokens: the targets counted (labels other than -100, the first of each
+   * sequence excluded).
    */
-  trainStep(
-    batch: { ids: number[][]; attentionMask?: number[][] | null; labels: number[][] },
-    options: { lossScale: number; gradientCheckpointing?: boolean },
-  ): Promise<{ lossSum: number; tokens: number }>;
+  trainStep(batch: PackedBatch, options: { lossScale: number; gradientCheckpointing: boolean }): Promise<{ lossSum: number; tokens: number }>;
   /** Accumulated gradients (F32; zeros where none accumulated). */
   gradients(): Promise<Record<string, StTensorData>>;
   zeroGrad(): Promise<void>;
@@ -116,8 +125,17 @@ export interface NativeModelHandle {
     weightDecay: number;
     maxGradNorm: number;
   }): Promise<{ gradNorm: number }>;
-  /** AdamW state: step count and tensors "exp_avg.<name>" / "exp_avg_sq.<name>" (+ "rng.dropout", the dropout generator, when dropout > 0). */
-  optimizerState(): Promise<{ step: number; tensors: Record<string, StTensorData> }>;
+  /** Writes the adapter tensors to `file` in peft's adapter_model.safetensors layout (on the model's thread). */
+  saveAdapter(file: string): Promise<void>;
+  /** Replaces every adapter tensor with those of a peft adapter_model.safetensors. */
+  loadAdapterWeights(file: string): Promise<void>;
+  /**
+   * Writes the AdamW state ("exp_avg.<name>", "exp_avg_sq.<name>", "rng.dropout" when dropout > 0;
+   * metadata {step}) to `file`; resolves with the optimizer step count it holds.
+   */
+  saveOptimizerState(file: string): Promise<{ step: number }>;
+  /** Restores the state saveOptimizerState wrote, as of optimizer step `step`. */
+  loadOptimizerState(file: string, options: { step: number }): Promise<void>;
   /**
    * Joins a data-parallel process group as `rank` of `worldSize`; rank 0 hosts the rendezvous
    * store at host:port. Resolves once all ranks joined. backend: 'tcpstore' (CPU, or CUDA
@@ -133,10 +151,6 @@ export interface NativeModelHandle {
   abortProcessGroup(): void;
   /** Writes srcDir's checkpoint with the adapters merged (16-bit; 4-bit weights dequantized). */
   mergeAdapter(srcDir: string, outFile: string): Promise<{ tensors: number; bytes: number }>;
-  setOptimizerState(state: {
-    step: number;
-    tensors: Record<string, { dtype: StDtype; shape: number[]; data: Buffer | ArrayBufferView }>;
-  }): Promise<void>;
 }
 
 export interface NativeModelInfo {
@@ -169,6 +183,11 @@ export interface NativeBinding {
   safetensors: NativeSafetensors;
   quant: NativeQuant;
   loadModel(dir: string, arch: ArchConfig, options: NativeLoadOptions): Promise<NativeModelHandle>;
+  /**
+   * What the engine reads from `arch`, written back as an ArchConfig (for the boundary test).
+   * A missing, mistyped or unknown field rejects with INVALID_ARGUMENT naming its path.
+   */
+  parseArch(arch: ArchConfig): Promise<ArchConfig>;
   /** Copies a checkpoint with `names` stored 4-bit in bitsandbytes' layout. */
   quantizeCheckpoint(
     srcDir: string,

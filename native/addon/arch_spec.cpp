@@ -2,8 +2,12 @@
 #include "addon/arch_spec.h"
 
 #include <cmath>
+#include <set>
 #include <string>
 
+#include "addon/js_options.h"
+#include "addon/registry.h"
+#include "addon/worker.h"
 #include "core/errors.h"
 
 namespace nq::addon {
@@ -79,7 +83,30 @@ std::vector<std::string> strings(const Napi::Object& o, const std::string& path,
   return out;
 }
 
+// A field the engine does not read would be silently dropped: name it instead, so a field
+// added to ArchConfig (src/config/arch.ts) fails here until this file reads it.
+void rejectUnknown(const Napi::Object& o, const std::string& path, const std::set<std::string>& known) {
+  Napi::Array keys = o.GetPropertyNames();
+  for (uint32_t i = 0; i < keys.Length(); ++i) {
+    const std::string key = keys.Get(i).ToString().Utf8Value();
+    if (!known.count(key)) {
+      throw Error("INVALID_ARGUMENT", "arch." + path + key + ": unknown field; the native engine reads only the ArchConfig fields of src/config/arch.ts "
+                                      "(add it to native/addon/arch_spec.cpp and native/core/arch.h, or leave it out)");
+    }
+  }
+}
+
+const std::set<std::string> kRopeFields = {"type", "theta", "rotaryDim", "factor", "lowFreqFactor", "highFreqFactor",
+                                           "originalMaxPositionEmbeddings", "shortFactor", "longFactor", "attentionScaling"};
+const std::set<std::string> kLayerFields = {"slidingWindow", "rope"};
+const std::set<std::string> kArchFields = {
+    "family", "vocabSize", "hiddenSize", "intermediateSize", "numLayers", "numHeads", "numKvHeads", "headDim",
+    "maxPositionEmbeddings", "rmsNormEps", "normWeightOffset", "hiddenAct", "embedScale", "qkvBias", "oBias", "mlpBias",
+    "qkNorm", "fusedQkv", "fusedGateUp", "sandwichNorms", "attnScale", "attnLogitSoftcap", "finalLogitSoftcap",
+    "tieWordEmbeddings", "layers", "weightPrefixes", "lmHeadNames"};
+
 RopeSpec ropeFromJs(const Napi::Object& r, const std::string& path) {
+  rejectUnknown(r, path, kRopeFields);
   RopeSpec s;
   const std::string type = string(r, path, "type");
   if (type == "default") s.type = RopeType::Default;
@@ -104,6 +131,7 @@ RopeSpec ropeFromJs(const Napi::Object& r, const std::string& path) {
 ArchSpec archSpecFromJs(const Napi::Object& o) {
   ArchSpec a;
   const std::string p;
+  rejectUnknown(o, p, kArchFields);
   a.family = string(o, p, "family");
   a.vocabSize = integer(o, p, "vocabSize");
   a.hiddenSize = integer(o, p, "hiddenSize");
@@ -138,6 +166,7 @@ ArchSpec archSpecFromJs(const Napi::Object& o) {
     Napi::Value lv = layers.Get(i);
     if (!lv.IsObject()) bad(lp, "an object");
     Napi::Object l = lv.As<Napi::Object>();
+    rejectUnknown(l, lp, kLayerFields);
     LayerSpec spec;
     const double window = optionalNumber(l, lp, "slidingWindow");
     if (window < 0 || std::floor(window) != window) bad(lp + "slidingWindow", "a positive integer or null");
@@ -151,5 +180,103 @@ ArchSpec archSpecFromJs(const Napi::Object& o) {
   a.lmHeadNames = strings(o, p, "lmHeadNames");
   return a;
 }
+
+namespace {
+
+Napi::Array numbersToJs(Napi::Env env, const std::vector<double>& values) {
+  Napi::Array out = Napi::Array::New(env, values.size());
+  for (size_t i = 0; i < values.size(); ++i) out.Set(static_cast<uint32_t>(i), Napi::Number::New(env, values[i]));
+  return out;
+}
+
+Napi::Array stringsToJs(Napi::Env env, const std::vector<std::string>& values) {
+  Napi::Array out = Napi::Array::New(env, values.size());
+  for (size_t i = 0; i < values.size(); ++i) out.Set(static_cast<uint32_t>(i), Napi::String::New(env, values[i]));
+  return out;
+}
+
+// 0 means "none" inside the engine; ArchConfig says null.
+Napi::Value noneIfZero(Napi::Env env, double v) {
+  return v == 0.0 ? env.Null() : Napi::Number::New(env, v);
+}
+
+Napi::Object ropeToJs(Napi::Env env, const RopeSpec& s) {
+  static const char* const types[] = {"default", "linear", "llama3", "longrope"};
+  Napi::Object r = Napi::Object::New(env);
+  r.Set("type", types[static_cast<int>(s.type)]);
+  r.Set("theta", s.theta);
+  r.Set("rotaryDim", static_cast<double>(s.rotaryDim));
+  r.Set("factor", s.factor);
+  r.Set("lowFreqFactor", s.lowFreqFactor);
+  r.Set("highFreqFactor", s.highFreqFactor);
+  r.Set("originalMaxPositionEmbeddings", static_cast<double>(s.originalMaxPositionEmbeddings));
+  r.Set("shortFactor", numbersToJs(env, s.shortFactor));
+  r.Set("longFactor", numbersToJs(env, s.longFactor));
+  r.Set("attentionScaling", s.attentionScaling);
+  return r;
+}
+
+}  // namespace
+
+Napi::Object archSpecToJs(Napi::Env env, const ArchSpec& a) {
+  static const char* const activations[] = {"silu", "gelu_tanh", "gelu"};
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("family", a.family);
+  o.Set("vocabSize", static_cast<double>(a.vocabSize));
+  o.Set("hiddenSize", static_cast<double>(a.hiddenSize));
+  o.Set("intermediateSize", static_cast<double>(a.intermediateSize));
+  o.Set("numLayers", static_cast<double>(a.numLayers));
+  o.Set("numHeads", static_cast<double>(a.numHeads));
+  o.Set("numKvHeads", static_cast<double>(a.numKvHeads));
+  o.Set("headDim", static_cast<double>(a.headDim));
+  o.Set("maxPositionEmbeddings", static_cast<double>(a.maxPositionEmbeddings));
+  o.Set("rmsNormEps", a.rmsNormEps);
+  o.Set("normWeightOffset", a.normWeightOffset);
+  o.Set("hiddenAct", activations[static_cast<int>(a.hiddenAct)]);
+  o.Set("embedScale", a.embedScale);
+  o.Set("qkvBias", a.qkvBias);
+  o.Set("oBias", a.oBias);
+  o.Set("mlpBias", a.mlpBias);
+  o.Set("qkNorm", a.qkNorm);
+  o.Set("fusedQkv", a.fusedQkv);
+  o.Set("fusedGateUp", a.fusedGateUp);
+  o.Set("sandwichNorms", a.sandwichNorms);
+  o.Set("attnScale", a.attnScale);
+  o.Set("attnLogitSoftcap", noneIfZero(env, a.attnLogitSoftcap));
+  o.Set("finalLogitSoftcap", noneIfZero(env, a.finalLogitSoftcap));
+  o.Set("tieWordEmbeddings", a.tieWordEmbeddings);
+  Napi::Array layers = Napi::Array::New(env, a.layers.size());
+  for (size_t i = 0; i < a.layers.size(); ++i) {
+    Napi::Object l = Napi::Object::New(env);
+    l.Set("slidingWindow", noneIfZero(env, static_cast<double>(a.layers[i].slidingWindow)));
+    l.Set("rope", ropeToJs(env, a.layers[i].rope));
+    layers.Set(static_cast<uint32_t>(i), l);
+  }
+  o.Set("layers", layers);
+  o.Set("weightPrefixes", stringsToJs(env, a.weightPrefixes));
+  o.Set("lmHeadNames", stringsToJs(env, a.lmHeadNames));
+  return o;
+}
+
+namespace {
+
+// parseArch(arch) -> Promise<ArchConfig>: what the engine reads from `arch`, written back in
+// ArchConfig's terms (checks that the two sides agree field by field).
+Napi::Value ParseArch(const Napi::CallbackInfo& info) {
+  return parseThenRunOnPool<ArchSpec>(
+      info.Env(),
+      [&]() -> std::function<ArchSpec()> {
+        ArchSpec spec = archSpecFromJs(objectArg(info, 0, "parseArch arch"));
+        return [spec]() { return spec; };
+      },
+      [](Napi::Env env, ArchSpec& spec) -> Napi::Value { return archSpecToJs(env, spec); });
+}
+
+void registerArch(Napi::Env env, Napi::Object exports) {
+  exports.Set("parseArch", Napi::Function::New(env, ParseArch, "parseArch"));
+}
+Registrar registrar("arch", registerArch);
+
+}  // namespace
 
 }  // namespace nq::addon

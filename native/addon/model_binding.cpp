@@ -1,8 +1,15 @@
-// JS face of nq::Model: loadModel(dir, arch, {device, dtype}) -> Promise<ModelHandle> with
-// logits(), generate(), info(), dispose(), and LoRA training: addLora(), loraTensors(),
-// setLoraTensors(), trainStep(), gradients(), zeroGrad(), optimizerStep(), optimizerState(),
-// setOptimizerState(); data parallelism: initProcessGroup(), allReduceGradients(). Arguments are copied into plain C++ values on the JS thread; the work
-// runs on the model's own WorkerThread (worker.h).
+// JS face of nq::Model: loadModel(dir, arch, {device, dtype, ...}) -> Promise<ModelHandle>.
+// Inference: logits(), generate(). LoRA training: addLora(), trainStep() over a packed batch,
+// gradients(), zeroGrad(), optimizerStep(); adapter and optimizer files written and read here
+// (saveAdapter(), loadAdapterWeights(), saveOptimizerState(), loadOptimizerState(),
+// mergeAdapter()); loraTensors() / setLoraTensors() for inspection; data parallelism:
+// initProcessGroup(), allReduceGradients(), abortProcessGroup(). info() and
+// abortProcessGroup() are synchronous; every other method returns a Promise and reports bad
+// arguments by rejecting it.
+//
+// Every asynchronous method is one parse -> work -> toJs (worker.h parseThenRun): token ids,
+// labels and masks arrive as typed arrays and are copied into tensors on the JS thread; the
+// work runs on the model's own WorkerThread.
 #include <napi.h>
 
 #include <ATen/ATen.h>
@@ -18,8 +25,11 @@
 
 #include "addon/arch_spec.h"
 #include "addon/errors.h"
+#include "addon/js_options.h"
+#include "addon/lora_files.h"
 #include "addon/registry.h"
 #include "addon/tensor_js.h"
+#include "addon/token_arrays.h"
 #include "addon/worker.h"
 #include "core/distributed.h"
 #include "core/errors.h"
@@ -40,104 +50,10 @@ struct ModelState {
   bool disposed = false;
 };
 
-std::vector<std::vector<int64_t>> idsFromJs(const Napi::Value& value, const char* name, int64_t vocab) {
-  if (!value.IsArray()) throw Error("INVALID_ARGUMENT", std::string(name) + ": expected an array of token-id arrays");
-  Napi::Array rows = value.As<Napi::Array>();
-  std::vector<std::vector<int64_t>> out(rows.Length());
-  for (uint32_t b = 0; b < rows.Length(); ++b) {
-    Napi::Value rv = rows.Get(b);
-    if (!rv.IsArray()) throw Error("INVALID_ARGUMENT", std::string(name) + "[" + std::to_string(b) + "]: expected an array of token ids");
-    Napi::Array row = rv.As<Napi::Array>();
-    out[b].reserve(row.Length());
-    for (uint32_t t = 0; t < row.Length(); ++t) {
-      Napi::Value v = row.Get(t);
-      double d = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : -1.0;
-      if (!v.IsNumber() || std::floor(d) != d || d < 0 || d >= static_cast<double>(vocab)) {
-        throw Error("INVALID_ARGUMENT", std::string(name) + "[" + std::to_string(b) + "][" + std::to_string(t) +
-                                            "]: expected a token id in [0, " + std::to_string(vocab) + ")");
-      }
-      out[b].push_back(static_cast<int64_t>(d));
-    }
-  }
-  return out;
-}
-
-int64_t intOption(const Napi::Object& o, const char* key, int64_t fallback, int64_t min) {
-  if (!o.Has(key) || o.Get(key).IsUndefined()) return fallback;
-  Napi::Value v = o.Get(key);
-  double d = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : std::nan("");
-  if (!v.IsNumber() || std::floor(d) != d || d < static_cast<double>(min)) {
-    throw Error("INVALID_ARGUMENT", std::string(key) + ": expected an integer >= " + std::to_string(min));
-  }
-  return static_cast<int64_t>(d);
-}
-
-// A rectangular (B, T) int64 matrix: every value in [min, max) or equal to `extra`.
-at::Tensor matrixFromJs(const Napi::Value& value, const char* name, int64_t min, int64_t max, std::optional<int64_t> extra) {
-  const std::string expected = "an integer in [" + std::to_string(min) + ", " + std::to_string(max) + ")" +
-                               (extra ? " or " + std::to_string(*extra) : std::string());
-  if (!value.IsArray()) throw Error("INVALID_ARGUMENT", std::string(name) + ": expected an array of rows but received " + describeJs(value));
-  Napi::Array rows = value.As<Napi::Array>();
-  std::vector<int64_t> flat;
-  int64_t T = -1;
-  for (uint32_t b = 0; b < rows.Length(); ++b) {
-    Napi::Value rv = rows.Get(b);
-    if (!rv.IsArray()) throw Error("INVALID_ARGUMENT", std::string(name) + "[" + std::to_string(b) + "]: expected an array but received " + describeJs(rv));
-    Napi::Array row = rv.As<Napi::Array>();
-    if (T < 0) T = row.Length();
-    if (static_cast<int64_t>(row.Length()) != T || T == 0) {
-      throw Error("INVALID_ARGUMENT", std::string(name) + ": every row must have the same non-zero length (right-pad them); row " +
-                                          std::to_string(b) + " has " + std::to_string(row.Length()) + ", row 0 has " + std::to_string(T));
-    }
-    for (uint32_t t = 0; t < row.Length(); ++t) {
-      Napi::Value v = row.Get(t);
-      double d = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : std::nan("");
-      bool ok = v.IsNumber() && std::floor(d) == d &&
-                ((d >= static_cast<double>(min) && d < static_cast<double>(max)) || (extra && d == static_cast<double>(*extra)));
-      if (!ok) {
-        throw Error("INVALID_ARGUMENT", std::string(name) + "[" + std::to_string(b) + "][" + std::to_string(t) + "]: expected " +
-                                            expected + " but received " + describeJs(v));
-      }
-      flat.push_back(static_cast<int64_t>(d));
-    }
-  }
-  if (T < 0) throw Error("INVALID_ARGUMENT", std::string(name) + ": expected at least one row");
-  return at::tensor(flat, at::kLong).view({static_cast<int64_t>(rows.Length()), T});
-}
-
-double numberOption(const Napi::Object& o, const char* key, std::optional<double> fallback) {
-  if (!o.Has(key) || o.Get(key).IsUndefined()) {
-    if (fallback) return *fallback;
-    throw Error("INVALID_ARGUMENT", std::string(key) + ": expected a number but received undefined");
-  }
-  Napi::Value v = o.Get(key);
-  if (!v.IsNumber() || !std::isfinite(v.As<Napi::Number>().DoubleValue())) {
-    throw Error("INVALID_ARGUMENT", std::string(key) + ": expected a finite number but received " + describeJs(v));
-  }
-  return v.As<Napi::Number>().DoubleValue();
-}
-
-bool boolOption(const Napi::Object& o, const char* key, bool fallback) {
-  if (!o.Has(key) || o.Get(key).IsUndefined()) return fallback;
-  Napi::Value v = o.Get(key);
-  if (!v.IsBoolean()) throw Error("INVALID_ARGUMENT", std::string(key) + ": expected a boolean but received " + describeJs(v));
-  return v.As<Napi::Boolean>().Value();
-}
-
-Napi::Object objectArg(const Napi::CallbackInfo& info, size_t index, const std::string& what) {
-  if (info.Length() <= index || !info[index].IsObject() || info[index].IsArray()) {
-    throw Error("INVALID_ARGUMENT", what + ": expected an object but received " +
-                                        (info.Length() <= index ? std::string("nothing") : describeJs(info[index])));
-  }
-  return info[index].As<Napi::Object>();
-}
-
-using NamedTensors = std::vector<std::pair<std::string, at::Tensor>>;
-
 // Record<name, {dtype, shape, data}> -> owned CPU tensors (copied: the JS buffers may change).
 NamedTensors recordFromJs(const Napi::Value& value, const std::string& what) {
   if (!value.IsObject() || value.IsArray()) {
-    throw Error("INVALID_ARGUMENT", what + ": expected a record of tensors {name: {dtype, shape, data}} but received " + describeJs(value));
+    invalidArgument(what + ": expected a record of tensors {name: {dtype, shape, data}} but received " + describeJs(value));
   }
   Napi::Object o = value.As<Napi::Object>();
   Napi::Array names = o.GetPropertyNames();
@@ -155,13 +71,6 @@ Napi::Object recordToJs(Napi::Env env, const NamedTensors& tensors) {
   return out;
 }
 
-// CPU copies (taken on the worker, where the tensors live).
-NamedTensors cpuCopies(const NamedTensors& tensors) {
-  NamedTensors out;
-  for (const auto& [name, t] : tensors) out.emplace_back(name, t.detach().to(at::kCPU, /*non_blocking=*/false, /*copy=*/true).contiguous());
-  return out;
-}
-
 const char* dtypeName(at::ScalarType t) {
   switch (t) {
     case at::kFloat: return "float32";
@@ -169,6 +78,22 @@ const char* dtypeName(at::ScalarType t) {
     case at::kHalf: return "float16";
     default: return "unknown";
   }
+}
+
+Napi::Value undefinedToJs(Napi::Env env, bool&) { return env.Undefined(); }
+
+// {ids: Int32Array, seqLens: Int32Array}: sequences one after another (generate's prompts and
+// its output).
+Napi::Object packedToJs(Napi::Env env, const std::vector<std::vector<int64_t>>& rows) {
+  std::vector<int64_t> flat, lens;
+  for (const auto& row : rows) {
+    flat.insert(flat.end(), row.begin(), row.end());
+    lens.push_back(static_cast<int64_t>(row.size()));
+  }
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("ids", int32ArrayToJs(env, at::tensor(flat, at::kLong)));
+  out.Set("seqLens", int32ArrayToJs(env, at::tensor(lens, at::kLong)));
+  return out;
 }
 
 class ModelHandle : public Napi::ObjectWrap<ModelHandle> {
@@ -181,8 +106,10 @@ class ModelHandle : public Napi::ObjectWrap<ModelHandle> {
                         InstanceMethod("setLoraTensors", &ModelHandle::SetLoraTensors),
                         InstanceMethod("trainStep", &ModelHandle::TrainStep), InstanceMethod("gradients", &ModelHandle::Gradients),
                         InstanceMethod("zeroGrad", &ModelHandle::ZeroGrad), InstanceMethod("optimizerStep", &ModelHandle::OptimizerStep),
-                        InstanceMethod("optimizerState", &ModelHandle::OptimizerState),
-                        InstanceMethod("setOptimizerState", &ModelHandle::SetOptimizerState),
+                        InstanceMethod("saveAdapter", &ModelHandle::SaveAdapter),
+                        InstanceMethod("loadAdapterWeights", &ModelHandle::LoadAdapterWeights),
+                        InstanceMethod("saveOptimizerState", &ModelHandle::SaveOptimizerState),
+                        InstanceMethod("loadOptimizerState", &ModelHandle::LoadOptimizerState),
                         InstanceMethod("mergeAdapter", &ModelHandle::MergeAdapter),
                         InstanceMethod("initProcessGroup", &ModelHandle::InitProcessGroup),
                         InstanceMethod("allReduceGradients", &ModelHandle::AllReduceGradients),
@@ -209,127 +136,86 @@ class ModelHandle : public Napi::ObjectWrap<ModelHandle> {
   }
 
  private:
-  void requireLive(Napi::Env env) const {
-    if (state_->disposed) throwJsError(env, {"DISPOSED", "this model was disposed; load it again to use it"});
+  void requireLive() const {
+    if (state_->disposed) throw Error("DISPOSED", "this model was disposed; load it again to use it");
   }
 
+  // The one path of every asynchronous method: a disposed model or a bad argument rejects the
+  // promise; the work runs on the model's thread; the handle stays alive until it settles.
+  template <class R>
+  Napi::Value onWorker(const Napi::CallbackInfo& info, const std::function<std::function<R()>()>& parse, ToJsFn<R> toJs) {
+    return parseThenRun<R>(
+        info.Env(), *state_->worker,
+        [&]() {
+          requireLive();
+          return parse();
+        },
+        std::move(toJs), Value());
+  }
+
+  // logits(ids: Int32Array, shape: [B, T], attentionMask: Uint8Array | null) -> {shape: [B, T, V], data: Float32Array}
   Napi::Value Logits(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    requireLive(env);
-    std::vector<std::vector<int64_t>> ids;
-    std::vector<std::vector<int64_t>> mask;
-    try {
-      ids = idsFromJs(info[0], "ids", state_->model->arch().vocabSize);
-      if (ids.empty()) throw Error("INVALID_ARGUMENT", "ids: expected at least one sequence");
-      for (size_t b = 0; b < ids.size(); ++b) {
-        if (ids[b].size() != ids[0].size() || ids[b].empty()) {
-          throw Error("INVALID_ARGUMENT", "ids: all sequences must have the same non-zero length (pad them and pass attentionMask); sequence " +
-                                              std::to_string(b) + " has " + std::to_string(ids[b].size()) + " tokens, sequence 0 has " +
-                                              std::to_string(ids[0].size()));
-        }
-      }
-      if (info.Length() > 1 && !info[1].IsNull() && !info[1].IsUndefined()) {
-        mask = idsFromJs(info[1], "attentionMask", 2);
-        bool ok = mask.size() == ids.size();
-        for (size_t b = 0; ok && b < mask.size(); ++b) ok = mask[b].size() == ids[b].size();
-        if (!ok) throw Error("INVALID_ARGUMENT", "attentionMask: expected the same shape as ids, with 0 for padding and 1 for tokens");
-      }
-    } catch (...) {
-      throwJsError(env, captureCurrentException());
-    }
     std::shared_ptr<ModelState> state = state_;
-    std::function<at::Tensor()> work = [state, ids = std::move(ids), mask = std::move(mask)]() {
-      at::NoGradGuard noGrad;
-      const int64_t B = static_cast<int64_t>(ids.size()), T = static_cast<int64_t>(ids[0].size());
-      std::vector<int64_t> flat, flatMask;
-      for (const auto& row : ids) flat.insert(flat.end(), row.begin(), row.end());
-      for (const auto& row : mask) flatMask.insert(flatMask.end(), row.begin(), row.end());
-      const at::Device device = state->model->device();
-      at::Tensor idsT = at::tensor(flat, at::kLong).view({B, T}).to(device);
-      at::Tensor valid = mask.empty() ? at::ones({B, T}, at::TensorOptions().dtype(at::kBool).device(device))
-                                      : at::tensor(flatMask, at::kLong).view({B, T}).to(device).ne(0);
-      at::Tensor out = state->model->forward(idsT, positionsFromMask(valid), valid, nullptr, false);
-      return out.to(at::kCPU).contiguous();
-    };
-    std::function<Napi::Value(Napi::Env, at::Tensor&)> toJs = [](Napi::Env env, at::Tensor& t) -> Napi::Value {
-      Napi::Object out = Napi::Object::New(env);
-      Napi::Array shape = Napi::Array::New(env, t.dim());
-      for (int64_t i = 0; i < t.dim(); ++i) shape.Set(static_cast<uint32_t>(i), Napi::Number::New(env, static_cast<double>(t.size(i))));
-      Napi::Float32Array data = Napi::Float32Array::New(env, static_cast<size_t>(t.numel()));
-      std::memcpy(data.Data(), t.data_ptr<float>(), static_cast<size_t>(t.numel()) * sizeof(float));
-      out.Set("shape", shape);
-      out.Set("data", data);
-      return out;
-    };
-    return runOnWorker<at::Tensor>(env, *state_->worker, std::move(work), std::move(toJs), Value());
+    return onWorker<at::Tensor>(
+        info,
+        [&]() -> std::function<at::Tensor()> {
+          const int64_t vocab = state->model->arch().vocabSize;
+          if (info.Length() < 2) invalidArgument("logits: expected (ids: Int32Array, shape: [rows, cols], attentionMask: Uint8Array | null)");
+          const int64_t total = static_cast<int64_t>(requireInt32Array(info[0], "ids").ElementLength());
+          const auto [B, T] = matrixShapeFromJs(info[1], "shape", total);
+          at::Tensor ids = int32ArrayFromJs(info[0], "ids", 0, vocab, std::nullopt, T).view({B, T});
+          at::Tensor valid = info.Length() > 2 && !info[2].IsNull() && !info[2].IsUndefined()
+                                 ? maskFromJs(info[2], "attentionMask", B * T).view({B, T})
+                                 : at::ones({B, T}, at::kBool);
+          return [state, ids, valid]() {
+            at::NoGradGuard noGrad;
+            const at::Device device = state->model->device();
+            at::Tensor v = valid.to(device);
+            return state->model->forward(ids.to(device), positionsFromMask(v), v, nullptr, false).to(at::kCPU).contiguous();
+          };
+        },
+        [](Napi::Env env, at::Tensor& t) -> Napi::Value {
+          Napi::Object out = Napi::Object::New(env);
+          Napi::Float32Array data = Napi::Float32Array::New(env, static_cast<size_t>(t.numel()));
+          std::memcpy(data.Data(), t.data_ptr<float>(), static_cast<size_t>(t.numel()) * sizeof(float));
+          out.Set("shape", shapeToJs(env, t.sizes().vec()));
+          out.Set("data", data);
+          return out;
+        });
   }
 
+  // generate({ids: Int32Array, seqLens: Int32Array}, {maxNewTokens, minNewTokens, eosTokenIds: Int32Array, padTokenId})
+  //   -> {ids: Int32Array, seqLens: Int32Array}: per prompt, only the new tokens.
   Napi::Value Generate(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    requireLive(env);
-    std::vector<std::vector<int64_t>> prompts;
-    GreedyOptions options;
-    try {
-      const int64_t vocab = state_->model->arch().vocabSize;
-      prompts = idsFromJs(info[0], "ids", vocab);
-      if (info.Length() < 2 || !info[1].IsObject()) throw Error("INVALID_ARGUMENT", "generate: expected an options object");
-      Napi::Object o = info[1].As<Napi::Object>();
-      options.maxNewTokens = intOption(o, "maxNewTokens", 16, 0);
-      options.minNewTokens = intOption(o, "minNewTokens", 0, 0);
-      options.padTokenId = intOption(o, "padTokenId", 0, 0);
-      if (options.padTokenId >= vocab) throw Error("INVALID_ARGUMENT", "padTokenId: expected a token id in [0, " + std::to_string(vocab) + ")");
-      if (o.Has("eosTokenIds") && !o.Get("eosTokenIds").IsUndefined()) {
-        Napi::Value ev = o.Get("eosTokenIds");
-        if (!ev.IsArray()) throw Error("INVALID_ARGUMENT", "eosTokenIds: expected an array of token ids");
-        Napi::Array wrapped = Napi::Array::New(env, 1);
-        wrapped.Set(0u, ev);
-        options.eosTokenIds = idsFromJs(wrapped, "eosTokenIds", vocab)[0];
-      }
-    } catch (...) {
-      throwJsError(env, captureCurrentException());
-    }
     std::shared_ptr<ModelState> state = state_;
     using Out = std::vector<std::vector<int64_t>>;
-    std::function<Out()> work = [state, prompts = std::move(prompts), options]() {
-      return generateGreedy(*state->model, prompts, options);
-    };
-    std::function<Napi::Value(Napi::Env, Out&)> toJs = [](Napi::Env env, Out& rows) -> Napi::Value {
-      Napi::Array out = Napi::Array::New(env, rows.size());
-      for (size_t b = 0; b < rows.size(); ++b) {
-        Napi::Array row = Napi::Array::New(env, rows[b].size());
-        for (size_t t = 0; t < rows[b].size(); ++t) row.Set(static_cast<uint32_t>(t), Napi::Number::New(env, static_cast<double>(rows[b][t])));
-        out.Set(static_cast<uint32_t>(b), row);
-      }
-      return out;
-    };
-    return runOnWorker<Out>(env, *state_->worker, std::move(work), std::move(toJs), Value());
+    return onWorker<Out>(
+        info,
+        [&]() -> std::function<Out()> {
+          const int64_t vocab = state->model->arch().vocabSize;
+          Napi::Object prompts = objectArg(info, 0, "generate prompts");
+          Napi::Object o = objectArg(info, 1, "generate options");
+          at::Tensor ids = int32ArrayFromJs(prompts.Get("ids"), "ids", 0, vocab);
+          at::Tensor lens = seqLensFromJs(prompts.Get("seqLens"), "seqLens", ids.numel(), 0, "prompt");
+          GreedyOptions options;
+          options.maxNewTokens = intOption(o, "maxNewTokens", std::nullopt, 0);
+          options.minNewTokens = intOption(o, "minNewTokens", std::nullopt, 0);
+          options.padTokenId = intOption(o, "padTokenId", std::nullopt, 0);
+          if (options.padTokenId >= vocab) invalidArgument("padTokenId: expected a token id in [0, " + std::to_string(vocab) + ")");
+          at::Tensor eos = int32ArrayFromJs(o.Get("eosTokenIds"), "eosTokenIds", 0, vocab);
+          options.eosTokenIds.assign(eos.data_ptr<int64_t>(), eos.data_ptr<int64_t>() + eos.numel());
+          return [state, ids, lens, options]() {
+            Out rows;
+            const int64_t* id = ids.data_ptr<int64_t>();
+            const int64_t* len = lens.data_ptr<int64_t>();
+            for (int64_t s = 0, start = 0; s < lens.numel(); start += len[s], ++s) rows.emplace_back(id + start, id + start + len[s]);
+            return generateGreedy(*state->model, rows, options);
+          };
+        },
+        [](Napi::Env env, Out& rows) -> Napi::Value { return packedToJs(env, rows); });
   }
 
-  // Parses on the JS thread (errors thrown as SftError), then runs `work` on the worker.
-  template <class R>
-  Napi::Value onWorker(const Napi::CallbackInfo& info, std::function<std::function<R()>()> parse,
-                       std::function<Napi::Value(Napi::Env, R&)> toJs) {
-    Napi::Env env = info.Env();
-    requireLive(env);
-    std::function<R()> work;
-    try {
-      work = parse();
-    } catch (...) {
-      // Argument errors reject the promise, like errors from the work itself.
-      auto deferred = Napi::Promise::Deferred::New(env);
-      try {
-        throw;
-      } catch (const Napi::Error& e) {
-        deferred.Reject(e.Value());
-      } catch (...) {
-        deferred.Reject(makeJsError(env, captureCurrentException()));
-      }
-      return deferred.Promise();
-    }
-    return runOnWorker<R>(env, *state_->worker, std::move(work), std::move(toJs), Value());
-  }
-
-  // addLora({targets, r, alpha, useRslora?, dropout?, layers?, seed?, dropoutSeed?}) -> {modules, parameters}
+  // addLora({targets, r, alpha, useRslora, dropout, layers?, seed, dropoutSeed?}) -> {modules, parameters}
   Napi::Value AddLora(const Napi::CallbackInfo& info) {
     struct Out {
       std::vector<std::string> modules;
@@ -342,34 +228,33 @@ class ModelHandle : public Napi::ObjectWrap<ModelHandle> {
           Napi::Object o = objectArg(info, 0, "addLora");
           LoraOptions options;
           Napi::Value targets = o.Get("targets");
-          if (!targets.IsArray()) throw Error("INVALID_ARGUMENT", "targets: expected an array of module names but received " + describeJs(targets));
+          if (!targets.IsArray()) invalidArgument("targets: expected an array of module names but received " + describeJs(targets));
           Napi::Array ta = targets.As<Napi::Array>();
           for (uint32_t i = 0; i < ta.Length(); ++i) {
-            if (!ta.Get(i).IsString()) throw Error("INVALID_ARGUMENT", "targets[" + std::to_string(i) + "]: expected a module name but received " + describeJs(ta.Get(i)));
+            if (!ta.Get(i).IsString()) invalidArgument("targets[" + std::to_string(i) + "]: expected a module name but received " + describeJs(ta.Get(i)));
             options.targets.push_back(ta.Get(i).As<Napi::String>().Utf8Value());
           }
-          options.r = intOption(o, "r", 0, 1);
-          if (options.r == 0) throw Error("INVALID_ARGUMENT", "r: expected an integer >= 1 but received undefined");
+          options.r = intOption(o, "r", std::nullopt, 1);
           options.alpha = numberOption(o, "alpha", std::nullopt);
-          options.useRslora = boolOption(o, "useRslora", false);
-          options.dropout = numberOption(o, "dropout", 0.0);
-          options.seed = static_cast<uint64_t>(intOption(o, "seed", 0, 0));
+          options.useRslora = boolOption(o, "useRslora", std::nullopt);
+          options.dropout = numberOption(o, "dropout", std::nullopt);
+          options.seed = static_cast<uint64_t>(intOption(o, "seed", std::nullopt, 0));
           if (o.Has("dropoutSeed") && !o.Get("dropoutSeed").IsUndefined()) {
-            options.dropoutSeed = static_cast<uint64_t>(intOption(o, "dropoutSeed", 0, 0));
+            options.dropoutSeed = static_cast<uint64_t>(intOption(o, "dropoutSeed", std::nullopt, 0));
           }
           if (o.Has("layers") && !o.Get("layers").IsUndefined() && !o.Get("layers").IsNull()) {
             Napi::Value lv = o.Get("layers");
-            if (!lv.IsArray()) throw Error("INVALID_ARGUMENT", "layers: expected an array of decoder-layer indices but received " + describeJs(lv));
+            if (!lv.IsArray()) invalidArgument("layers: expected an array of decoder-layer indices but received " + describeJs(lv));
             Napi::Array la = lv.As<Napi::Array>();
             for (uint32_t i = 0; i < la.Length(); ++i) {
               Napi::Value v = la.Get(i);
               const double d = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : std::nan("");
               if (!v.IsNumber() || std::floor(d) != d || std::fabs(d) > 1e9) {
-                throw Error("INVALID_ARGUMENT", "layers[" + std::to_string(i) + "]: expected a layer index but received " + describeJs(v));
+                invalidArgument("layers[" + std::to_string(i) + "]: expected a layer index but received " + describeJs(v));
               }
               options.layers.push_back(static_cast<int64_t>(d));
             }
-            if (options.layers.empty()) throw Error("INVALID_ARGUMENT", "layers: expected at least one layer index (leave it out for all layers)");
+            if (options.layers.empty()) invalidArgument("layers: expected at least one layer index (leave it out for all layers)");
           }
           return [state, options]() {
             Out out;
@@ -388,7 +273,7 @@ class ModelHandle : public Napi::ObjectWrap<ModelHandle> {
         });
   }
 
-  // loraTensors() -> Record<peft name, {dtype, shape, data}> (fp32 copies)
+  // loraTensors() -> Record<peft name, {dtype, shape, data}> (fp32 copies), for inspection and tests.
   Napi::Value LoraTensors(const Napi::CallbackInfo& info) {
     std::shared_ptr<ModelState> state = state_;
     return onWorker<NamedTensors>(
@@ -402,17 +287,19 @@ class ModelHandle : public Napi::ObjectWrap<ModelHandle> {
     return onWorker<bool>(
         info,
         [&]() -> std::function<bool()> {
-          if (info.Length() < 1) throw Error("INVALID_ARGUMENT", "setLoraTensors: expected a record of tensors");
+          if (info.Length() < 1) invalidArgument("setLoraTensors: expected a record of tensors");
           NamedTensors tensors = recordFromJs(info[0], "setLoraTensors");
           return [state, tensors]() {
             state->model->setLoraTensors(tensors);
             return true;
           };
         },
-        [](Napi::Env env, bool&) -> Napi::Value { return env.Undefined(); });
+        undefinedToJs);
   }
 
-  // trainStep({ids, attentionMask?, labels}, {lossScale, gradientCheckpointing?}) -> {lossSum, tokens}
+  // trainStep({ids: Int32Array, labels: Int32Array, seqLens: Int32Array}, {lossScale, gradientCheckpointing})
+  //   -> {lossSum, tokens}. A packed batch: sequence i is the next seqLens[i] entries of ids and
+  //   labels; the label of token t is labels[t + 1] of the same sequence (-100: no loss).
   Napi::Value TrainStep(const Napi::CallbackInfo& info) {
     std::shared_ptr<ModelState> state = state_;
     return onWorker<TrainStepResult>(
@@ -421,19 +308,20 @@ class ModelHandle : public Napi::ObjectWrap<ModelHandle> {
           Napi::Object batch = objectArg(info, 0, "trainStep batch");
           Napi::Object o = objectArg(info, 1, "trainStep options");
           const int64_t vocab = state->model->arch().vocabSize;
-          at::Tensor ids = matrixFromJs(batch.Get("ids"), "ids", 0, vocab, std::nullopt);
-          at::Tensor labels = matrixFromJs(batch.Get("labels"), "labels", 0, vocab, -100);
-          at::Tensor mask = batch.Has("attentionMask") && !batch.Get("attentionMask").IsUndefined() && !batch.Get("attentionMask").IsNull()
-                                ? matrixFromJs(batch.Get("attentionMask"), "attentionMask", 0, 2, std::nullopt)
-                                : at::ones_like(ids);
-          if (labels.sizes() != ids.sizes() || mask.sizes() != ids.sizes()) {
-            throw Error("INVALID_ARGUMENT", "trainStep: ids, attentionMask and labels must have the same shape");
+          PackedBatch packed;
+          packed.ids = int32ArrayFromJs(batch.Get("ids"), "ids", 0, vocab);
+          packed.labels = int32ArrayFromJs(batch.Get("labels"), "labels", 0, vocab, -100);
+          if (packed.labels.numel() != packed.ids.numel()) {
+            invalidArgument("labels: expected one label per token id (" + std::to_string(packed.ids.numel()) + ") but received " +
+                            std::to_string(packed.labels.numel()));
           }
+          packed.seqLens = seqLensFromJs(batch.Get("seqLens"), "seqLens", packed.ids.numel(), 1, "sequence");
           const double lossScale = numberOption(o, "lossScale", std::nullopt);
-          const bool checkpointing = boolOption(o, "gradientCheckpointing", false);
-          return [state, ids, labels, mask, lossScale, checkpointing]() {
+          const bool checkpointing = boolOption(o, "gradientCheckpointing", std::nullopt);
+          return [state, packed, lossScale, checkpointing]() {
             const at::Device device = state->model->device();
-            return state->model->trainStep(ids.to(device), mask.to(device).ne(0), labels.to(device), lossScale, checkpointing);
+            PackedBatch onDevice{packed.ids.to(device), packed.labels.to(device), packed.seqLens};
+            return state->model->trainStep(onDevice, lossScale, checkpointing);
           };
         },
         [](Napi::Env env, TrainStepResult& r) -> Napi::Value {
@@ -452,6 +340,63 @@ class ModelHandle : public Napi::ObjectWrap<ModelHandle> {
         [](Napi::Env env, NamedTensors& t) -> Napi::Value { return recordToJs(env, t); });
   }
 
+  // A method that takes one file path and runs `action(model, path)` on the worker.
+  Napi::Value withFile(const Napi::CallbackInfo& info, const char* method, std::function<void(Model&, const std::string&)> action) {
+    std::shared_ptr<ModelState> state = state_;
+    return onWorker<bool>(
+        info,
+        [&]() -> std::function<bool()> {
+          const std::string file = stringArg(info, 0, std::string(method) + " file");
+          return [state, file, action]() {
+            action(*state->model, file);
+            return true;
+          };
+        },
+        undefinedToJs);
+  }
+
+  // saveAdapter(file): adapter_model.safetensors in peft's layout.
+  Napi::Value SaveAdapter(const Napi::CallbackInfo& info) {
+    return withFile(info, "saveAdapter", [](Model& m, const std::string& f) { saveAdapterFile(m, f); });
+  }
+
+  // loadAdapterWeights(file): every adapter tensor from a peft adapter_model.safetensors.
+  Napi::Value LoadAdapterWeights(const Napi::CallbackInfo& info) {
+    return withFile(info, "loadAdapterWeights", [](Model& m, const std::string& f) { loadAdapterFile(m, f); });
+  }
+
+  // saveOptimizerState(file) -> {step}: the AdamW moments (and dropout generator) as of `step`.
+  Napi::Value SaveOptimizerState(const Napi::CallbackInfo& info) {
+    std::shared_ptr<ModelState> state = state_;
+    return onWorker<int64_t>(
+        info,
+        [&]() -> std::function<int64_t()> {
+          const std::string file = stringArg(info, 0, "saveOptimizerState file");
+          return [state, file]() { return saveOptimizerFile(*state->model, file); };
+        },
+        [](Napi::Env env, int64_t& step) -> Napi::Value {
+          Napi::Object out = Napi::Object::New(env);
+          out.Set("step", Napi::Number::New(env, static_cast<double>(step)));
+          return out;
+        });
+  }
+
+  // loadOptimizerState(file, {step}): restores what saveOptimizerState wrote.
+  Napi::Value LoadOptimizerState(const Napi::CallbackInfo& info) {
+    std::shared_ptr<ModelState> state = state_;
+    return onWorker<bool>(
+        info,
+        [&]() -> std::function<bool()> {
+          const std::string file = stringArg(info, 0, "loadOptimizerState file");
+          const int64_t step = intOption(objectArg(info, 1, "loadOptimizerState options"), "step", std::nullopt, 0);
+          return [state, file, step]() {
+            loadOptimizerFile(*state->model, file, step);
+            return true;
+          };
+        },
+        undefinedToJs);
+  }
+
   // mergeAdapter(srcDir, outFile) -> {tensors, bytes}: writes the merged 16-bit checkpoint.
   Napi::Value MergeAdapter(const Napi::CallbackInfo& info) {
     std::shared_ptr<ModelState> state = state_;
@@ -459,8 +404,8 @@ class ModelHandle : public Napi::ObjectWrap<ModelHandle> {
     return onWorker<Out>(
         info,
         [&]() -> std::function<Out()> {
-          std::string src = requireString(info, 0, "srcDir");
-          std::string outFile = requireString(info, 1, "outFile");
+          std::string src = stringArg(info, 0, "mergeAdapter srcDir");
+          std::string outFile = stringArg(info, 1, "mergeAdapter outFile");
           return [state, src, outFile]() {
             auto tensors = state->model->mergedCheckpoint(src);
             int64_t bytes = 0;
@@ -487,7 +432,7 @@ class ModelHandle : public Napi::ObjectWrap<ModelHandle> {
             return true;
           };
         },
-        [](Napi::Env env, bool&) -> Napi::Value { return env.Undefined(); });
+        undefinedToJs);
   }
 
   // optimizerStep({lr, beta1, beta2, eps, weightDecay, maxGradNorm}) -> {gradNorm}
@@ -513,7 +458,7 @@ class ModelHandle : public Napi::ObjectWrap<ModelHandle> {
         });
   }
 
-  // initProcessGroup({rank, worldSize, host, port, backend, timeoutMs}): joins the rendezvous
+  // initProcessGroup({rank, worldSize, host?, port, backend?, timeoutMs?}): joins the rendezvous
   // (rank 0 hosts the store); resolves once every rank has joined.
   Napi::Value InitProcessGroup(const Napi::CallbackInfo& info) {
     std::shared_ptr<ModelState> state = state_;
@@ -522,16 +467,14 @@ class ModelHandle : public Napi::ObjectWrap<ModelHandle> {
         [&]() -> std::function<bool()> {
           Napi::Object o = objectArg(info, 0, "initProcessGroup");
           ProcessGroupOptions options;
-          options.worldSize = static_cast<int>(intOption(o, "worldSize", -1, 1));
-          if (options.worldSize < 1) throw Error("INVALID_ARGUMENT", "worldSize: expected an integer >= 1 but received undefined");
-          options.rank = static_cast<int>(intOption(o, "rank", -1, 0));
-          if (options.rank < 0 || options.rank >= options.worldSize) {
-            throw Error("INVALID_ARGUMENT", "rank: expected an integer in [0, " + std::to_string(options.worldSize) + ")");
+          options.worldSize = static_cast<int>(intOption(o, "worldSize", std::nullopt, 1));
+          options.rank = static_cast<int>(intOption(o, "rank", std::nullopt, 0));
+          if (options.rank >= options.worldSize) {
+            invalidArgument("rank: expected an integer in [0, " + std::to_string(options.worldSize) + ") but received " + std::to_string(options.rank));
           }
-          options.port = static_cast<int>(intOption(o, "port", -1, 1));
-          if (options.port < 1) throw Error("INVALID_ARGUMENT", "port: expected an integer in [1, 65535] but received undefined");
-          if (o.Has("host") && !o.Get("host").IsUndefined()) options.host = o.Get("host").ToString().Utf8Value();
-          if (o.Has("backend") && !o.Get("backend").IsUndefined()) options.backend = o.Get("backend").ToString().Utf8Value();
+          options.port = static_cast<int>(intOption(o, "port", std::nullopt, 1));
+          if (auto host = stringOption(o, "host")) options.host = *host;
+          if (auto backend = stringOption(o, "backend")) options.backend = *backend;
           options.timeoutMs = intOption(o, "timeoutMs", options.timeoutMs, 1);
           return [state, options]() {
             if (state->group) throw Error("DIST_INIT", "initProcessGroup: this model already belongs to a process group");
@@ -539,7 +482,7 @@ class ModelHandle : public Napi::ObjectWrap<ModelHandle> {
             return true;
           };
         },
-        [](Napi::Env env, bool&) -> Napi::Value { return env.Undefined(); });
+        undefinedToJs);
   }
 
   // abortProcessGroup(): synchronous, any time: the pending and later collectives of this rank
@@ -559,11 +502,11 @@ class ModelHandle : public Napi::ObjectWrap<ModelHandle> {
         [&]() -> std::function<Out()> {
           Out scalars;
           if (info.Length() > 0 && !info[0].IsUndefined()) {
-            if (!info[0].IsArray()) throw Error("INVALID_ARGUMENT", "allReduceGradients: expected an array of numbers but received " + describeJs(info[0]));
+            if (!info[0].IsArray()) invalidArgument("allReduceGradients: expected an array of numbers but received " + describeJs(info[0]));
             Napi::Array a = info[0].As<Napi::Array>();
             for (uint32_t i = 0; i < a.Length(); ++i) {
               Napi::Value v = a.Get(i);
-              if (!v.IsNumber()) throw Error("INVALID_ARGUMENT", "allReduceGradients[" + std::to_string(i) + "]: expected a number but received " + describeJs(v));
+              if (!v.IsNumber()) invalidArgument("allReduceGradients[" + std::to_string(i) + "]: expected a number but received " + describeJs(v));
               scalars.push_back(v.As<Napi::Number>().DoubleValue());
             }
           }
@@ -590,59 +533,14 @@ class ModelHandle : public Napi::ObjectWrap<ModelHandle> {
         });
   }
 
-  // optimizerState() -> {step, tensors: {"exp_avg.<name>", "exp_avg_sq.<name>"}}
-  Napi::Value OptimizerState(const Napi::CallbackInfo& info) {
-    struct Out {
-      int64_t step = 0;
-      NamedTensors tensors;
-    };
-    std::shared_ptr<ModelState> state = state_;
-    return onWorker<Out>(
-        info,
-        [&]() -> std::function<Out()> {
-          return [state]() {
-            const Model& m = *state->model;
-            if (!m.hasLora()) throw Error("LORA_INVALID", "this model has no LoRA adapters; call addLora first");
-            Out out;
-            out.step = m.optimizer().steps();
-            NamedTensors named;
-            const auto& params = m.loraParameters();
-            for (size_t i = 0; i < params.size(); ++i) named.emplace_back("exp_avg." + params[i].first, m.optimizer().expAvg()[i]);
-            for (size_t i = 0; i < params.size(); ++i) named.emplace_back("exp_avg_sq." + params[i].first, m.optimizer().expAvgSq()[i]);
-            if (at::Tensor rng = m.dropoutRngState(); rng.defined()) named.emplace_back("rng.dropout", rng);
-            out.tensors = cpuCopies(named);
-            return out;
-          };
-        },
-        [](Napi::Env env, Out& out) -> Napi::Value {
-          Napi::Object result = Napi::Object::New(env);
-          result.Set("step", Napi::Number::New(env, static_cast<double>(out.step)));
-          result.Set("tensors", recordToJs(env, out.tensors));
-          return result;
-        });
-  }
-
-  // setOptimizerState({step, tensors})
-  Napi::Value SetOptimizerState(const Napi::CallbackInfo& info) {
-    std::shared_ptr<ModelState> state = state_;
-    return onWorker<bool>(
-        info,
-        [&]() -> std::function<bool()> {
-          Napi::Object o = objectArg(info, 0, "setOptimizerState");
-          const int64_t step = intOption(o, "step", -1, 0);
-          if (step < 0) throw Error("INVALID_ARGUMENT", "step: expected an integer >= 0 but received undefined");
-          NamedTensors tensors = recordFromJs(o.Get("tensors"), "setOptimizerState");
-          return [state, step, tensors]() {
-            state->model->setOptimizerState(step, tensors);
-            return true;
-          };
-        },
-        [](Napi::Env env, bool&) -> Napi::Value { return env.Undefined(); });
-  }
-
+  // info(): synchronous (facts fixed at load); throws DISPOSED after dispose().
   Napi::Value Info(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    requireLive(env);
+    try {
+      requireLive();
+    } catch (...) {
+      throwJsError(env, captureCurrentException());
+    }
     const Model& m = *state_->model;
     Napi::Object out = Napi::Object::New(env);
     out.Set("device", Napi::String::New(env, m.device().is_cuda() ? "cuda" : "cpu"));
@@ -654,6 +552,8 @@ class ModelHandle : public Napi::ObjectWrap<ModelHandle> {
     return out;
   }
 
+  // dispose(): frees the model on its thread, then ends the thread. Resolves at once when
+  // already disposed.
   Napi::Value Dispose(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     std::shared_ptr<ModelState> state = state_;
@@ -668,7 +568,7 @@ class ModelHandle : public Napi::ObjectWrap<ModelHandle> {
       state->model.reset();
       return true;
     };
-    std::function<Napi::Value(Napi::Env, bool&)> toJs = [state](Napi::Env env, bool&) -> Napi::Value {
+    ToJsFn<bool> toJs = [state](Napi::Env env, bool&) -> Napi::Value {
       state->worker->stop();  // its queue is empty: this was the last task
       return env.Undefined();
     };
@@ -701,7 +601,7 @@ at::ScalarType parseDtype(const std::string& name) {
 // {quant: 'none'|'nf4'|'fp4', doubleQuant: boolean, blocksize?: number, dequantizeStored: boolean}
 LoadOptions parseLoadOptions(const Napi::Object& o) {
   LoadOptions load;
-  const std::string quant = o.Has("quant") ? o.Get("quant").ToString().Utf8Value() : "none";
+  const std::string quant = stringOption(o, "quant").value_or("none");
   if (quant == "none") load.quant = LoadOptions::Quant::None;
   else if (quant == "nf4") load.quant = LoadOptions::Quant::NF4;
   else if (quant == "fp4") load.quant = LoadOptions::Quant::FP4;
@@ -716,39 +616,30 @@ struct Env {
   Napi::FunctionReference handleClass;
 };
 
+// loadModel(dir, arch, options) -> Promise<ModelHandle>; bad arguments reject it.
 Napi::Value LoadModel(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  std::string dir;
-  ArchSpec arch;
-  at::Device device(at::kCPU);
-  at::ScalarType dtype = at::kFloat;
-  LoadOptions load;
-  try {
-    dir = requireString(info, 0, "dir");
-    arch = archSpecFromJs(requireObject(info, 1, "arch"));
-    Napi::Object options = requireObject(info, 2, "options");
-    device = parseDevice(options.Get("device").ToString().Utf8Value());
-    dtype = parseDtype(options.Get("dtype").ToString().Utf8Value());
-    load = parseLoadOptions(options);
-  } catch (const Napi::Error&) {
-    throw;
-  } catch (...) {
-    throwJsError(env, captureCurrentException());
-  }
   auto state = std::make_shared<ModelState>();
-  std::function<bool()> work = [state, arch = std::move(arch), dir, device, dtype, load]() {
-    at::NoGradGuard noGrad;
-    state->model = std::make_unique<Model>(arch, dir, device, dtype, load);
-    return true;
-  };
-  std::function<Napi::Value(Napi::Env, bool&)> toJs = [state](Napi::Env env, bool&) -> Napi::Value {
-    Env* data = env.GetInstanceData<Env>();
-    auto external = Napi::External<std::shared_ptr<ModelState>>::New(env, new std::shared_ptr<ModelState>(state),
-                                                                      [](Napi::Env, std::shared_ptr<ModelState>* p) { delete p; });
-    return data->handleClass.New({external});
-  };
-  Napi::Promise promise = runOnWorker<bool>(env, *state->worker, std::move(work), std::move(toJs));
-  return promise;
+  return parseThenRun<bool>(
+      info.Env(), *state->worker,
+      [&]() -> std::function<bool()> {
+        const std::string dir = stringArg(info, 0, "loadModel dir");
+        ArchSpec arch = archSpecFromJs(objectArg(info, 1, "loadModel arch"));
+        Napi::Object options = objectArg(info, 2, "loadModel options");
+        const at::Device device = parseDevice(stringOption(options, "device").value_or(""));
+        const at::ScalarType dtype = parseDtype(stringOption(options, "dtype").value_or(""));
+        const LoadOptions load = parseLoadOptions(options);
+        return [state, arch = std::move(arch), dir, device, dtype, load]() {
+          at::NoGradGuard noGrad;
+          state->model = std::make_unique<Model>(arch, dir, device, dtype, load);
+          return true;
+        };
+      },
+      [state](Napi::Env env, bool&) -> Napi::Value {
+        Env* data = env.GetInstanceData<Env>();
+        auto external = Napi::External<std::shared_ptr<ModelState>>::New(env, new std::shared_ptr<ModelState>(state),
+                                                                          [](Napi::Env, std::shared_ptr<ModelState>* p) { delete p; });
+        return data->handleClass.New({external});
+      });
 }
 
 void registerModel(Napi::Env env, Napi::Object exports) {

@@ -1,6 +1,7 @@
 // N-API glue for native/core/safetensors.h: exports.safetensors = {inspect, read, write,
-// checkpointNames}. Synchronous on purpose: these calls parse a header or move one tensor;
-// bulk checkpoint loading happens inside the model loader's worker thread, not here.
+// checkpointNames}. inspect, read and checkpointNames are synchronous on purpose: they parse a
+// header or move one tensor. write returns a Promise: it may write gigabytes (GGUF import
+// shards). Bulk checkpoint loading happens inside the model loader's worker thread, not here.
 #include <napi.h>
 
 #include <ATen/ATen.h>
@@ -13,6 +14,7 @@
 #include "addon/errors.h"
 #include "addon/registry.h"
 #include "addon/tensor_js.h"
+#include "addon/worker.h"
 #include "core/errors.h"
 #include "core/safetensors.h"
 
@@ -79,36 +81,48 @@ Napi::Value Read(const Napi::CallbackInfo& info) {
   });
 }
 
+// write(path, tensors, metadata?) -> Promise<void>: on the libuv pool, so a multi-GB shard
+// never stalls the event loop. The tensors are views over the JS buffers (no copy of a 2 GiB
+// shard); the buffers stay referenced until the promise settles and must not change before.
 Napi::Value Write(const Napi::CallbackInfo& info) {
-  std::string path = requireString(info, 0, "path");
-  Napi::Object tensors = requireObject(info, 1, "tensors");
-  return guarded(info, [&]() -> Napi::Value {
-    std::vector<std::pair<std::string, at::Tensor>> list;
-    Napi::Array names = tensors.GetPropertyNames();
-    for (uint32_t i = 0; i < names.Length(); ++i) {
-      std::string name = names.Get(i).ToString().Utf8Value();
-      list.emplace_back(name, tensorFromJs(path + ": tensor \"" + name + "\": ", tensors.Get(name)));
-    }
-    std::map<std::string, std::string> metadata;
-    if (info.Length() > 2 && !info[2].IsUndefined() && !info[2].IsNull()) {
-      if (!info[2].IsObject() || info[2].IsArray()) {
-        invalidArgument(path + ": expected metadata to be an object of strings but received " + describeJs(info[2]));
-      }
-      Napi::Object meta = info[2].As<Napi::Object>();
-      Napi::Array keys = meta.GetPropertyNames();
-      for (uint32_t i = 0; i < keys.Length(); ++i) {
-        std::string key = keys.Get(i).ToString().Utf8Value();
-        Napi::Value value = meta.Get(key);
-        if (!value.IsString()) {
-          invalidArgument(path + ": expected metadata \"" + key + "\" to be a string but received " +
-                          describeJs(value));
+  using Tensors = std::vector<std::pair<std::string, at::Tensor>>;
+  Napi::Env env = info.Env();
+  Napi::Array buffers = Napi::Array::New(env);  // keeps every JS buffer alive during the write
+  return parseThenRunOnPool<bool>(
+      env,
+      [&]() -> std::function<bool()> {
+        std::string path = requireString(info, 0, "path");
+        Napi::Object tensors = requireObject(info, 1, "tensors");
+        Tensors list;
+        Napi::Array names = tensors.GetPropertyNames();
+        for (uint32_t i = 0; i < names.Length(); ++i) {
+          std::string name = names.Get(i).ToString().Utf8Value();
+          Napi::Value value = tensors.Get(name);
+          list.emplace_back(name, tensorFromJs(path + ": tensor \"" + name + "\": ", value));
+          buffers.Set(i, value.As<Napi::Object>().Get("data"));
         }
-        metadata.emplace(key, value.As<Napi::String>().Utf8Value());
-      }
-    }
-    st::write(path, list, metadata);
-    return info.Env().Undefined();
-  });
+        std::map<std::string, std::string> metadata;
+        if (info.Length() > 2 && !info[2].IsUndefined() && !info[2].IsNull()) {
+          if (!info[2].IsObject() || info[2].IsArray()) {
+            invalidArgument(path + ": expected metadata to be an object of strings but received " + describeJs(info[2]));
+          }
+          Napi::Object meta = info[2].As<Napi::Object>();
+          Napi::Array keys = meta.GetPropertyNames();
+          for (uint32_t i = 0; i < keys.Length(); ++i) {
+            std::string key = keys.Get(i).ToString().Utf8Value();
+            Napi::Value value = meta.Get(key);
+            if (!value.IsString()) {
+              invalidArgument(path + ": expected metadata \"" + key + "\" to be a string but received " + describeJs(value));
+            }
+            metadata.emplace(key, value.As<Napi::String>().Utf8Value());
+          }
+        }
+        return [path, list = std::move(list), metadata = std::move(metadata)]() {
+          st::write(path, list, metadata);
+          return true;
+        };
+      },
+      [](Napi::Env env, bool&) -> Napi::Value { return env.Undefined(); }, buffers);
 }
 
 // Sorted tensor names of a checkpoint directory (model.safetensors or sharded with an index).

@@ -26,6 +26,21 @@ std::string describeJs(const Napi::Value& v) {
   }
   if (v.IsNumber() || v.IsBoolean()) return v.ToString().Utf8Value();
   if (v.IsArray()) return "an array";
+  if (v.IsTypedArray()) {
+    switch (v.As<Napi::TypedArray>().TypedArrayType()) {
+      case napi_int8_array: return "an Int8Array";
+      case napi_uint8_array: return "a Uint8Array (or Buffer)";
+      case napi_uint8_clamped_array: return "a Uint8ClampedArray";
+      case napi_int16_array: return "an Int16Array";
+      case napi_uint16_array: return "a Uint16Array";
+      case napi_int32_array: return "an Int32Array";
+      case napi_uint32_array: return "a Uint32Array";
+      case napi_float32_array: return "a Float32Array";
+      case napi_float64_array: return "a Float64Array";
+      default: return "a typed array";
+    }
+  }
+  if (v.IsArrayBuffer()) return "an ArrayBuffer";
   if (v.IsFunction()) return "a function";
   if (v.IsObject()) return "an object";
   return "a value of another type";

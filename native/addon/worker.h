@@ -1,6 +1,11 @@
 // One worker thread per native Model: heavy calls run there in order, never on the event loop,
 // and always on the same thread (CUDA state and grad mode are per thread). Each call returns a
-// Promise settled on the JS thread through a thread-safe function.
+// Promise settled on the JS thread through a thread-safe function. Work that belongs to no
+// model (file writes, checkpoint quantization) runs on the libuv pool instead (runOnPool).
+//
+// Every asynchronous binding takes one path: parse (JS thread: copy the arguments into plain
+// C++ values; throwing rejects the promise) -> work (off the event loop) -> toJs (JS thread).
+// parseThenRun / parseThenRunOnPool are that path; no binding method throws synchronously.
 #pragma once
 #include <napi.h>
 
@@ -11,6 +16,7 @@
 #include <mutex>
 #include <optional>
 #include <thread>
+#include <utility>
 
 #include "addon/errors.h"
 
@@ -108,6 +114,96 @@ Napi::Promise runOnWorker(Napi::Env env, WorkerThread& worker, std::function<R()
       handle.Release();
     });
   });
+  return promise;
+}
+
+// Call inside a catch block: a Promise rejected with the exception in flight (a JS exception
+// thrown by an argument check, or a C++ one mapped to an SftError).
+inline Napi::Promise rejectedWithCurrentException(Napi::Env env) {
+  auto deferred = Napi::Promise::Deferred::New(env);
+  try {
+    throw;
+  } catch (const Napi::Error& e) {
+    deferred.Reject(e.Value());
+  } catch (...) {
+    deferred.Reject(makeJsError(env, captureCurrentException()));
+  }
+  return deferred.Promise();
+}
+
+template <class R>
+using ParseFn = std::function<std::function<R()>()>;
+template <class R>
+using ToJsFn = std::function<Napi::Value(Napi::Env, R&)>;
+
+// parse on the JS thread, then the work it returns on `worker`, then toJs.
+template <class R>
+Napi::Promise parseThenRun(Napi::Env env, WorkerThread& worker, const ParseFn<R>& parse, ToJsFn<R> toJs,
+                           Napi::Object keepAlive = Napi::Object()) {
+  std::function<R()> work;
+  try {
+    work = parse();
+  } catch (...) {
+    return rejectedWithCurrentException(env);
+  }
+  return runOnWorker<R>(env, worker, std::move(work), std::move(toJs), keepAlive);
+}
+
+// Work that belongs to no model, on the libuv thread pool. `keepAlive` (may be empty) stays
+// referenced until the promise settles: e.g. the JS buffers a write reads from.
+template <class R>
+class PoolJob : public Napi::AsyncWorker {
+ public:
+  PoolJob(Napi::Env env, std::function<R()> work, ToJsFn<R> toJs, Napi::Object keepAlive)
+      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), work_(std::move(work)), toJs_(std::move(toJs)) {
+    if (!keepAlive.IsEmpty()) keepAlive_ = Napi::Persistent(keepAlive);
+  }
+  Napi::Promise Promise() const { return deferred_.Promise(); }
+
+  void Execute() override {
+    try {
+      result_.emplace(work_());
+    } catch (...) {
+      error_ = captureCurrentException();
+    }
+  }
+
+  void OnOK() override {
+    Napi::Env env = Env();
+    if (!result_) {
+      deferred_.Reject(makeJsError(env, error_));
+      return;
+    }
+    try {
+      deferred_.Resolve(toJs_(env, *result_));
+    } catch (const Napi::Error& e) {
+      deferred_.Reject(e.Value());
+    } catch (...) {
+      deferred_.Reject(makeJsError(env, captureCurrentException()));
+    }
+  }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  std::function<R()> work_;
+  ToJsFn<R> toJs_;
+  std::optional<R> result_;
+  CapturedError error_;
+  Napi::ObjectReference keepAlive_;
+};
+
+// parse on the JS thread, then the work it returns on the libuv pool, then toJs.
+template <class R>
+Napi::Promise parseThenRunOnPool(Napi::Env env, const ParseFn<R>& parse, ToJsFn<R> toJs, Napi::Object keepAlive = Napi::Object()) {
+  std::function<R()> work;
+  try {
+    work = parse();
+  } catch (...) {
+    return rejectedWithCurrentException(env);
+  }
+  auto* job = new PoolJob<R>(env, std::move(work), std::move(toJs), keepAlive);  // deletes itself once settled
+  Napi::Promise promise = job->Promise();
+  job->Queue();
   return promise;
 }
 

@@ -5,7 +5,8 @@ import type { ArchConfig } from '../config/arch.js';
 import { loadArchConfig, readJsonFile } from '../config/hf-config.js';
 import { loadGenerationDefaults } from '../config/generation.js';
 import { ErrorCode, SftError } from '../errors.js';
-import { native, type NativeModelHandle, type StTensorData } from '../native.js';
+import { native, type NativeModelHandle } from '../native.js';
+import { packRows, tokenMatrix, unpackRows } from '../data/pack.js';
 import { peftAdapterConfig, readPeftAdapterConfig, type LoraSpec } from './adapter-config.js';
 import { parseOptions } from './options.js';
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -163,7 +164,9 @@ export class Model {
   /** Float32 logits for every position of every sequence (sequences must have equal length; pad + mask otherwise). */
   async logits(ids: number[][], options: LogitsOptions = {}): Promise<Logits> {
     const opts = parseOptions(logitsOptionsSchema, options, 'logits options');
-    return this.#live().logits(ids, opts.attentionMask ?? null);
+    const handle = this.#live();
+    const m = tokenMatrix(ids, opts.attentionMask);
+    return handle.logits(m.ids, m.shape, m.attentionMask);
   }
 
   /**
@@ -172,12 +175,14 @@ export class Model {
    */
   async generate(ids: number[][], options: GenerateOptions = {}): Promise<number[][]> {
     const opts = parseOptions(generateOptionsSchema, options, 'generate options');
-    return this.#live().generate(ids, {
+    const handle = this.#live();
+    const out = await handle.generate(packRows(ids, 'ids'), {
       maxNewTokens: opts.maxNewTokens,
       minNewTokens: opts.minNewTokens,
-      eosTokenIds: opts.eosTokenIds ?? this.eosTokenIds,
+      eosTokenIds: Int32Array.from(opts.eosTokenIds ?? this.eosTokenIds),
       padTokenId: this.padTokenId,
     });
+    return unpackRows(out);
   }
 
   info(): ModelInfo {
@@ -243,10 +248,10 @@ export class Model {
   async saveAdapter(dir: string): Promise<void> {
     const lora = this.#lora;
     if (!lora) throw new SftError('saveAdapter: the model has no LoRA adapter', ErrorCode.InvalidArgument);
-    const tensors = await this.#live().loraTensors();
+    const handle = this.#live();
     await mkdir(dir, { recursive: true });
-    // (the native writer writes to a temporary file and renames it into place)
-    native().safetensors.write(join(dir, 'adapter_model.safetensors'), tensors, { format: 'pt' });
+    // Written on the model's thread, under a temporary name renamed into place.
+    await handle.saveAdapter(join(dir, 'adapter_model.safetensors'));
     await writeFile(join(dir, 'adapter_config.json'), `${JSON.stringify(peftAdapterConfig(lora.spec, this.dir), null, 2)}\n`);
   }
 
@@ -281,10 +286,7 @@ export class Model {
   async loadAdapterWeights(dir: string): Promise<void> {
     const file = join(dir, 'adapter_model.safetensors');
     if (!existsSync(file)) throw new SftError(`no adapter_model.safetensors in ${dir}`, ErrorCode.FileNotFound);
-    const st = native().safetensors;
-    const record: Record<string, StTensorData> = {};
-    for (const t of st.inspect(file).tensors) record[t.name] = st.read(file, t.name);
-    await this.#live().setLoraTensors(record);
+    await this.#live().loadAdapterWeights(file);
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

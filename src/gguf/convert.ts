@@ -270,7 +270,8 @@ export async function writeWeights(plan: ConversionPlan, outDir: string, options
         bytes += t.outBytes;
         onProgress?.({ tensor: t.hfName, done, count: plan.tensors.length, bytes, totalBytes: plan.totalBytes });
       }
-      st.write(join(outDir, names[g]!), record, { format: 'pt' });
+      // Off the event loop: a shard may hold gigabytes.
+      await st.write(join(outDir, names[g]!), record, { format: 'pt' });
     }
   } finally {
     await fh.close();

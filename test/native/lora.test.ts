@@ -1,16 +1,31 @@
 // LoRA training in the native engine against transformers + peft (fixtures from
 // scripts/reference/make_lora_fixtures.py, fp32 on CPU): the training forward's loss, every
 // LoRA gradient (with and without gradient checkpointing, one batch or two micro-batches),
-// clip_grad_norm_ + AdamW over two steps, exact resume from the optimizer state, and logits with
-// a trained PEFT adapter loaded. Plus a 4-bit (bitsandbytes NF4) base that trains.
+// clip_grad_norm_ + AdamW over two steps, exact resume from the optimizer-state file, and logits
+// with a trained PEFT adapter loaded. The engine trains on packed (padding-free) batches; peft's
+// numbers are those of the padded batch, so every comparison here is packed vs padded. Plus a
+// 4-bit (bitsandbytes NF4) base that trains.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { native, type NativeModelHandle, type StTensorData } from '../../src/native.js';
+import { packBatch, type PackedBatch } from '../../src/data/pack.js';
 import { loadArchConfig } from '../../src/config/hf-config.js';
 import { BNB_FIXTURES, MODEL_FIXTURES } from '../helpers/fixtures.js';
 
 const LORA_FIXTURES = join(import.meta.dirname, '..', 'fixtures', 'lora');
+const work = mkdtempSync(join(tmpdir(), 'nq-lora-'));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+/** A hand-made packed batch: one sequence per row, no padding. */
+function packed(ids: number[][], labels: number[][]): PackedBatch {
+  return { ids: Int32Array.from(ids.flat()), labels: Int32Array.from(labels.flat()), seqLens: Int32Array.from(ids.map((r) => r.length)) };
+}
+
+function seqLogits(model: NativeModelHandle, seq: number[]): Promise<{ shape: number[]; data: Float32Array }> {
+  return model.logits(Int32Array.from(seq), [1, seq.length], null);
+}
 
 interface LoraReference {
   lora: {
@@ -122,9 +137,9 @@ function adamwStep(
   return out;
 }
 
-function stateGroup(state: { tensors: Record<string, StTensorData> }, prefix: string): Record32 {
+function stateGroup(tensors: Record<string, StTensorData>, prefix: string): Record32 {
   const out: Record32 = {};
-  for (const [k, t] of Object.entries(state.tensors)) if (k.startsWith(prefix)) out[k.slice(prefix.length)] = floats(t);
+  for (const [k, t] of Object.entries(tensors)) if (k.startsWith(prefix)) out[k.slice(prefix.length)] = floats(t);
   return out;
 }
 
@@ -168,7 +183,7 @@ describe.each(cases)('%s LoRA training matches transformers + peft (fp32, cpu)',
   const dir = join(LORA_FIXTURES, name);
   const ref = JSON.parse(readFileSync(join(dir, 'reference.json'), 'utf8')) as LoraReference;
   const init = readSafetensors(join(dir, 'adapter_init', 'adapter_model.safetensors'));
-  const batch = { ids: ref.batch.input_ids, attentionMask: ref.batch.attention_mask, labels: ref.batch.labels };
+  const batch = packBatch({ ids: ref.batch.input_ids, attentionMask: ref.batch.attention_mask, labels: ref.batch.labels });
   const adamw = {
     lr: ref.adamw.lr,
     beta1: ref.adamw.betas[0],
@@ -218,9 +233,10 @@ describe.each(cases)('%s LoRA training matches transformers + peft (fp32, cpu)',
     expect(parameters).toBe(count);
   });
 
-  it('loss and gradients of one batch equal peft (with and without gradient checkpointing)', async () => {
+  it('the packed batch gives peft\'s loss and gradients of the padded batch within 1e-5 (with and without gradient checkpointing)', async () => {
+    expect(batch.ids.length).toBeLessThan(ref.batch.input_ids.flat().length); // the fixture pads: packing drops tokens
     await model.setLoraTensors(init);
-    const got = await model.trainStep(batch, { lossScale: 1 / ref.tokens });
+    const got = await model.trainStep(batch, { lossScale: 1 / ref.tokens, gradientCheckpointing: false });
     expect(got.tokens).toBe(ref.tokens);
     expect(Math.abs(got.lossSum / got.tokens - ref.loss_mean)).toBeLessThanOrEqual(2e-6 * ref.loss_mean);
     const grads = toFloats(await model.gradients());
@@ -236,7 +252,7 @@ describe.each(cases)('%s LoRA training matches transformers + peft (fp32, cpu)',
 
   it('two micro-batches scaled by the window\'s tokens accumulate the one-batch gradients', async () => {
     const whole = toFloats(await (async () => {
-      await model.trainStep(batch, { lossScale: 1 / ref.tokens });
+      await model.trainStep(batch, { lossScale: 1 / ref.tokens, gradientCheckpointing: false });
       const g = await model.gradients();
       await model.zeroGrad();
       return g;
@@ -245,7 +261,7 @@ describe.each(cases)('%s LoRA training matches transformers + peft (fp32, cpu)',
     let lossSum = 0;
     for (const rows of [[0, 1], [2]]) {
       const b = batchRows(ref.batch, rows);
-      const r = await model.trainStep({ ids: b.input_ids, attentionMask: b.attention_mask, labels: b.labels }, { lossScale: 1 / ref.tokens });
+      const r = await model.trainStep(packBatch({ ids: b.input_ids, attentionMask: b.attention_mask, labels: b.labels }), { lossScale: 1 / ref.tokens, gradientCheckpointing: false });
       tokens += r.tokens;
       lossSum += r.lossSum;
     }
@@ -259,7 +275,7 @@ describe.each(cases)('%s LoRA training matches transformers + peft (fp32, cpu)',
     await model.setLoraTensors(init);
     await model.zeroGrad();
     const zeros = (r: Record32): Record32 => Object.fromEntries(Object.entries(r).map(([k, x]) => [k, new Float32Array(x.length)]));
-    await model.trainStep(batch, { lossScale: 1 / ref.tokens });
+    await model.trainStep(batch, { lossScale: 1 / ref.tokens, gradientCheckpointing: false });
     const params0 = toFloats(await model.loraTensors());
     const grads1 = toFloats(await model.gradients());
     const step1 = await model.optimizerStep(adamw);
@@ -268,13 +284,13 @@ describe.each(cases)('%s LoRA training matches transformers + peft (fp32, cpu)',
     const params1 = await model.loraTensors();
     expectClose(toFloats(params1), adamwStep(params0, grads1, zeros(params0), zeros(params0), 1, adamw, step1.gradNorm), 1e-6);
     expectClose(toFloats(params1), referenceGroup(dir, 'after_step1.'), 2e-3);
-    const state1 = await model.optimizerState();
-    expect(state1.step).toBe(1);
-    expect(Object.keys(state1.tensors).sort()).toEqual(
-      [...ref.param_names.map((n) => `exp_avg.${n}`), ...ref.param_names.map((n) => `exp_avg_sq.${n}`)].sort(),
-    );
+    const stateFile = join(work, `${name}-optimizer-step1.safetensors`);
+    expect(await model.saveOptimizerState(stateFile)).toEqual({ step: 1 });
+    expect(native().safetensors.inspect(stateFile).metadata).toEqual({ step: '1' });
+    const state1 = readSafetensors(stateFile);
+    expect(Object.keys(state1)).toEqual([...ref.optimizer_param_order.map((n) => `exp_avg.${n}`), ...ref.optimizer_param_order.map((n) => `exp_avg_sq.${n}`)]);
 
-    const r2 = await model.trainStep(batch, { lossScale: 1 / ref.tokens });
+    const r2 = await model.trainStep(batch, { lossScale: 1 / ref.tokens, gradientCheckpointing: false });
     expect(Math.abs(r2.lossSum / r2.tokens - ref.loss_after_step1)).toBeLessThanOrEqual(1e-5 * ref.loss_after_step1);
     const grads2 = toFloats(await model.gradients());
     const step2 = await model.optimizerStep(adamw);
@@ -283,15 +299,15 @@ describe.each(cases)('%s LoRA training matches transformers + peft (fp32, cpu)',
     const expected2 = adamwStep(toFloats(params1), grads2, stateGroup(state1, 'exp_avg.'), stateGroup(state1, 'exp_avg_sq.'), 2, adamw, step2.gradNorm);
     expectClose(params2, expected2, 1e-6);
     expectClose(params2, referenceGroup(dir, 'after_step2.'), 2e-3);
-    expect((await model.optimizerState()).step).toBe(2);
+    expect(await model.saveOptimizerState(join(work, `${name}-optimizer-step2.safetensors`))).toEqual({ step: 2 });
 
     // A fresh model given the step-1 adapter and optimizer state takes the same step 2, bit for bit.
     const resumed = await loadHandle(join(MODEL_FIXTURES, name));
     try {
       await resumed.addLora(loraOptions);
       await resumed.setLoraTensors(params1);
-      await resumed.setOptimizerState(state1);
-      await resumed.trainStep(batch, { lossScale: 1 / ref.tokens });
+      await resumed.loadOptimizerState(stateFile, { step: 1 });
+      await resumed.trainStep(batch, { lossScale: 1 / ref.tokens, gradientCheckpointing: false });
       const again = await resumed.optimizerStep(adamw);
       expect(again.gradNorm).toBe(step2.gradNorm);
       expectClose(toFloats(await resumed.loraTensors()), params2, 0);
@@ -304,13 +320,15 @@ describe.each(cases)('%s LoRA training matches transformers + peft (fp32, cpu)',
     await model.setLoraTensors(readSafetensors(join(dir, 'adapter_trained', 'adapter_model.safetensors')));
     const expected = referenceGroup(dir, 'logits_trained.');
     for (const [i, seq] of ref.sequences.entries()) {
-      const got = await model.logits([seq], null);
+      const got = await seqLogits(model, seq);
       expect(relDiff(got.data, expected[String(i)]!)).toBeLessThanOrEqual(1e-5);
     }
   });
 });
 
 describe('LoRA argument and tensor errors', () => {
+  // Native holds no recipe defaults: every option is passed.
+  const fixed = { useRslora: false, dropout: 0, seed: 3 };
   let model: NativeModelHandle;
   beforeAll(async () => {
     model = await loadHandle(join(MODEL_FIXTURES, 'llama'));
@@ -320,16 +338,18 @@ describe('LoRA argument and tensor errors', () => {
   });
 
   it('training before addLora, unknown targets and bad layers are LORA_INVALID', async () => {
-    await expect(model.trainStep({ ids: [[1, 2]], labels: [[1, 2]] }, { lossScale: 1 })).rejects.toMatchObject({ code: 'LORA_INVALID' });
-    await expect(model.addLora({ targets: ['qkv_proj'], r: 4, alpha: 8 })).rejects.toMatchObject({ code: 'LORA_INVALID' });
-    await expect(model.addLora({ targets: ['lm_head'], r: 4, alpha: 8 })).rejects.toThrow(/lm_head/);
-    await expect(model.addLora({ targets: ['q_proj'], r: 4, alpha: 8, layers: [5] })).rejects.toThrow(/layer index 5 is out of range/);
-    await expect(model.addLora({ targets: ['q_proj'], r: 0, alpha: 8 })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    await expect(model.trainStep(packed([[1, 2]], [[1, 2]]), { lossScale: 1, gradientCheckpointing: false })).rejects.toMatchObject({ code: 'LORA_INVALID' });
+    await expect(model.addLora({ ...fixed, targets: ['qkv_proj'], r: 4, alpha: 8 })).rejects.toMatchObject({ code: 'LORA_INVALID' });
+    await expect(model.addLora({ ...fixed, targets: ['lm_head'], r: 4, alpha: 8 })).rejects.toThrow(/lm_head/);
+    await expect(model.addLora({ ...fixed, targets: ['q_proj'], r: 4, alpha: 8, layers: [5] })).rejects.toThrow(/layer index 5 is out of range/);
+    await expect(model.addLora({ ...fixed, targets: ['q_proj'], r: 0, alpha: 8 })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    const { seed: _seed, ...noSeed } = fixed;
+    await expect(model.addLora({ ...noSeed, targets: ['q_proj'], r: 4, alpha: 8 } as never)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringContaining('seed') });
   });
 
   it('setLoraTensors names the unexpected, misshapen or missing tensor; nothing changes', async () => {
-    await model.addLora({ targets: ['q_proj', 'v_proj'], r: 2, alpha: 4, seed: 3 });
-    await expect(model.addLora({ targets: ['q_proj'], r: 2, alpha: 4 })).rejects.toThrow(/already has LoRA/);
+    await model.addLora({ ...fixed, targets: ['q_proj', 'v_proj'], r: 2, alpha: 4 });
+    await expect(model.addLora({ ...fixed, targets: ['q_proj'], r: 2, alpha: 4 })).rejects.toThrow(/already has LoRA/);
     const before = await model.loraTensors();
     const wrongName = { ...before, 'base_model.model.model.layers.0.self_attn.k_proj.lora_A.weight': before[Object.keys(before)[0]!]! };
     await expect(model.setLoraTensors(wrongName)).rejects.toThrow(/k_proj\.lora_A\.weight/);
@@ -341,13 +361,55 @@ describe('LoRA argument and tensor errors', () => {
     expect(await model.loraTensors()).toEqual(before);
   });
 
-  it('labels outside the vocab, ragged rows and optimizerStep without gradients are rejected', async () => {
-    await expect(model.trainStep({ ids: [[1, 2]], labels: [[1, 999]] }, { lossScale: 1 })).rejects.toThrow(/labels\[0\]\[1\]/);
-    await expect(model.trainStep({ ids: [[1, 2], [3]], labels: [[1, 2], [3]] }, { lossScale: 1 })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+  it('a packed batch is checked field by field: the promise rejects naming the field, never throws', async () => {
+    const opts = { lossScale: 1, gradientCheckpointing: false };
+    const vocab = (await loadArchConfig(join(MODEL_FIXTURES, 'llama'))).vocabSize;
+    const bad = async (batch: unknown, pattern: RegExp): Promise<void> => {
+      let pending: Promise<unknown> | undefined;
+      expect(() => {
+        pending = model.trainStep(batch as PackedBatch, opts);
+      }).not.toThrow();
+      await expect(pending).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringMatching(pattern) });
+    };
+    await bad({ ...packed([[1, 2]], [[1, vocab]]) }, new RegExp(`^labels\\[1\\]: .*\\[0, ${vocab}\\) or -100 but received ${vocab}`));
+    await bad({ ...packed([[1, 2]], [[1, -5]]) }, /^labels\[1\]/);
+    await bad({ ...packed([[vocab, 2]], [[1, 2]]) }, /^ids\[0\]/);
+    await bad({ ...packed([[1, 2]], [[1, 2]]), labels: Int32Array.of(1) }, /^labels: expected one label per token id \(2\)/);
+    await bad({ ...packed([[1, 2, 3]], [[1, 2, 3]]), seqLens: Int32Array.of(2, 2) }, /^seqLens: .*sum to 4 but ids holds 3/);
+    await bad({ ...packed([[1, 2]], [[1, 2]]), seqLens: Int32Array.of(2, 0) }, /^seqLens\[1\]/);
+    await bad({ ...packed([[1, 2]], [[1, 2]]), seqLens: new Int32Array(0) }, /^seqLens/);
+    await bad({ ids: [1, 2], labels: Int32Array.of(1, 2), seqLens: Int32Array.of(2) }, /^ids: expected an Int32Array but received an array/);
+    await bad({ ...packed([[1, 2]], [[1, 2]]), labels: Float64Array.of(1, 2) }, /^labels: expected an Int32Array but received a Float64Array/);
+    await expect(model.trainStep(packed([[1, 2]], [[1, 2]]), { lossScale: 1 } as never)).rejects.toThrow(/^gradientCheckpointing/);
+  });
+
+  it('optimizerStep without gradients and a batch without targets', async () => {
     const opts = { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, maxGradNorm: 0 };
     await expect(model.optimizerStep(opts)).rejects.toMatchObject({ code: 'NO_GRADIENTS' });
-    const none = await model.trainStep({ ids: [[1, 2]], labels: [[1, -100]] }, { lossScale: 1 });
+    const none = await model.trainStep(packed([[1, 2]], [[1, -100]]), { lossScale: 1, gradientCheckpointing: false });
     expect(none).toEqual({ lossSum: 0, tokens: 0 });
+  });
+
+  it('logits and generate reject typed-array errors through the promise', async () => {
+    const call = (fn: () => Promise<unknown>): Promise<unknown> => {
+      let pending: Promise<unknown> | undefined;
+      expect(() => {
+        pending = fn();
+      }).not.toThrow();
+      return pending!;
+    };
+    await expect(call(() => model.logits(Int32Array.of(1, 2, 3), [2, 2], null))).rejects.toThrow(/^shape: \[2, 2\] needs 4 ids but received 3/);
+    await expect(call(() => model.logits(Int32Array.of(1, 2), [1, 2], Uint8Array.of(1)))).rejects.toThrow(/^attentionMask: expected 2 entries/);
+    await expect(call(() => model.logits(Int32Array.of(1, 2), [1, 2], Uint8Array.of(1, 2)))).rejects.toThrow(/^attentionMask\[1\]: expected 0 or 1/);
+    await expect(call(() => model.logits([1, 2] as never, [1, 2], null))).rejects.toThrow(/^ids: expected an Int32Array/);
+    const gen = { maxNewTokens: 1, minNewTokens: 0, eosTokenIds: new Int32Array(0), padTokenId: 0 };
+    await expect(call(() => model.generate({ ids: Int32Array.of(1, 2), seqLens: Int32Array.of(3) }, gen))).rejects.toThrow(/^seqLens: .*sum to 3 but ids holds 2/);
+    await expect(call(() => model.generate({ ids: Int32Array.of(1, 2), seqLens: Int32Array.of(2) }, { ...gen, eosTokenIds: [1] } as never))).rejects.toThrow(/^eosTokenIds: expected an Int32Array/);
+    const { maxNewTokens: _m, ...noMax } = gen;
+    await expect(call(() => model.generate({ ids: Int32Array.of(1, 2), seqLens: Int32Array.of(2) }, noMax as never))).rejects.toThrow(/^maxNewTokens/);
+    const out = await model.generate({ ids: Int32Array.of(1, 2, 3, 4, 5), seqLens: Int32Array.of(2, 3) }, { ...gen, maxNewTokens: 2 });
+    expect(out.ids).toBeInstanceOf(Int32Array);
+    expect(Array.from(out.seqLens)).toEqual([2, 2]);
   });
 });
 
@@ -356,12 +418,12 @@ describe('dropout and gradient checkpointing', () => {
     const dir = join(MODEL_FIXTURES, 'llama');
     const ref = JSON.parse(readFileSync(join(LORA_FIXTURES, 'llama', 'reference.json'), 'utf8')) as LoraReference;
     const init = readSafetensors(join(LORA_FIXTURES, 'llama', 'adapter_init', 'adapter_model.safetensors'));
-    const batch = { ids: ref.batch.input_ids, attentionMask: ref.batch.attention_mask, labels: ref.batch.labels };
+    const batch = packBatch({ ids: ref.batch.input_ids, attentionMask: ref.batch.attention_mask, labels: ref.batch.labels });
     const results = [];
     for (const gradientCheckpointing of [false, true, false]) {
       const m = await loadHandle(dir);
       try {
-        await m.addLora({ targets: ['q_proj', 'k_proj', 'v_proj'], r: 4, alpha: 8, dropout: 0.3, layers: [0, 1], seed: 11 });
+        await m.addLora({ targets: ['q_proj', 'k_proj', 'v_proj'], r: 4, alpha: 8, useRslora: false, dropout: 0.3, layers: [0, 1], seed: 11 });
         const names = Object.keys(await m.loraTensors());
         const init2 = Object.fromEntries(names.map((n) => [n, init[n.replace('layers.0.', 'layers.1.')]!]));
         await m.setLoraTensors(init2);
@@ -386,15 +448,15 @@ describe('4-bit (bitsandbytes NF4) base', () => {
     const model = await loadHandle(dir);
     try {
       expect(model.info().quantizedLinears).toBeGreaterThan(0);
-      await model.addLora({ targets: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'], r: 8, alpha: 16, seed: 1 });
+      await model.addLora({ targets: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'], r: 8, alpha: 16, useRslora: false, dropout: 0, seed: 1 });
       const ids = [
         [5, 17, 33, 9, 41, 8, 22, 60, 13, 7, 2, 0],
         [12, 3, 45, 28, 19, 50, 6, 31, 0, 0, 0, 0],
       ];
       const attentionMask = ids.map((row, b) => row.map((_, t) => (b === 0 || t < 8 ? 1 : 0)));
       const labels = ids.map((row, b) => row.map((v, t) => (attentionMask[b]![t] && t >= 2 ? v : -100)));
-      const batch = { ids, attentionMask, labels };
-      const tokens = (await model.trainStep(batch, { lossScale: 0 })).tokens;
+      const batch = packBatch({ ids, attentionMask, labels });
+      const tokens = (await model.trainStep(batch, { lossScale: 0, gradientCheckpointing: false })).tokens;
       await model.zeroGrad();
       const opts = { lr: 2e-2, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.0, maxGradNorm: 1.0 };
       const losses: number[] = [];

@@ -61,7 +61,7 @@ describe('loading', () => {
     const { tensors } = st.inspect(file);
     const kept: Record<string, { dtype: string; shape: number[]; data: Buffer }> = {};
     for (const t of tensors) if (t.name !== 'model.layers.1.self_attn.o_proj.weight') kept[t.name] = st.read(file, t.name);
-    st.write(file, kept as never);
+    await st.write(file, kept as never);
     const err = await loadError(dir);
     expect(err.code).toBe('WEIGHT_MISSING');
     expect(err.message).toContain('model.layers.1.self_attn.o_proj.weight');

@@ -157,12 +157,12 @@ describe('quantize / dequantize / gemv', () => {
     );
   });
 
-  it('round trips through a checkpoint: safetensors.write -> readSerialized -> same tensors and values', () => {
+  it('round trips through a checkpoint: safetensors.write -> readSerialized -> same tensors and values', async () => {
     const name = 'model.layers.0.mlp.down_proj.weight';
     const q = quant().quantize(w, { type: 'nf4', blocksize: 64, doubleQuant: true });
     const stored = renameWeight(q, 'weight', name);
     const ckpt = mkdtempSync(join(dir, 'roundtrip-'));
-    native().safetensors.write(join(ckpt, 'model.safetensors'), stored);
+    await native().safetensors.write(join(ckpt, 'model.safetensors'), stored);
     const back = quant().readSerialized(ckpt, name);
     expectSameRecord(back, stored, 'readSerialized');
     expectSameTensor(
@@ -293,12 +293,12 @@ describe('bad inputs fail with QUANT_INVALID naming what is wrong', () => {
     expectSftError(() => quant().dequantize(r, { dtype: 'float32' }), 'QUANT_INVALID', 'weight.quant_map', '16');
   });
 
-  it('readSerialized names the checkpoint and the missing tensor', () => {
+  it('readSerialized names the checkpoint and the missing tensor', async () => {
     const name = 'layer.weight';
     const stored = renameWeight(good(), 'weight', name);
     delete stored[`${name}.nested_quant_map`];
     const ckpt = mkdtempSync(join(dir, 'missing-'));
-    native().safetensors.write(join(ckpt, 'model.safetensors'), stored);
+    await native().safetensors.write(join(ckpt, 'model.safetensors'), stored);
     expectSftError(() => quant().readSerialized(ckpt, name), 'QUANT_INVALID', ckpt, `${name}.nested_quant_map`);
     expectSftError(() => quant().readSerialized(ckpt, 'other.weight'), 'QUANT_INVALID', 'other.weight', 'no quant_state');
   });

@@ -15,6 +15,17 @@ import { native, type NativeSafetensors, type StDtype, type StTensorData } from 
 type Safetensors = NativeSafetensors & { checkpointNames(dir: string): string[] };
 const st = (): Safetensors => native().safetensors as Safetensors;
 
+/** write() returns a promise: its errors (bad arguments included) reject it, never throw. */
+async function expectRejected(pending: Promise<unknown>, code: string, ...mentions: string[]): Promise<void> {
+  const err = await pending.then(
+    () => new Error('expected the promise to reject'),
+    (e: unknown) => e,
+  );
+  expectSftError(() => {
+    throw err;
+  }, code, ...mentions);
+}
+
 const here = dirname(fileURLToPath(import.meta.url));
 const fixtures = join(here, '..', 'fixtures', 'safetensors');
 
@@ -55,11 +66,11 @@ function sampleTensors(): Record<string, StTensorData> {
 
 
 describe('safetensors round trip', () => {
-  it('writes every dtype, 0-d and empty tensors and metadata, and reads them back byte for byte', () => {
+  it('writes every dtype, 0-d and empty tensors and metadata, and reads them back byte for byte', async () => {
     const path = join(dir, 'roundtrip.safetensors');
     const tensors = sampleTensors();
     const metadata = { format: 'pt', 'quote"and\\slash': 'line\nbreak \u00e9 \u{1F600}' };
-    st().write(path, tensors, metadata);
+    await st().write(path, tensors, metadata);
 
     const { tensors: infos, metadata: readMetadata } = st().inspect(path);
     expect(readMetadata).toEqual(metadata);
@@ -88,39 +99,39 @@ describe('safetensors round trip', () => {
     expect(readdirSync(dir).filter((f) => f.startsWith('roundtrip'))).toEqual(['roundtrip.safetensors']);
   });
 
-  it('writes a file without metadata and with no tensors at all', () => {
+  it('writes a file without metadata and with no tensors at all', async () => {
     const path = join(dir, 'nothing.safetensors');
-    st().write(path, {});
+    await st().write(path, {});
     expect(st().inspect(path)).toEqual({ tensors: [], metadata: {} });
     expect(readFileSync(path).subarray(8).toString().trim()).toBe('{}');
   });
 
-  it('accepts typed arrays at unaligned offsets and replaces an existing file atomically', () => {
+  it('accepts typed arrays at unaligned offsets and replaces an existing file atomically', async () => {
     const path = join(dir, 'replace.safetensors');
-    st().write(path, { a: { dtype: 'I32', shape: [1], data: bytesOf(new Int32Array([1])) } });
+    await st().write(path, { a: { dtype: 'I32', shape: [1], data: bytesOf(new Int32Array([1])) } });
     const backing = Buffer.alloc(13);
     const unaligned = backing.subarray(1); // 12 bytes at an odd address
     new DataView(unaligned.buffer, unaligned.byteOffset).setFloat32(4, 2.5, true);
-    st().write(path, { b: { dtype: 'F32', shape: [3], data: unaligned } });
+    await st().write(path, { b: { dtype: 'F32', shape: [3], data: unaligned } });
     expect(st().inspect(path).tensors.map((t) => t.name)).toEqual(['b']);
     expect(st().read(path, 'b').data.equals(unaligned)).toBe(true);
     expect(readdirSync(dir).filter((f) => f.startsWith('replace'))).toEqual(['replace.safetensors']);
   });
 
-  it('names the file and tensor when a tensor is missing, and the path when it cannot be opened', () => {
+  it('names the file and tensor when a tensor is missing, and the path when it cannot be opened', async () => {
     const path = join(dir, 'missing.safetensors');
-    st().write(path, { present: { dtype: 'U8', shape: [1], data: Buffer.from([7]) } });
+    await st().write(path, { present: { dtype: 'U8', shape: [1], data: Buffer.from([7]) } });
     expectSftError(() => st().read(path, 'absent'), 'ST_MISSING', 'missing.safetensors', 'absent');
     expectSftError(() => st().inspect(join(dir, 'no-such-file.safetensors')), 'ST_IO', 'no-such-file.safetensors');
     expectSftError(() => st().inspect(dir), 'ST_IO', dir);
-    expectSftError(
-      () => st().write(join(dir, 'no-such-dir', 'x.safetensors'), {}),
+    await expectRejected(
+      st().write(join(dir, 'no-such-dir', 'x.safetensors'), {}),
       'ST_IO',
       join('no-such-dir', 'x.safetensors'),
     );
   });
 
-  it('rejects bad JS arguments to write with INVALID_ARGUMENT naming the tensor', () => {
+  it('rejects bad JS arguments to write with INVALID_ARGUMENT naming the tensor', async () => {
     const path = join(dir, 'invalid-args.safetensors');
     const good = { dtype: 'F32', shape: [2], data: Buffer.alloc(8) };
     const cases: Array<[string, unknown]> = [
@@ -136,15 +147,15 @@ describe('safetensors round trip', () => {
     ];
     for (const [tensorName, value] of cases) {
       const tensors = { [tensorName]: value } as unknown as Record<string, StTensorData>;
-      expectSftError(() => st().write(path, tensors), 'INVALID_ARGUMENT', tensorName);
+      await expectRejected(st().write(path, tensors), 'INVALID_ARGUMENT', tensorName);
     }
-    expectSftError(
-      () => st().write(path, { ok: good as StTensorData }, { n: 1 } as unknown as Record<string, string>),
+    await expectRejected(
+      st().write(path, { ok: good as StTensorData }, { n: 1 } as unknown as Record<string, string>),
       'INVALID_ARGUMENT',
       '"n"',
     );
-    expectSftError(
-      () => st().write(path, { __metadata__: good as StTensorData }),
+    await expectRejected(
+      st().write(path, { __metadata__: good as StTensorData }),
       'INVALID_ARGUMENT',
       '__metadata__',
     );
@@ -175,11 +186,11 @@ describe('safetensors interop with the Python library', () => {
   const title = pythonReady
     ? 'a file we write loads in Python identically'
     : 'a file we write loads in Python identically (skipped: python3 with safetensors and torch not importable)';
-  it.skipIf(!pythonReady)(title, () => {
+  it.skipIf(!pythonReady)(title, async () => {
     const path = join(dir, 'for-python.safetensors');
     const tensors = sampleTensors();
     const metadata = { source: 'node-qlora', 'unicode \u00e9': '\u{1F600}' };
-    st().write(path, tensors, metadata);
+    await st().write(path, tensors, metadata);
     const script = [
       'import json, sys, torch',
       'from safetensors import safe_open',
@@ -223,17 +234,17 @@ describe('safetensors checkpoints', () => {
     return ckpt;
   }
 
-  it('lists the tensors of a sharded checkpoint through its index, whatever the shards are called', () => {
+  it('lists the tensors of a sharded checkpoint through its index, whatever the shards are called', async () => {
     const ckpt = shardedDir('sharded', { 'b.weight': 'first part.st', 'a.weight': 'first part.st', 'c.bias': 'weights-2.bin' });
-    st().write(join(ckpt, 'first part.st'), { 'a.weight': u8(1), 'b.weight': u8(2) });
-    st().write(join(ckpt, 'weights-2.bin'), { 'c.bias': u8(3) });
+    await st().write(join(ckpt, 'first part.st'), { 'a.weight': u8(1), 'b.weight': u8(2) });
+    await st().write(join(ckpt, 'weights-2.bin'), { 'c.bias': u8(3) });
     expect(st().checkpointNames(ckpt)).toEqual(['a.weight', 'b.weight', 'c.bias']);
   });
 
-  it('falls back to model.safetensors', () => {
+  it('falls back to model.safetensors', async () => {
     const ckpt = join(dir, 'single');
     mkdirSync(ckpt);
-    st().write(join(ckpt, 'model.safetensors'), { z: u8(1), y: u8(2) });
+    await st().write(join(ckpt, 'model.safetensors'), { z: u8(1), y: u8(2) });
     expect(st().checkpointNames(ckpt)).toEqual(['y', 'z']);
   });
 
@@ -243,15 +254,15 @@ describe('safetensors checkpoints', () => {
     expectSftError(() => st().checkpointNames(ckpt), 'ST_IO', ckpt, 'model.safetensors.index.json', 'model.safetensors');
   });
 
-  it('rejects an index naming a missing shard, naming the shard', () => {
+  it('rejects an index naming a missing shard, naming the shard', async () => {
     const ckpt = shardedDir('missing-shard', { a: 'model-00001-of-00002.safetensors', b: 'model-00002-of-00002.safetensors' });
-    st().write(join(ckpt, 'model-00001-of-00002.safetensors'), { a: u8(1) });
+    await st().write(join(ckpt, 'model-00001-of-00002.safetensors'), { a: u8(1) });
     expectSftError(() => st().checkpointNames(ckpt), 'ST_INDEX', 'model-00002-of-00002.safetensors');
   });
 
-  it('rejects an index listing a tensor its shard lacks, naming the tensor', () => {
+  it('rejects an index listing a tensor its shard lacks, naming the tensor', async () => {
     const ckpt = shardedDir('stale-index', { a: 'shard.safetensors', ghost: 'shard.safetensors' });
-    st().write(join(ckpt, 'shard.safetensors'), { a: u8(1) });
+    await st().write(join(ckpt, 'shard.safetensors'), { a: u8(1) });
     expectSftError(() => st().checkpointNames(ckpt), 'ST_INDEX', 'ghost', 'shard.safetensors');
   });
 

@@ -1,0 +1,61 @@
+// See lora_files.h.
+#include "addon/lora_files.h"
+
+#include <map>
+
+#include "core/errors.h"
+#include "core/safetensors.h"
+
+namespace nq::addon {
+
+namespace {
+
+void requireLora(const Model& model) {
+  if (!model.hasLora()) throw Error("LORA_INVALID", "this model has no LoRA adapters; call addLora first");
+}
+
+// Every tensor of a safetensors file, in stored order, owned (not views over the read-only
+// mapping: whatever keeps them may update them in place).
+NamedTensors readAll(const std::string& file) {
+  std::shared_ptr<st::File> f = st::File::open(file);
+  NamedTensors out;
+  for (const st::TensorInfo& t : f->tensors()) out.emplace_back(t.name, f->tensor(t.name).clone());
+  return out;
+}
+
+}  // namespace
+
+NamedTensors cpuCopies(const NamedTensors& tensors) {
+  NamedTensors out;
+  for (const auto& [name, t] : tensors) out.emplace_back(name, t.detach().to(at::kCPU, /*non_blocking=*/false, /*copy=*/true).contiguous());
+  return out;
+}
+
+void saveAdapterFile(const Model& model, const std::string& file) {
+  requireLora(model);
+  st::write(file, cpuCopies(model.loraParameters()), {{"format", "pt"}});
+}
+
+void loadAdapterFile(Model& model, const std::string& file) {
+  requireLora(model);
+  model.setLoraTensors(readAll(file));
+}
+
+int64_t saveOptimizerFile(const Model& model, const std::string& file) {
+  requireLora(model);
+  const AdamW& adamw = model.optimizer();
+  const NamedTensors& params = model.loraParameters();
+  NamedTensors named;
+  for (size_t i = 0; i < params.size(); ++i) named.emplace_back("exp_avg." + params[i].first, adamw.expAvg()[i]);
+  for (size_t i = 0; i < params.size(); ++i) named.emplace_back("exp_avg_sq." + params[i].first, adamw.expAvgSq()[i]);
+  if (at::Tensor rng = model.dropoutRngState(); rng.defined()) named.emplace_back("rng.dropout", rng);
+  st::write(file, cpuCopies(named), {{"step", std::to_string(adamw.steps())}});
+  return adamw.steps();
+}
+
+void loadOptimizerFile(Model& model, const std::string& file, int64_t step) {
+  requireLora(model);
+  model.setOptimizerState(step, readAll(file));
+}
+
+}  // namespace nq::addon
