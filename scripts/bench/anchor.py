@@ -306,15 +306,21 @@ def seed_phase(t_load: float):
     timer = StepTimer()
     trainer = SFTTrainer(model=model, args=config, train_dataset=dataset, processing_class=tok, callbacks=[timer])
     # Real (non-padding) tokens of every batch the trainer draws, in order: counted where the rows
-    # are still unpadded, before the collator pads or packs them.
+    # are still unpadded, before the collator pads or packs them. trl's collators are called
+    # through torch_call, which unsloth wraps the same way; the collator object itself stays,
+    # since unsloth and trl read attributes of it (padding_free).
     drawn: list[int] = []
     collate = trainer.data_collator
+    inner = collate.torch_call if hasattr(collate, "torch_call") else None
 
     def counting(features):
         drawn.append(sum(len(f["input_ids"]) for f in features))
-        return collate(features)
+        return inner(features) if inner else collate(features)
 
-    trainer.data_collator = counting
+    if inner:
+        collate.torch_call = counting
+    else:
+        trainer.data_collator = counting
     t0 = time.perf_counter()
     out = trainer.train()
     sync()

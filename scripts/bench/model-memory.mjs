@@ -2,7 +2,7 @@
 // GPU memory and batch-1 decode speed of one checkpoint loaded bf16 and NF4 on CUDA, measured
 // in the same run (docs/benchmarks.md). Usage: node scripts/bench/model-memory.mjs DIR [OUT.json]
 import { writeFileSync } from 'node:fs';
-import { loadModel, native } from '../../dist/api/index.js';
+import { cudaMemory, loadModel, resetCudaPeakMemory } from '../../dist/api/index.js';
 
 const dir = process.argv[2];
 if (!dir) throw new Error('usage: model-memory.mjs DIR [OUT.json]');
@@ -11,18 +11,18 @@ const prompt = Array.from({ length: 16 }, (_, i) => 1000 + i);
 const newTokens = 64;
 
 async function measure(quant) {
-  const before = native().cudaMemory();
+  const before = cudaMemory();
   const t0 = performance.now();
   const model = await loadModel(dir, { device: 'cuda', dtype: 'bfloat16', quant });
   const loadSeconds = (performance.now() - t0) / 1000;
-  const loaded = native().cudaMemory();
+  const loaded = cudaMemory();
   const info = model.info();
   await model.generate([prompt], { maxNewTokens: 4, eosTokenIds: [] }); // warm-up
-  native().cudaResetPeak();
+  resetCudaPeakMemory();
   const t1 = performance.now();
   const [out] = await model.generate([prompt], { maxNewTokens: newTokens, eosTokenIds: [] });
   const seconds = (performance.now() - t1) / 1000;
-  const peak = native().cudaMemory().peakAllocated;
+  const peak = cudaMemory().peakAllocated;
   await model.dispose();
   return {
     quant,

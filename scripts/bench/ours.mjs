@@ -16,7 +16,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { collate, createTrainer, loadModel, native } from '../../dist/api/index.js';
+import { buildInfo, collate, createTrainer, cudaMemory, loadModel, resetCudaPeakMemory, setCpuThreads } from '../../dist/api/index.js';
 import { packageVersion } from '../../dist/package-info.js';
 
 const root = join(import.meta.dirname, '..', '..');
@@ -41,10 +41,11 @@ const engine = { device: a.device, dtype: cuda ? 'bfloat16' : 'float32', quant: 
 const GiB = 2 ** 30;
 mkdirSync(a.results, { recursive: true });
 
-const build = native().buildInfo();
+setCpuThreads(); // as train() and the CLI do: the CPUs this process may use
+const build = buildInfo();
 function emit(phase, body) {
   const record = {
-    stack: 'ours', phase, date: new Date().toISOString(), device: process.env.NQ_BENCH_DEVICE ?? a.device,
+    stack: 'ours', phase, date: new Date().toISOString(), device: process.env.NQ_BENCH_DEVICE_NAME ?? a.device, // compare.sh: nvidia-smi's GPU name
     versions: { 'node-qlora': packageVersion(), libtorch: build.torchVersion, node: process.version },
     engine, ...body,
   };
@@ -52,8 +53,8 @@ function emit(phase, body) {
   console.log(JSON.stringify(record));
 }
 const seconds = async (fn) => { const t0 = performance.now(); await fn(); return (performance.now() - t0) / 1000; };
-const peakGiB = () => (cuda ? native().cudaMemory().peakAllocated / GiB : null);
-const resetPeak = () => { if (cuda) native().cudaResetPeak(); };
+const peakGiB = () => (cuda ? cudaMemory().peakAllocated / GiB : null);
+const resetPeak = () => { if (cuda) resetCudaPeakMemory(); };
 const lora = { r: P.loraR, alpha: P.loraAlpha, dropout: 0, targets: P.loraTargets.split(',') };
 
 async function withLoraModel(fn) {

@@ -7,7 +7,7 @@
 // Usage: node scripts/bench/train-step.mjs DIR [OUT.json]
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadModel, native } from '../../dist/api/index.js';
+import { cudaMemory, loadModel, resetCudaPeakMemory } from '../../dist/api/index.js';
 import { collate } from '../../dist/data/collate.js';
 import { createTrainer } from '../../dist/train/trainer.js';
 
@@ -50,12 +50,12 @@ if (dir) {
     const trainer = createTrainer(model, { lr: 2e-5, totalSteps: 100, gradientCheckpointing: gc });
     try {
       for (let i = 0; i < 2; i++) await trainer.step([batch]);
-      native().cudaResetPeak();
+      resetCudaPeakMemory();
       const t0 = performance.now();
       const steps = 5;
       for (let i = 0; i < steps; i++) await trainer.step([batch]);
       const seconds = (performance.now() - t0) / 1000;
-      const row = { gradientCheckpointing: gc, tokensPerSecond: (steps * B * T) / seconds, peakGiB: native().cudaMemory().peakAllocated / GiB, secondsPerStep: seconds / steps };
+      const row = { gradientCheckpointing: gc, tokensPerSecond: (steps * B * T) / seconds, peakGiB: cudaMemory().peakAllocated / GiB, secondsPerStep: seconds / steps };
       results.qwen3_4b.push(row);
       console.log(`qwen3-4b nf4 lora r16 qkv, batch ${B}x${T}, checkpointing ${gc}: ${row.tokensPerSecond.toFixed(0)} tokens/s, peak ${row.peakGiB.toFixed(1)} GiB, ${row.secondsPerStep.toFixed(2)} s/step`);
     } catch (err) {

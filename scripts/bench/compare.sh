@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# The side-by-side benchmark of issue 12, on the GPU machine: node-qlora, unsloth, transformers +
+# peft + bitsandbytes and transformers + peft (bf16) one after the other on the same random
+# Qwen3-4B-shaped checkpoint and the same inputs, then the tables and docs/bench/latest.json.
+#
+# Here first:   bash scripts/bench/fetch-anchor-wheels.sh; bash scripts/bench/prepare-device.sh;
+#               bash ../shared/device/pack.sh          (then carry .bench and .device)
+# There:        source .device/gpu-env.sh; bash scripts/bench/compare.sh [PART...]
+# Parts, in order (default: all): ours unsloth hf-nf4 hf-bf16 collect. A GPU call may run 10
+# minutes, so split them over calls, e.g. `compare.sh ours unsloth`, then `compare.sh hf-nf4
+# hf-bf16 collect`: results accumulate in $NQ_BENCH_DIR/results (default /tmp/nq-bench, kept
+# while the machine stays warm). Every part needs the checkpoint, made once and cached there.
+# With $OUT set, each part leaves its results and log as $OUT/nq-bench-PART.tar.gz, and collect
+# leaves latest.json, so results from separate machines can be collected anywhere
+# (node scripts/bench/collect.mjs DIR).
+#
+# Test settings (CPU, tiny model): NQ_BENCH_DEVICE=cpu NQ_BENCH_SHAPE=qwen3-tiny
+# NQ_BENCH_INPUT_FLAGS="--batch 2 --seq 48 ..." (make-inputs.mjs) NQ_BENCH_SEED_FLAGS="--seed-steps 3 --seed-batch 2"
+# NQ_BENCH_LATEST=/tmp/latest.json (instead of docs/bench/latest.json).
+set -uo pipefail
+cd "$(dirname "$0")/../.." || exit 1  # the project root (the GPU machine's copy has no .git)
+all_args="$*"
+bench=${NQ_BENCH_DIR:-/tmp/nq-bench}
+device=${NQ_BENCH_DEVICE:-cuda}
+shape=${NQ_BENCH_SHAPE:-qwen3-4b}
+results=$bench/results
+latest=${NQ_BENCH_LATEST:-docs/bench/latest.json}
+model=$bench/model-$shape
+read -r -a input_flags <<< "${NQ_BENCH_INPUT_FLAGS:-}"
+read -r -a seed_flags <<< "${NQ_BENCH_SEED_FLAGS:-}"
+mkdir -p "$results" "$bench/logs"
+parts=("$@")
+[ ${#parts[@]} -gt 0 ] || parts=(ours unsloth hf-nf4 hf-bf16 collect)
+for part in "${parts[@]}"; do
+  case $part in ours|unsloth|hf-nf4|hf-bf16|collect) ;; *) echo "compare.sh: unknown part $part; parts are ours unsloth hf-nf4 hf-bf16 collect" >&2; exit 2 ;; esac
+done
+if [ "$device" = cuda ]; then
+  export NQ_BENCH_DEVICE_NAME
+  NQ_BENCH_DEVICE_NAME=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1)
+fi
+
+need() { [ -s "$1" ] || { echo "compare.sh: $1 is missing; $2" >&2; exit 1; }; }
+
+# Inputs (tokenizer, IMDB sample), the checkpoint and the synthetic inputs: made once per machine.
+prepare_inputs() {
+  if [ ! -f "$bench/inputs/imdb/prompts-test.jsonl" ]; then
+    need .bench/inputs.tar.xz "run bash scripts/bench/prepare-device.sh here and carry .bench"
+    mkdir -p "$bench/inputs" && tar -xJf .bench/inputs.tar.xz -C "$bench/inputs"
+  fi
+  if [ ! -f "$model/config.json" ]; then
+    python3 scripts/bench/make_random_checkpoint.py --shape "$shape" --out "$model.tmp" --tokenizer-dir "$bench/inputs/tokenizer" \
+      && mv "$model.tmp" "$model"
+  fi
+  [ -f "$bench/inputs.json" ] || node scripts/bench/make-inputs.mjs "$bench/inputs.json" "${input_flags[@]}"
+}
+
+# node-qlora: the addon and dist/ from this working tree. On the GPU machine always (both builds
+# are incremental, and a warm machine may hold builds of an older tree); elsewhere only when
+# missing, since a shared checkout is built by its own engineers.
+build_ours() {
+  if [ "$device" = cuda ] || [ ! -f build/Release/node_qlora.node ]; then
+    node node_modules/cmake-js/bin/cmake-js compile >> "$bench/logs/build.log" 2>&1 || { tail -30 "$bench/logs/build.log"; return 1; }
+  fi
+  if [ "$device" = cuda ] || [ ! -f dist/cli/bin.js ]; then
+    node node_modules/typescript/bin/tsc -p tsconfig.json || return 1
+  fi
+}
+
+# The Python stacks' wheels, unpacked once (fetch-anchor-wheels.sh).
+anchor_site() {
+  if [ ! -d "$bench/site/unsloth" ]; then
+    need .bench/anchor-site.tar.xz "run bash scripts/bench/fetch-anchor-wheels.sh here and carry .bench"
+    mkdir -p "$bench/site" && tar -xJf .bench/anchor-site.tar.xz -C "$bench/site"
+  fi
+}
+
+common=(--model "$model" --inputs "$bench/inputs.json" --results "$results" --imdb "$bench/inputs/imdb" --device "$device")
+anchor() {
+  anchor_site || return 1
+  PYTHONPATH="$bench/site${PYTHONPATH:+:$PYTHONPATH}" UNSLOTH_COMPILE_LOCATION="$bench/unsloth_compiled_cache" \
+    python3 scripts/bench/anchor.py --stack "$1" --phases "$2" "${common[@]}" "${seed_flags[@]}"
+}
+
+run_part() {
+  case $1 in
+    ours) build_ours && node scripts/bench/ours.mjs "${common[@]}" "${seed_flags[@]}" ;;
+    unsloth) anchor unsloth train,eval,decode,seed,seed-eval ;;
+    hf-nf4) anchor hf-nf4 train,eval,decode ;;
+    hf-bf16) anchor hf-bf16 train,eval,decode ;;
+    collect) node scripts/bench/collect.mjs "$results" --out "$latest" --command "bash scripts/bench/compare.sh $all_args" ;;
+  esac
+}
+
+# A part's results (its JSON files, the seed run's run.json + log.jsonl, not its adapter) and log.
+pack_part() {
+  [ -n "${OUT:-}" ] || return 0
+  local stack=$1 files
+  if [ "$stack" = collect ]; then
+    cp "$latest" "$OUT/latest.json" 2>/dev/null
+    return 0
+  fi
+  files=$(cd "$bench" && ls results/"$stack"-*.json results/"$stack"-seed-run/run.json results/"$stack"-seed-run/log.jsonl logs/"$stack".log 2>/dev/null)
+  [ -n "$files" ] && (cd "$bench" && tar -czf "$OUT/nq-bench-$stack.tar.gz" $files)
+}
+
+prepare_inputs || { echo "compare.sh: preparing the checkpoint and inputs failed" >&2; exit 1; }
+failed=()
+for part in "${parts[@]}"; do
+  start=$(date +%s)
+  echo "== compare.sh: $part"
+  run_part "$part" 2>&1 | tee "$bench/logs/$part.log"
+  status=${PIPESTATUS[0]}
+  pack_part "$part"
+  echo "== compare.sh: $part took $(( $(date +%s) - start )) s (exit $status)"
+  [ "$status" -eq 0 ] || failed+=("$part")
+done
+if [ ${#failed[@]} -gt 0 ]; then
+  echo "compare.sh: failed parts: ${failed[*]} (logs in $bench/logs)" >&2
+  exit 1
+fi
