@@ -125,7 +125,9 @@ def emit(phase: str, body: dict) -> None:
     record = {
         "stack": A.stack, "phase": phase, "date": datetime.datetime.now(datetime.timezone.utc).isoformat(),
         "device": torch.cuda.get_device_name(0) if CUDA else "cpu",
-        "versions": {n: version(n) for n in ("torch", "transformers", "peft", "unsloth", "unsloth_zoo", "bitsandbytes", "trl", "datasets")},
+        # What this stack ran on (the unpacked wheel set also holds unsloth for the hf stacks).
+        "versions": {n: version(n) for n in ("torch", "transformers", "peft", "bitsandbytes", "trl", "datasets")
+                     + (("unsloth", "unsloth_zoo") if A.stack == "unsloth" else ())},
         "engine": {"device": A.device, "dtype": str(DTYPE).replace("torch.", ""), "quant": "none" if A.stack == "hf-bf16" else "nf4"},
         **body,
     }
@@ -321,6 +323,7 @@ def seed_phase(t_load: float):
         collate.torch_call = counting
     else:
         trainer.data_collator = counting
+    reset_peak()  # this process may have run the train phase before
     t0 = time.perf_counter()
     out = trainer.train()
     sync()

@@ -73,15 +73,17 @@ const lines = [];
 const table = (head, rows) => {
   lines.push(`| ${head.join(' | ')} |`, `| ${head.map(() => '---').join(' | ')} |`, ...rows.map((r) => `| ${r.join(' | ')} |`), '');
 };
-const p = get('ours', 'train')?.protocol ?? get('unsloth', 'train')?.protocol;
+// The protocol of a phase as recorded by whichever stack ran it (all read one inputs.json).
+const protocolOf = (phase) => STACKS.map((st) => get(st, phase)?.protocol).find(Boolean);
+const p = protocolOf('train');
 lines.push(`Training: batch ${p ? `${p.batch} x ${p.seq}` : '?'} tokens (${p?.masked ?? '?'} prompt tokens masked), LoRA r${p?.lora.r} / alpha ${p?.lora.alpha} on ${p?.lora.targets.join(', ')}, ${p?.warmup} warm-up + ${p?.steps} timed steps`, '');
 table(['stack', 'gradient checkpointing', 'tokens/s', 'peak GiB'], STACKS.filter((s) => runs[s]?.train).map((s) => {
   const rows = get(s, 'train').rows;
   return [`${LABELS[s]}, ${versionOf(s)}`, rows.map((r) => String(r.gradientCheckpointing === true ? 'on' : r.gradientCheckpointing === false ? 'off' : r.gradientCheckpointing)).join(' / '),
     rows.map((r) => cell(r, 'tokensPerSecond')).join(' / '), rows.map((r) => cell(r, 'peakGiB', 1)).join(' / ')];
 }));
-const e = get('ours', 'eval')?.protocol ?? get('unsloth', 'eval')?.protocol;
-const d = get('ours', 'decode')?.protocol ?? get('unsloth', 'decode')?.protocol;
+const e = protocolOf('eval');
+const d = protocolOf('decode');
 lines.push(`Generation with the adapter attached (unmerged): ${e?.newTokens} greedy tokens after ${e?.promptLen}-token prompts; batch-1 decode of ${d?.newTokens} tokens`, '');
 table(['stack', 'prompts/s batch 1', `prompts/s batch ${e?.batch ?? '?'}`, 'batch-1 decode tokens/s'], STACKS.filter((s) => runs[s]?.eval || runs[s]?.decode).map((s) => [
   LABELS[s], num(get(s, 'eval')?.promptsPerSecondB1, 2), num(get(s, 'eval')?.promptsPerSecondBatch, 1), num(get(s, 'decode')?.tokensPerSecond, 1),

@@ -3,19 +3,21 @@
 # peft + bitsandbytes and transformers + peft (bf16) one after the other on the same random
 # Qwen3-4B-shaped checkpoint and the same inputs, then the tables and docs/bench/latest.json.
 #
-# Here first:   bash scripts/bench/fetch-anchor-wheels.sh; bash scripts/bench/prepare-device.sh;
-#               bash ../shared/device/pack.sh          (then carry .bench and .device)
-# There:        source .device/gpu-env.sh; bash scripts/bench/compare.sh [PART...]
-# Parts, in order (default: all): ours unsloth hf-nf4 hf-bf16 collect. A GPU call may run 10
-# minutes, so split them over calls, e.g. `compare.sh ours unsloth`, then `compare.sh hf-nf4
-# hf-bf16 collect`: results accumulate in $NQ_BENCH_DIR/results (default /tmp/nq-bench, kept
-# while the machine stays warm). Every part needs the checkpoint, made once and cached there.
-# With $OUT set, each part leaves its results and log as $OUT/nq-bench-PART.tar.gz, and collect
-# leaves latest.json, so results from separate machines can be collected anywhere
-# (node scripts/bench/collect.mjs DIR).
+# Here first:  bash scripts/bench/fetch-anchor-wheels.sh; bash ../shared/device/pack.sh;
+#              bash scripts/bench/prepare-device.sh (checks each call fits the 64 MiB a call carries)
+# There, one part or a few per call (a call may run 10 minutes; parts in order: ours unsloth
+# hf-nf4 hf-bf16 collect; default all):
+#   carry [".device", ".bench/inputs.tar.xz"]:  source .device/gpu-env.sh; bash scripts/bench/compare.sh ours
+#   carry [".bench"]:                           bash scripts/bench/compare.sh unsloth
+#   carry [".bench"]:                           bash scripts/bench/compare.sh hf-nf4 hf-bf16
+# The Python parts need no node. Results accumulate in $NQ_BENCH_DIR/results (default
+# /tmp/nq-bench, kept while the machine stays warm); with $OUT set, each part also leaves its
+# results and log as $OUT/nq-bench-PART.tar.gz. Collect anywhere with node: here, after
+# unpacking those tarballs into DIR, `node scripts/bench/collect.mjs DIR/results` (writes
+# docs/bench/latest.json), or there as the part `collect`. Every part prints how long it took.
 #
 # Test settings (CPU, tiny model): NQ_BENCH_DEVICE=cpu NQ_BENCH_SHAPE=qwen3-tiny
-# NQ_BENCH_INPUT_FLAGS="--batch 2 --seq 48 ..." (make-inputs.mjs) NQ_BENCH_SEED_FLAGS="--seed-steps 3 --seed-batch 2"
+# NQ_BENCH_INPUTS=FILE (a smaller protocol from make-inputs.mjs) NQ_BENCH_SEED_FLAGS="--seed-steps 3 --seed-batch 2"
 # NQ_BENCH_LATEST=/tmp/latest.json (instead of docs/bench/latest.json).
 set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 1  # the project root (the GPU machine's copy has no .git)
@@ -26,7 +28,7 @@ shape=${NQ_BENCH_SHAPE:-qwen3-4b}
 results=$bench/results
 latest=${NQ_BENCH_LATEST:-docs/bench/latest.json}
 model=$bench/model-$shape
-read -r -a input_flags <<< "${NQ_BENCH_INPUT_FLAGS:-}"
+inputs=${NQ_BENCH_INPUTS:-$bench/inputs/inputs.json}
 read -r -a seed_flags <<< "${NQ_BENCH_SEED_FLAGS:-}"
 mkdir -p "$results" "$bench/logs"
 parts=("$@")
@@ -41,17 +43,19 @@ fi
 
 need() { [ -s "$1" ] || { echo "compare.sh: $1 is missing; $2" >&2; exit 1; }; }
 
-# Inputs (tokenizer, IMDB sample), the checkpoint and the synthetic inputs: made once per machine.
+# Inputs (tokenizer, IMDB sample, synthetic inputs) and the checkpoint: made once per machine.
 prepare_inputs() {
-  if [ ! -f "$bench/inputs/imdb/prompts-test.jsonl" ]; then
-    need .bench/inputs.tar.xz "run bash scripts/bench/prepare-device.sh here and carry .bench"
-    mkdir -p "$bench/inputs" && tar -xJf .bench/inputs.tar.xz -C "$bench/inputs"
+  need .bench/inputs.tar.xz "run bash scripts/bench/prepare-device.sh here and carry .bench (or .bench/inputs.tar.xz)"
+  local sum
+  sum=$(md5sum < .bench/inputs.tar.xz)
+  if [ "$sum" != "$(cat "$bench/inputs/.tarball-md5" 2>/dev/null)" ]; then  # a warm machine may hold older inputs
+    rm -rf "$bench/inputs" && mkdir -p "$bench/inputs" && tar -xJf .bench/inputs.tar.xz -C "$bench/inputs" \
+      && echo "$sum" > "$bench/inputs/.tarball-md5" || return 1
   fi
   if [ ! -f "$model/config.json" ]; then
     python3 scripts/bench/make_random_checkpoint.py --shape "$shape" --out "$model.tmp" --tokenizer-dir "$bench/inputs/tokenizer" \
       && mv "$model.tmp" "$model"
   fi
-  [ -f "$bench/inputs.json" ] || node scripts/bench/make-inputs.mjs "$bench/inputs.json" "${input_flags[@]}"
 }
 
 # node-qlora: the addon and dist/ from this working tree. On the GPU machine always (both builds
@@ -74,7 +78,7 @@ anchor_site() {
   fi
 }
 
-common=(--model "$model" --inputs "$bench/inputs.json" --results "$results" --imdb "$bench/inputs/imdb" --device "$device")
+common=(--model "$model" --inputs "$inputs" --results "$results" --imdb "$bench/inputs/imdb" --device "$device")
 anchor() {
   anchor_site || return 1
   PYTHONPATH="$bench/site${PYTHONPATH:+:$PYTHONPATH}" UNSLOTH_COMPILE_LOCATION="$bench/unsloth_compiled_cache" \

@@ -8,7 +8,10 @@
 #                reviews of ../shared/data/imdb (export-sample.mjs: the rows `sft` picks
 #                with --limit N --seed 3407), and their prompts as text for the Python
 #                side (export-prompts.mjs: our prompt builder's exact prompt text)
-# then checks that .bench + .device + the repo fit what one GPU call carries.
+#   inputs.json  the synthetic inputs and protocol every stack reads (make-inputs.mjs), so the
+#                Python-only calls need no node there
+# then checks that each GPU call fits the 64 MiB a call carries (repo included): the `ours` call
+# carries .device and .bench/inputs.tar.xz, the Python stacks' calls .bench.
 # Needs dist/ (npm run build:ts) and node_modules. Run fetch-anchor-wheels.sh and
 # `bash ../shared/device/pack.sh` too; this script reports whether they were.
 # Usage, from the project root: bash scripts/bench/prepare-device.sh [IMDB_DIR]
@@ -29,21 +32,24 @@ mkdir -p "$stage/tokenizer" "$stage/imdb"
 cp "$tok/tokenizer.json" "$tok/tokenizer_config.json" "$stage/tokenizer/"
 node scripts/experiments/export-sample.mjs "$imdb" "$stage/imdb" --train 2048 --test 512 --seed 3407
 node scripts/bench/export-prompts.mjs "$stage/tokenizer" "$stage/imdb" --max-seq-len 2048 --max-new-tokens 3
-tar -cf - -C "$stage" tokenizer imdb | xz -T2 -6 > .bench/inputs.tar.xz
+node scripts/bench/make-inputs.mjs "$stage/inputs.json"
+tar -cf - -C "$stage" tokenizer imdb inputs.json | xz -T2 -6 > .bench/inputs.tar.xz
 
 [ -s .bench/anchor-site.tar.xz ] || echo "prepare-device: .bench/anchor-site.tar.xz is missing: run bash scripts/bench/fetch-anchor-wheels.sh" >&2
 [ -s .device/gpu-env.sh ] || echo "prepare-device: .device/ is missing: run bash ../shared/device/pack.sh" >&2
 
-# What one GPU call copies: tracked + untracked-not-ignored files, plus the carried .bench and .device.
+# What one GPU call copies: tracked + untracked-not-ignored files, plus the carried paths.
+kib() { du -sk "$@" 2>/dev/null | awk '{n += $1} END {print n + 0}'; }
 repo_kib=$( (git ls-files; git ls-files --others --exclude-standard) | sort -u | while read -r f; do [ -f "$f" ] && echo "$f"; done \
   | tr '\n' '\0' | du -ck --files0-from=- | tail -1 | cut -f1)
-bench_kib=$(du -sk .bench | cut -f1)
-device_kib=$( [ -d .device ] && du -sk .device | cut -f1 || echo 0)
-total_mib=$(( (repo_kib + bench_kib + device_kib) / 1024 ))
-echo "prepare-device: repo $((repo_kib / 1024)) MiB, .bench $((bench_kib / 1024)) MiB, .device $((device_kib / 1024)) MiB: $total_mib MiB in all"
+ours_mib=$(( (repo_kib + $(kib .device .bench/inputs.tar.xz)) / 1024 ))
+anchor_mib=$(( (repo_kib + $(kib .bench)) / 1024 ))
+echo "prepare-device: repo $((repo_kib / 1024)) MiB, .device $(( $(kib .device) / 1024 )) MiB, .bench $(( $(kib .bench) / 1024 )) MiB"
 du -sh .bench/* | sed 's/^/  /'
-if [ "$total_mib" -gt 60 ]; then
-  echo "prepare-device: $total_mib MiB is over the 60 MiB this harness allows itself of a GPU call's 64 MiB; shrink .bench or .device" >&2
-  exit 1
-fi
-echo "carry: [\".bench\", \".device\"]   then on the GPU machine: source .device/gpu-env.sh; bash scripts/bench/compare.sh"
+echo "  call 'ours' (carry .device, .bench/inputs.tar.xz): $ours_mib MiB; calls 'unsloth', 'hf-nf4 hf-bf16' (carry .bench): $anchor_mib MiB"
+for mib in "$ours_mib" "$anchor_mib"; do
+  if [ "$mib" -gt 60 ]; then
+    echo "prepare-device: a call of $mib MiB is over the 60 MiB this harness allows itself of a GPU call's 64 MiB; shrink the repo's untracked files, .bench or .device" >&2
+    exit 1
+  fi
+done
