@@ -63,10 +63,11 @@ prepare_inputs() {
 # missing, since a shared checkout is built by its own engineers.
 build_ours() {
   if [ "$device" = cuda ] || [ ! -f build/Release/node_qlora.node ]; then
-    node node_modules/cmake-js/bin/cmake-js compile >> "$bench/logs/build.log" 2>&1 || { tail -30 "$bench/logs/build.log"; return 1; }
+    node scripts/build-native.mjs >> "$bench/logs/build.log" 2>&1 || { tail -30 "$bench/logs/build.log"; return 1; }
   fi
   if [ "$device" = cuda ] || [ ! -f dist/cli/bin.js ]; then
-    node node_modules/typescript/bin/tsc -p tsconfig.json || return 1
+    # npm run build:ts, without npm (the GPU machine has only the node binary)
+    node node_modules/typescript/bin/tsc -p tsconfig.json && node scripts/build-cjs.mjs || return 1
   fi
 }
 
