@@ -316,6 +316,19 @@ describe.each(cases)('%s LoRA training matches transformers + peft (fp32, cpu)',
     }
   });
 
+  it('saveAdapter writes the bytes of the former JS path (loraTensors + safetensors.write); loadAdapterWeights reads them back', async () => {
+    await model.setLoraTensors(init);
+    const file = join(work, `${name}-adapter.safetensors`);
+    await model.saveAdapter(file);
+    const viaJs = join(work, `${name}-adapter-js.safetensors`);
+    await native().safetensors.write(viaJs, await model.loraTensors(), { format: 'pt' });
+    expect(readFileSync(file).equals(readFileSync(viaJs))).toBe(true);
+    await model.setLoraTensors(readSafetensors(join(dir, 'adapter_trained', 'adapter_model.safetensors')));
+    await model.loadAdapterWeights(file);
+    expectClose(toFloats(await model.loraTensors()), toFloats(readSafetensors(file)), 0);
+    await expect(model.loadAdapterWeights(join(work, 'absent.safetensors'))).rejects.toMatchObject({ code: 'ST_IO' });
+  });
+
   it('logits with the trained peft adapter equal peft', async () => {
     await model.setLoraTensors(readSafetensors(join(dir, 'adapter_trained', 'adapter_model.safetensors')));
     const expected = referenceGroup(dir, 'logits_trained.');
@@ -390,7 +403,7 @@ describe('LoRA argument and tensor errors', () => {
     expect(none).toEqual({ lossSum: 0, tokens: 0 });
   });
 
-  it('logits and generate reject typed-array errors through the promise', async () => {
+  it('logits, generate, loadModel and the file methods reject bad arguments through the promise', async () => {
     const call = (fn: () => Promise<unknown>): Promise<unknown> => {
       let pending: Promise<unknown> | undefined;
       expect(() => {
@@ -407,6 +420,12 @@ describe('LoRA argument and tensor errors', () => {
     await expect(call(() => model.generate({ ids: Int32Array.of(1, 2), seqLens: Int32Array.of(2) }, { ...gen, eosTokenIds: [1] } as never))).rejects.toThrow(/^eosTokenIds: expected an Int32Array/);
     const { maxNewTokens: _m, ...noMax } = gen;
     await expect(call(() => model.generate({ ids: Int32Array.of(1, 2), seqLens: Int32Array.of(2) }, noMax as never))).rejects.toThrow(/^maxNewTokens/);
+    const arch = await loadArchConfig(join(MODEL_FIXTURES, 'llama'));
+    const load = { device: 'cpu', dtype: 'float32', quant: 'none', doubleQuant: true, dequantizeStored: false } as const;
+    await expect(call(() => native().loadModel(42 as never, arch, load))).rejects.toThrow(/^loadModel dir: expected a string but received 42/);
+    await expect(call(() => native().loadModel(MODEL_FIXTURES, arch, { ...load, device: 'tpu' as never }))).rejects.toThrow(/^device: expected 'cpu' or 'cuda'/);
+    await expect(call(() => model.saveAdapter(7 as never))).rejects.toThrow(/^saveAdapter file: expected a string/);
+    await expect(call(() => model.loadOptimizerState(join(work, 'x.safetensors'), {} as never))).rejects.toThrow(/^step: expected an integer >= 0 but received undefined/);
     const out = await model.generate({ ids: Int32Array.of(1, 2, 3, 4, 5), seqLens: Int32Array.of(2, 3) }, { ...gen, maxNewTokens: 2 });
     expect(out.ids).toBeInstanceOf(Int32Array);
     expect(Array.from(out.seqLens)).toEqual([2, 2]);
