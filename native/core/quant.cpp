@@ -402,6 +402,14 @@ at::Tensor absmaxFloat(const Weight4& w) {
   return scaled.add(w.nestedOffset);  // two roundings, as bitsandbytes: multiply, then add
 }
 
+at::Tensor absmaxFloatCached(const Weight4& w) {
+  const std::shared_ptr<const Weight4::AbsmaxCache> cache = w.absmaxCache;
+  if (cache && cache->source.is_same(w.absmax)) return cache->value;
+  at::Tensor value = absmaxFloat(w).contiguous();
+  w.absmaxCache = std::make_shared<const Weight4::AbsmaxCache>(Weight4::AbsmaxCache{w.absmax, value});
+  return value;
+}
+
 at::Tensor dequantizeReference(const Weight4& w, at::ScalarType out) {
   validate(w, "dequantize");
   if (!dtypeText(out)) invalid("dequantize: output dtype must be float32, bfloat16 or float16");
@@ -421,19 +429,41 @@ at::Tensor dequantize(const Weight4& w, at::ScalarType out) {
   if (w.packed.defined() && w.packed.is_cuda()) {
     validate(w, "dequantize");
     if (!dtypeText(out)) invalid("dequantize: output dtype must be float32, bfloat16 or float16");
-    at::Tensor flat;
-    if (w.nested) {
-      flat = kernels::dequantize4bitNested(w.packed.contiguous(), w.code.contiguous(), w.absmax.contiguous(),
-                                           w.nestedCode.contiguous(), w.nestedAbsmax.contiguous(),
-                                           w.nestedBlocksize, w.nestedOffset, w.blocksize, w.numel(), out);
-    } else {
-      flat = kernels::dequantize4bit(w.packed.contiguous(), w.code.contiguous(), w.absmax.contiguous(),
-                                     w.blocksize, w.numel(), out);
-    }
-    return flat.view(w.shape);
+    at::Tensor result = at::empty(w.shape, w.packed.options().dtype(out));
+    dequantizeInto(w, result);
+    return result;
   }
 #endif
   return dequantizeReference(w, out);
+}
+
+void dequantizeInto(const Weight4& w, at::Tensor& out) {
+  validate(w, "dequantizeInto");
+  if (!out.defined() || !dtypeText(out.scalar_type())) {
+    invalid("dequantizeInto: out must be a float32, bfloat16 or float16 tensor");
+  }
+  if (!out.is_contiguous() || out.numel() != w.numel()) {
+    invalid("dequantizeInto: out must be contiguous with " + std::to_string(w.numel()) +
+            " elements (the weight's), got shape " + shapeText(out.sizes()) + (out.is_contiguous() ? "" : " (strided)"));
+  }
+#ifdef NQ_WITH_CUDA
+  if (w.packed.is_cuda()) {
+    if (out.device() != w.packed.device()) {
+      invalid("dequantizeInto: out is on " + out.device().str() + " but the weight is on " +
+              w.packed.device().str() + "; allocate out on the weight's device");
+    }
+    if (w.nested) {
+      kernels::dequantize4bitNestedInto(w.packed.contiguous(), w.code.contiguous(), w.absmax.contiguous(),
+                                        w.nestedCode.contiguous(), w.nestedAbsmax.contiguous(), w.nestedBlocksize,
+                                        w.nestedOffset, w.blocksize, w.numel(), out);
+    } else {
+      kernels::dequantize4bitInto(w.packed.contiguous(), w.code.contiguous(), w.absmax.contiguous(), w.blocksize,
+                                  w.numel(), out);
+    }
+    return;
+  }
+#endif
+  out.copy_(dequantizeReference(w, out.scalar_type()).view(out.sizes()));
 }
 
 at::Tensor gemv(const at::Tensor& x, const Weight4& w) {
@@ -449,7 +479,7 @@ at::Tensor gemv(const at::Tensor& x, const Weight4& w) {
     std::vector<int64_t> outShape = x.sizes().vec();
     outShape.back() = w.shape[0];
     at::Tensor x2 = x.reshape({-1, w.shape[1]}).contiguous();
-    at::Tensor y = kernels::gemv4bit(x2, w.packed.contiguous(), w.code.contiguous(), absmaxFloat(w).contiguous(),
+    at::Tensor y = kernels::gemv4bit(x2, w.packed.contiguous(), w.code.contiguous(), absmaxFloatCached(w),
                                      w.blocksize, w.shape[0], w.shape[1]);
     return y.view(outShape);
   }

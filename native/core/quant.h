@@ -9,6 +9,7 @@
 #include <ATen/ATen.h>
 
 #include <map>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -35,6 +36,16 @@ struct Weight4 {
   int64_t nestedBlocksize = 256;
   float nestedOffset = 0.0f;          // mean of the absmax, added back after dequantizing it
 
+  // The float32 absmax of a nested weight, built by absmaxFloatCached on first use and reused
+  // (decoding calls gemv for every token, and rebuilding it cost a few small kernels each
+  // time). Keyed by the absmax tensor it came from, so a copy whose tensors were replaced
+  // (to(), clone()) rebuilds it. Like the rest of a model's state, not for concurrent threads.
+  struct AbsmaxCache {
+    at::Tensor source;  // w.absmax it was built from
+    at::Tensor value;   // float32 (nblocks)
+  };
+  mutable std::shared_ptr<const AbsmaxCache> absmaxCache;
+
   int64_t numel() const;
   int64_t blocks() const;
   Weight4 to(at::Device device) const;  // every tensor moved
@@ -53,12 +64,18 @@ Weight4 quantize(const at::Tensor& w, Type type, int64_t blocksize = 64, bool do
 
 // float32 per-block absmax (undoes double quantization): code8[q] * nested_absmax + offset.
 at::Tensor absmaxFloat(const Weight4& w);
+// The same, built once per weight and kept in w.absmaxCache (contiguous).
+at::Tensor absmaxFloatCached(const Weight4& w);
 
 // Dequantized weight with w.shape in `out` dtype, on w's device: the CUDA kernel when w is on
 // CUDA (bit-identical to the reference), else dequantizeReference.
 at::Tensor dequantize(const Weight4& w, at::ScalarType out);
 // CPU reference: code[q] * absmax[block] in fp32, then cast. Runs on w's device with ATen ops.
 at::Tensor dequantizeReference(const Weight4& w, at::ScalarType out);
+// Dequantizes into `out`: contiguous, w.numel() elements of float32, bfloat16 or float16, any
+// shape (e.g. a row slice of one buffer that q, k and v dequantize into for one GEMM). On
+// CUDA the kernel writes it in place (out on w's device); elsewhere the reference is copied in.
+void dequantizeInto(const Weight4& w, at::Tensor& out);
 
 // y = x @ dequantize(w)^T for x (..., in) with few rows (decoding): the 4-bit gemv kernel on
 // CUDA (never materializes the weight), dequantize + matmul elsewhere. Result in x's dtype.

@@ -1,8 +1,12 @@
 // Host entry points of the CUDA kernels (native/kernels/*.cu), compiled only when Torch has
-// CUDA (NQ_WITH_CUDA). Each has a CPU reference in native/core (quant.h) that tests compare
-// against. Inputs: contiguous tensors on one CUDA device; launches go to the current stream.
+// CUDA (NQ_WITH_CUDA). Each has a CPU reference in native/core (quant.h, norm, rope, mlp) that
+// tests compare against, and a scalar reference in native/tools/kernel_check.cpp. Inputs:
+// tensors on one CUDA device (contiguous unless said otherwise); launches go to the current
+// stream and every launch is checked. "round" below = to the input's dtype, nearest even.
 #pragma once
 #include <ATen/ATen.h>
+
+#include <tuple>
 
 namespace nq::kernels {
 
@@ -25,5 +29,55 @@ at::Tensor dequantize4bitNested(const at::Tensor& packed, const at::Tensor& code
 // materialized; accumulation in fp32; result in x's dtype (float32, bfloat16, float16).
 at::Tensor gemv4bit(const at::Tensor& x, const at::Tensor& packed, const at::Tensor& code,
                     const at::Tensor& absmax, int64_t blocksize, int64_t outFeatures, int64_t inFeatures);
+
+// The two dequantizations writing into `out` instead of a new tensor: out is a contiguous CUDA
+// tensor of numel elements (float32, bfloat16 or float16), for example a row slice of one
+// preallocated buffer that q, k and v (or gate and up) dequantize into for a single GEMM.
+// Same bits as dequantize4bit / dequantize4bitNested.
+void dequantize4bitInto(const at::Tensor& packed, const at::Tensor& code, const at::Tensor& absmax,
+                        int64_t blocksize, int64_t numel, at::Tensor& out);
+void dequantize4bitNestedInto(const at::Tensor& packed, const at::Tensor& code, const at::Tensor& absmaxQ,
+                              const at::Tensor& nestedCode, const at::Tensor& nestedAbsmax, int64_t nestedBlocksize,
+                              float offset, int64_t blocksize, int64_t numel, at::Tensor& out);
+
+// ---- fused training kernels (float32, bfloat16, float16) ----
+
+// RMSNorm over the last dim of x (rows, C), contiguous. Returns y (x's shape and dtype) and
+// rstd (rows) float32 = 1 / sqrt(mean(x_f32^2) + eps). weightPlusOne false (llama, qwen,
+// mistral, phi; weight (C) in x's dtype): y = round(float(weight) * float(round(x_f32 * rstd)));
+// true (gemma; weight (C) of any float dtype): y = round(x_f32 * rstd * (1 + float(weight))).
+std::tuple<at::Tensor, at::Tensor> rmsNormForward(const at::Tensor& x, const at::Tensor& weight, double eps,
+                                                  bool weightPlusOne);
+// dx (x's shape and dtype) of the same map for a frozen weight: with w_eff = weight (or
+// 1 + weight) in fp32, g = dy_f32 * w_eff, xhat = x_f32 * rstd:
+// dx = round(rstd * (g - xhat * mean(g * xhat))). dy: x's shape and dtype; rstd from the forward.
+at::Tensor rmsNormBackward(const at::Tensor& dy, const at::Tensor& x, const at::Tensor& weight,
+                           const at::Tensor& rstd, bool weightPlusOne);
+
+// Rotary embedding of x (N, heads, D) with strides (tokenStride >= heads * D, D, 1) (x may be
+// a column slice of a fused q|k|v output); cos, sin (N, rotaryDim) contiguous in x's dtype.
+// Returns a new contiguous (N, heads, D). With half = rotaryDim / 2 and i < half:
+//   out[i]        = round(round(x[i] * cos[i]) + round(-x[i + half] * sin[i]))
+//   out[i + half] = round(round(x[i + half] * cos[i + half]) + round(x[i] * sin[i + half]))
+// (transformers' q * cos + rotate_half(q) * sin, bit for bit). inverse = true applies the
+// gradient of that map in fp32, rounded once:
+//   dx[i] = dy[i] * cos[i] + dy[i + half] * sin[i + half],
+//   dx[i + half] = dy[i + half] * cos[i + half] - dy[i] * sin[i].
+// Dims >= rotaryDim are copied. rotaryDim even, 0 < rotaryDim <= D.
+at::Tensor ropeApply(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin, int64_t rotaryDim,
+                     bool inverse);
+
+// Activations of the gated MLP: act(gate) * up.
+enum GluActivation : int64_t { kSilu = 0, kGeluTanh = 1, kGeluErf = 2 };
+
+// gate, up (rows, I) with unit column stride and any row stride (each may be a column slice
+// of one (rows, 2I) tensor). Returns out (rows, I) contiguous = round(round(act(gate_f32)) *
+// float(up)): transformers rounds the activation to the compute dtype before the product.
+at::Tensor gluForward(const at::Tensor& gate, const at::Tensor& up, int64_t act);
+// dgate = round(dout * up * act'(gate)), dup = round(dout * round(act(gate))), fp32 math,
+// written into dgate, dup (rows, I) with unit column stride and any row stride. dout (rows, I)
+// with unit column stride.
+void gluBackward(const at::Tensor& dout, const at::Tensor& gate, const at::Tensor& up, int64_t act,
+                 at::Tensor& dgate, at::Tensor& dup);
 
 }  // namespace nq::kernels

@@ -1,0 +1,26 @@
+// Alternative versions of the 4-bit kernels, selectable by index, for kernel_check to check
+// and time side by side in one GPU run (the public entry points in kernels.h use the default
+// variant, chosen from those timings). Not for the engine: call kernels.h.
+#pragma once
+#include <ATen/ATen.h>
+
+namespace nq::kernels::variants {
+
+// Dequantization: each thread decodes 1, 2 or 4 chunks of 32 elements (variants 0, 1, 2).
+constexpr int kDequantVariants = 3;
+const char* dequantVariantName(int variant);
+void dequantize4bitInto(const at::Tensor& packed, const at::Tensor& code, const at::Tensor& absmax,
+                        int64_t blocksize, int64_t numel, at::Tensor& out, int variant);
+void dequantize4bitNestedInto(const at::Tensor& packed, const at::Tensor& code, const at::Tensor& absmaxQ,
+                              const at::Tensor& nestedCode, const at::Tensor& nestedAbsmax, int64_t nestedBlocksize,
+                              float offset, int64_t blocksize, int64_t numel, at::Tensor& out, int variant);
+
+// gemv: 0 = one output feature per warp, nibble table lookups (the first version); 1, 2, 3 =
+// 1, 2 or 4 output features per warp sharing each x load, pre-scaled table offsets, the input
+// dimension split over several warps of a block when the output has few features.
+constexpr int kGemvVariants = 4;
+const char* gemvVariantName(int variant);
+at::Tensor gemv4bit(const at::Tensor& x, const at::Tensor& packed, const at::Tensor& code, const at::Tensor& absmax,
+                    int64_t blocksize, int64_t outFeatures, int64_t inFeatures, int variant);
+
+}  // namespace nq::kernels::variants

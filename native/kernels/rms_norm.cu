@@ -1,0 +1,262 @@
+// Fused RMSNorm on CUDA, forward and backward, with transformers' exact numerics:
+//   rstd = 1 / sqrt(mean(x_f32^2) + eps)                                        (rows) fp32
+//   llama / qwen / mistral / phi (weightPlusOne false, weight in x's dtype):
+//     y = round(float(weight) * float(round(x_f32 * rstd)))
+//   gemma (weightPlusOne true, weight any float dtype):
+//     y = round(x_f32 * rstd * (1 + float(weight)))
+//   backward (weight frozen, so only dx): g = dy_f32 * w_eff, xhat = x_f32 * rstd,
+//     dx = rstd * (g - xhat * mean(g * xhat))
+// where round = to x's dtype, nearest even. One pass reads the row to reduce, a second pass
+// (an L1/L2 hit: the row was just read) writes the result. A row is owned by a group of G
+// threads: 8 for head-dim norms (C = 64..128 in 16-byte vectors), 32 up to C = 2048 bf16, the
+// whole 256-thread block above that (hidden sizes 2560..8192+).
+// Not here: the CPU reference (native/core/norm.cpp) and the choice of when to call this.
+#include <ATen/cuda/CUDAContext.h>
+#include <c10/cuda/CUDAException.h>
+#include <c10/cuda/CUDAGuard.h>
+
+#include <tuple>
+#include <type_traits>
+#include <vector>
+
+#include "kernels/kernel_util.cuh"
+#include "kernels/kernels.h"
+
+namespace nq::kernels {
+namespace {
+
+using detail::loadVec;
+using detail::roundTo;
+using detail::storeVec;
+
+constexpr int kThreads = 256;
+
+// Sum over the G threads that own one row (G <= 32: shuffles; G == kThreads: the block).
+template <int G>
+__device__ __forceinline__ float rowSum(float v, float* scratch) {
+  if constexpr (G <= 32) {
+    return detail::groupSum<G>(v);
+  } else {
+    return detail::blockSum(v, scratch);
+  }
+}
+
+// Weight as the effective fp32 multiplier: gemma stores w - 1.
+__device__ __forceinline__ float effectiveWeight(float w, bool plusOne) { return plusOne ? 1.0f + w : w; }
+
+// x, y (rows, C) contiguous; weight (C); rstd (rows). V elements per access (C % V == 0).
+template <typename T, typename W, int V, int G>
+__global__ void __launch_bounds__(kThreads)
+    rmsNormForwardKernel(const T* __restrict__ x, const W* __restrict__ weight, int64_t rows, int64_t C, float eps,
+                         bool plusOne, T* __restrict__ y, float* __restrict__ rstdOut) {
+  __shared__ float scratch[32];
+  constexpr int kRowsPerBlock = G <= 32 ? kThreads / G : 1;
+  const int64_t row = static_cast<int64_t>(blockIdx.x) * kRowsPerBlock + threadIdx.x / G;
+  const int t = threadIdx.x % G;
+  const bool valid = row < rows;  // no early return: the whole warp takes part in the shuffles
+  const int64_t nvec = C / V;
+  const T* xr = x + row * C;
+
+  float ss = 0.0f;
+  if (valid) {
+    for (int64_t v = t; v < nvec; v += G) {
+      float f[V];
+      loadVec<V>(xr + v * V, f);
+#pragma unroll
+      for (int i = 0; i < V; ++i) ss = fmaf(f[i], f[i], ss);
+    }
+  }
+  ss = rowSum<G>(ss, scratch);
+  // 1 / sqrtf: both correctly rounded (rsqrtf is an approximation off by up to 2 ulp).
+  const float rstd = 1.0f / sqrtf(ss / static_cast<float>(C) + eps);
+  if (!valid) return;
+  if (t == 0) rstdOut[row] = rstd;
+
+  T* yr = y + row * C;
+  for (int64_t v = t; v < nvec; v += G) {
+    float f[V], w[V];
+    loadVec<V>(xr + v * V, f);
+    loadVec<V>(weight + v * V, w);
+#pragma unroll
+    for (int i = 0; i < V; ++i) {
+      // __fmul_rn: never contracted, so the products round exactly as ATen's separate ops do.
+      f[i] = plusOne ? __fmul_rn(__fmul_rn(f[i], rstd), 1.0f + w[i]) : __fmul_rn(w[i], roundTo<T>(__fmul_rn(f[i], rstd)));
+    }
+    storeVec<V>(yr + v * V, f);
+  }
+}
+
+// dy, x, dx (rows, C) contiguous; weight (C); rstd (rows) from the forward pass.
+template <typename T, typename W, int V, int G>
+__global__ void __launch_bounds__(kThreads)
+    rmsNormBackwardKernel(const T* __restrict__ dy, const T* __restrict__ x, const W* __restrict__ weight,
+                          const float* __restrict__ rstdIn, int64_t rows, int64_t C, bool plusOne,
+                          T* __restrict__ dx) {
+  __shared__ float scratch[32];
+  constexpr int kRowsPerBlock = G <= 32 ? kThreads / G : 1;
+  const int64_t row = static_cast<int64_t>(blockIdx.x) * kRowsPerBlock + threadIdx.x / G;
+  const int t = threadIdx.x % G;
+  const bool valid = row < rows;
+  const int64_t nvec = C / V;
+  const T* xr = x + row * C;
+  const T* dyr = dy + row * C;
+  const float rstd = valid ? rstdIn[row] : 0.0f;
+
+  float dot = 0.0f;  // sum over the row of g * xhat
+  if (valid) {
+    for (int64_t v = t; v < nvec; v += G) {
+      float f[V], g[V], w[V];
+      loadVec<V>(xr + v * V, f);
+      loadVec<V>(dyr + v * V, g);
+      loadVec<V>(weight + v * V, w);
+#pragma unroll
+      for (int i = 0; i < V; ++i) dot = fmaf(g[i] * effectiveWeight(w[i], plusOne), f[i] * rstd, dot);
+    }
+  }
+  dot = rowSum<G>(dot, scratch);
+  if (!valid) return;
+  const float mean = dot / static_cast<float>(C);
+
+  T* dxr = dx + row * C;
+  for (int64_t v = t; v < nvec; v += G) {
+    float f[V], g[V], w[V];
+    loadVec<V>(xr + v * V, f);
+    loadVec<V>(dyr + v * V, g);
+    loadVec<V>(weight + v * V, w);
+#pragma unroll
+    for (int i = 0; i < V; ++i) f[i] = rstd * (g[i] * effectiveWeight(w[i], plusOne) - f[i] * rstd * mean);
+    storeVec<V>(dxr + v * V, f);
+  }
+}
+
+// The weight as the kernels read it: x's dtype T, or fp32 (a gemma weight of a third dtype is
+// converted once: C elements, negligible next to the rows).
+at::Tensor normWeight(const at::Tensor& weight, const at::Tensor& x, int64_t C, bool plusOne, const char* fn) {
+  TORCH_CHECK(weight.defined() && weight.is_cuda() && weight.device() == x.device(), fn,
+              ": weight must be a CUDA tensor on ", x.device());
+  TORCH_CHECK(weight.numel() == C, fn, ": weight must have ", C, " elements (the last dim of x), got shape ",
+              weight.sizes());
+  if (!plusOne) {
+    TORCH_CHECK(weight.scalar_type() == x.scalar_type(), fn, ": weight must have x's dtype ", x.scalar_type(),
+                " (transformers multiplies in that dtype), got ", weight.scalar_type());
+    return weight.contiguous();
+  }
+  const at::ScalarType wt = weight.scalar_type();
+  TORCH_CHECK(wt == at::kFloat || wt == at::kBFloat16 || wt == at::kHalf, fn,
+              ": weight must be float32, bfloat16 or float16, got ", wt);
+  return (wt == x.scalar_type() ? weight : weight.to(at::kFloat)).contiguous();
+}
+
+void checkRows(const at::Tensor& x, const char* fn) {
+  TORCH_CHECK(x.defined() && x.is_cuda(), fn, ": x must be a CUDA tensor");
+  TORCH_CHECK(x.dim() >= 1 && x.size(-1) > 0, fn, ": x must be (rows, C) with C > 0, got shape ", x.sizes());
+  TORCH_CHECK(x.is_contiguous(), fn, ": x must be contiguous, got strides ", x.strides());
+}
+
+// How a row is split among threads: V elements per access, G threads per row.
+struct RowPlan {
+  bool vector;  // 16-byte accesses
+  int group;    // 8, 32 or kThreads
+};
+
+RowPlan planRows(int64_t C, int64_t vecElems, bool aligned) {
+  const bool vector = aligned && C % vecElems == 0;
+  const int64_t accesses = vector ? C / vecElems : C;
+  // A thread should do a few accesses per pass, and a group should not idle: 8 threads for up
+  // to 16 accesses (C = 64..128 bf16), a warp for up to 256, the block beyond.
+  const int group = accesses <= 16 ? 8 : accesses <= 256 ? 32 : kThreads;
+  return {vector, group};
+}
+
+// Calls launch(T{}, W{}, V, G, grid) with T the element type of x, W the weight's (T or
+// float), V the elements per access and G the threads per row, for rows of C elements.
+// aligned: every base pointer the kernel reads is 16-byte aligned.
+template <typename F>
+void dispatchRows(const at::Tensor& x, const at::Tensor& w, int64_t rows, int64_t C, bool aligned, const char* fn,
+                  F&& launch) {
+  detail::dispatchFloat(x.scalar_type(), fn, [&](auto tag) {
+    using T = decltype(tag);
+    constexpr int kVec = 16 / sizeof(T);
+    const RowPlan plan = planRows(C, kVec, aligned);
+    const int64_t perBlock = plan.group <= 32 ? kThreads / plan.group : 1;
+    const int64_t grid = detail::ceilDiv(rows, perBlock);
+    TORCH_CHECK(grid <= 0x7fffffff, fn, ": too many rows (", rows, ") for one launch");
+    const dim3 g(static_cast<unsigned>(grid));
+    auto withWeight = [&](auto wtag) {
+      auto withVector = [&](auto v) {
+        switch (plan.group) {
+          case 8: launch(tag, wtag, v, std::integral_constant<int, 8>{}, g); break;
+          case 32: launch(tag, wtag, v, std::integral_constant<int, 32>{}, g); break;
+          default: launch(tag, wtag, v, std::integral_constant<int, kThreads>{}, g); break;
+        }
+      };
+      if (plan.vector) {
+        withVector(std::integral_constant<int, kVec>{});
+      } else {
+        withVector(std::integral_constant<int, 1>{});
+      }
+    };
+    if (w.scalar_type() == x.scalar_type()) {
+      withWeight(T{});
+    } else {
+      withWeight(float{});
+    }
+  });
+  C10_CUDA_KERNEL_LAUNCH_CHECK();
+}
+
+}  // namespace
+
+std::tuple<at::Tensor, at::Tensor> rmsNormForward(const at::Tensor& x, const at::Tensor& weight, double eps,
+                                                  bool weightPlusOne) {
+  constexpr const char* fn = "rmsNormForward";
+  checkRows(x, fn);
+  const int64_t C = x.size(-1);
+  const int64_t rows = x.numel() / C;
+  const c10::cuda::CUDAGuard guard(x.device());
+  const at::Tensor w = normWeight(weight, x, C, weightPlusOne, fn);
+  at::Tensor y = at::empty_like(x, at::MemoryFormat::Contiguous);
+  std::vector<int64_t> rowShape = x.sizes().vec();
+  rowShape.pop_back();
+  at::Tensor rstd = at::empty(rowShape, x.options().dtype(at::kFloat));
+  if (rows == 0) return {y, rstd};
+  cudaStream_t stream = at::cuda::getCurrentCUDAStream();
+  const bool aligned = detail::isAligned16(x.data_ptr()) && detail::isAligned16(w.data_ptr());
+  dispatchRows(x, w, rows, C, aligned, fn, [&](auto tag, auto wtag, auto v, auto group, dim3 grid) {
+    using T = decltype(tag);
+    using W = decltype(wtag);
+    rmsNormForwardKernel<T, W, decltype(v)::value, decltype(group)::value><<<grid, kThreads, 0, stream>>>(
+        detail::ptr<const T>(x), detail::ptr<const W>(w), rows, C, static_cast<float>(eps), weightPlusOne,
+        detail::ptr<T>(y), rstd.data_ptr<float>());
+  });
+  return {y, rstd};
+}
+
+at::Tensor rmsNormBackward(const at::Tensor& dy, const at::Tensor& x, const at::Tensor& weight,
+                           const at::Tensor& rstd, bool weightPlusOne) {
+  constexpr const char* fn = "rmsNormBackward";
+  checkRows(x, fn);
+  const int64_t C = x.size(-1);
+  const int64_t rows = x.numel() / C;
+  detail::checkFloatTensor(dy, fn, "dy", x.scalar_type(), x.device());
+  TORCH_CHECK(dy.sizes() == x.sizes(), fn, ": dy must have x's shape ", x.sizes(), ", got ", dy.sizes());
+  detail::checkInput(rstd, fn, "rstd", at::kFloat, rows, x.device());
+  const c10::cuda::CUDAGuard guard(x.device());
+  const at::Tensor w = normWeight(weight, x, C, weightPlusOne, fn);
+  const at::Tensor dyc = dy.contiguous();  // a no-op for the usual contiguous gradient
+  at::Tensor dx = at::empty_like(x, at::MemoryFormat::Contiguous);
+  if (rows == 0) return dx;
+  cudaStream_t stream = at::cuda::getCurrentCUDAStream();
+  const bool aligned = detail::isAligned16(x.data_ptr()) && detail::isAligned16(dyc.data_ptr()) &&
+                       detail::isAligned16(w.data_ptr());
+  dispatchRows(x, w, rows, C, aligned, fn, [&](auto tag, auto wtag, auto v, auto group, dim3 grid) {
+    using T = decltype(tag);
+    using W = decltype(wtag);
+    rmsNormBackwardKernel<T, W, decltype(v)::value, decltype(group)::value><<<grid, kThreads, 0, stream>>>(
+        detail::ptr<const T>(dyc), detail::ptr<const T>(x), detail::ptr<const W>(w), rstd.data_ptr<float>(), rows,
+        C, weightPlusOne, detail::ptr<T>(dx));
+  });
+  return dx;
+}
+
+}  // namespace nq::kernels
