@@ -22,18 +22,15 @@ if [ ${#missing[@]} -gt 0 ]; then
   fi
 fi
 
-have_libtorch() {
-  [ -n "${LIBTORCH:-}" ] && [ -e "$LIBTORCH/lib/libtorch_cpu.so" ] && return 0
-  [ -n "${Torch_DIR:-}" ] && [ -d "$Torch_DIR" ] && return 0
-  python3 -c 'import torch' >/dev/null 2>&1 && return 0
-  [ -e /usr/local/libtorch/lib/libtorch_cpu.so ] && return 0
-  return 1
-}
-if ! have_libtorch; then
+# The one libtorch discovery the install step uses too (scripts/libtorch.mjs; cmake/libtorch.cmake
+# finds it again at build time in the same order).
+if ! node scripts/libtorch.mjs >/dev/null; then
   echo "setup: no libtorch found; installing the PyPI torch wheel (it serves as libtorch)"
   python3 -m pip install --quiet torch || python3 -m pip install --quiet --user --break-system-packages torch
 fi
 
+# npm ci also runs the package's install step (scripts/install.mjs), which builds the addon
+# when none loads; `npm run build` then only rebuilds what changed, and builds dist/.
 npm ci --no-audit --no-fund
 npm run build
 

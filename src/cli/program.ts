@@ -9,6 +9,7 @@ import { registerImport } from './commands/import.js';
 import { registerModels } from './commands/models.js';
 import { registerQuantize } from './commands/quantize.js';
 import { registerReport } from './commands/report.js';
+import { registerSetup } from './commands/setup.js';
 import { registerTrain } from './commands/train.js';
 
 export function buildProgram(): Command {
@@ -32,5 +33,6 @@ export function buildProgram(): Command {
   registerImport(program);
   registerReport(program);
   registerModels(program);
+  registerSetup(program);
   return program;
 }
