@@ -14,7 +14,7 @@ import type { EvalMetrics, RunRecord, TrainLogLine } from '../eval/report-types.
 import { ErrorCode, SftError } from '../errors.js';
 import { native } from '../native.js';
 import { packageVersion } from '../package-info.js';
-import { runDataParallel, type LocalRank, type RankContext } from '../train/distributed.js';
+import { runDataParallel, workerEntryNear, type LocalRank, type RankContext } from '../train/distributed.js';
 import { runTraining, stepsPerEpoch } from '../train/loop.js';
 import { createTrainer } from '../train/trainer.js';
 import { loadLabelledData, type LabelledData } from './dataset.js';
@@ -95,13 +95,13 @@ export async function train(options: TrainOptions, control: RunControl = {}, rec
   const resumeFrom = resumeCheckpoint(o, resolve(o.out));
   const { dir: modelDir } = await resolveModelForRun(o.model, control);
   const shared = { modelDir, ...(resumeFrom !== undefined ? { resumeFrom } : {}), ...(o.device ? { device: o.device } : {}) };
-  return runDataParallel(o.worldSize, o, shared, (rank) => trainRank(o, control, recordExtras, rank));
+  return runDataParallel(workerEntryNear(import.meta.url, 'rank-worker.js'), o.worldSize, o, shared, (rank) => trainRank(o, control, recordExtras, rank));
 }
 
 /**
  * One rank of a data-parallel run (`rank` given), or the whole run. Only rank 0 writes to the
  * run folder, reports progress to a caller and evaluates. The worker entry
- * (train/rank-worker.ts) calls this; users call train().
+ * (api/rank-worker.ts) calls this; users call train().
  */
 export async function trainRank(
   options: unknown,

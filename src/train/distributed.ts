@@ -1,5 +1,5 @@
 // Data-parallel training on one host, as torchrun does it: the calling process is rank 0 and
-// forks worker processes for ranks 1..N-1 (dist/train/rank-worker.js), each handed the run's
+// forks worker processes for ranks 1..N-1 (the caller's worker entry, api/rank-worker.ts), each handed the run's
 // options as JSON. Every rank loads the model, joins the process group (rank 0 hosts the
 // rendezvous store on a free local port) and trains on its share of each step (trainer.ts);
 // only rank 0 writes logs, checkpoints and the adapter.
@@ -11,8 +11,10 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ErrorCode, SftError } from '../errors.js';
+import { PACKAGE_ROOT } from '../package-info.js';
 
 /** What every rank needs to join the run (sent to workers as JSON). */
 export interface RankContext {
@@ -57,13 +59,16 @@ async function freePort(): Promise<number> {
   });
 }
 
-/** The compiled worker entry: next to this file in dist/, or dist/ when running from sources (tests). */
-function workerEntry(): string {
-  for (const rel of ['./rank-worker.js', '../../dist/train/rank-worker.js']) {
-    const file = fileURLToPath(new URL(rel, import.meta.url));
-    if (existsSync(file)) return file;
-  }
-  throw new SftError('data-parallel training forks dist/train/rank-worker.js, which is not built; run `npm run build:ts`', DIST_RANK_FAILED);
+/**
+ * The compiled worker entry `name` (a .js file) next to `moduleUrl`, the caller's module: in
+ * dist/ (or dist/cjs/) beside it, or in dist/ when the caller runs from src/ (tests).
+ */
+export function workerEntryNear(moduleUrl: string, name: string): string {
+  const here = fileURLToPath(new URL('.', moduleUrl));
+  const candidates = [join(here, name), join(PACKAGE_ROOT, 'dist', basename(here), name)];
+  const found = candidates.find((file) => existsSync(file));
+  if (found) return found;
+  throw new SftError(`data-parallel training forks ${candidates[1]}, which is not built; run \`npm run build:ts\``, DIST_RANK_FAILED);
 }
 
 /** CUDA_VISIBLE_DEVICES for a worker: its own GPU (the rank-th of those visible to rank 0). */
@@ -86,7 +91,7 @@ class Workers {
   #stopping = false;
   error: SftError | undefined;
 
-  constructor(options: unknown, base: Omit<RankContext, 'rank'>, device: string | undefined) {
+  constructor(entry: string, options: unknown, base: Omit<RankContext, 'rank'>, device: string | undefined) {
     this.failure = new Promise<never>((_, reject) => {
       this.#fail = (err) => {
         if (this.error || this.#stopping) return;
@@ -98,7 +103,6 @@ class Workers {
     this.#finished = new Promise((resolveDone) => {
       this.#allDone = resolveDone;
     });
-    const entry = workerEntry();
     for (let rank = 1; rank < base.worldSize; rank++) {
       const child = fork(entry, [], { env: { ...process.env, ...deviceEnv(rank, base.worldSize, device) }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
       let reported: RankReport | undefined;
@@ -135,9 +139,11 @@ class Workers {
 
 /**
  * Runs `run` as rank 0 of `worldSize` with workers for the other ranks, and returns its result
- * once every rank finished. `options` are handed to the workers, which call `run` likewise.
+ * once every rank finished. `options` are handed to the workers (processes running `entry`),
+ * which call `run` likewise.
  */
 export async function runDataParallel<T>(
+  entry: string,
   worldSize: number,
   options: unknown,
   shared: { modelDir: string; resumeFrom?: string; device?: string },
@@ -151,7 +157,7 @@ export async function runDataParallel<T>(
     modelDir: shared.modelDir,
     ...(shared.resumeFrom !== undefined ? { resumeFrom: shared.resumeFrom } : {}),
   };
-  const workers = new Workers(options, base, shared.device);
+  const workers = new Workers(entry, options, base, shared.device);
   const local: LocalRank = { ...base, rank: 0, abort: () => {} };
   const mine = run(local);
   try {

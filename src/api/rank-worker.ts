@@ -1,12 +1,13 @@
-// Entry of a data-parallel worker process (ranks 1..N-1), forked by train/distributed.ts: it
+// Entry of a data-parallel worker process (ranks 1..N-1), forked by train/distributed.ts for
+// train() (which is why it lives in src/api, next to trainRank, and src/train never imports src/api): it
 // waits for its start message, runs its rank of the training run and reports done or the error
 // to rank 0. It writes nothing to the run folder (rank 0 does).
 //
 // NQ_TEST_FAIL_AT="<rank>:<step>" makes that rank throw after that step: the tests' way to
 // check that a failing rank stops the run with its error.
-import { trainRank } from '../api/train.js';
 import { SftError } from '../errors.js';
-import type { RankReport, RankStart } from './distributed.js';
+import type { RankReport, RankStart } from '../train/distributed.js';
+import { trainRank } from './train.js';
 
 // Ctrl-C reaches every process of the terminal's group; rank 0 handles it (stops after the
 // step, saves a checkpoint) and ends the workers.
