@@ -45,6 +45,7 @@ import importlib.metadata as metadata
 import json
 import sys
 import time
+import traceback
 from pathlib import Path
 
 STACKS = ("unsloth", "hf-nf4", "hf-bf16")
@@ -386,31 +387,40 @@ def seed_eval_phase(model, tok) -> None:
     })
 
 
-def main() -> None:
+def run_phase(phase: str, t0: float) -> None:
+    if phase == "train":
+        train_phase()
+    elif phase in ("eval", "decode"):
+        model, tok = inference_model()
+        eval_decode_phases(model, tok)
+        del model, tok
+    elif phase == "seed":
+        model, tok = seed_phase(t0)
+        if "seed-eval" in A.phases:
+            seed_eval_phase(model, tok)  # the adapter just trained, as the seed evaluates it
+        del model, tok
+    elif "seed" not in A.phases:
+        model, tok = inference_model()  # a fresh adapter: same work per token as a trained one
+        seed_eval_phase(model, tok)
+        del model, tok
+
+
+def main() -> int:
+    failed = []
     for phase in [p for p in PHASES if p in A.phases]:
-        if phase == "decode" and "eval" in A.phases:
-            continue  # done with eval, on the same model
+        if (phase == "decode" and "eval" in A.phases) or (phase == "seed-eval" and "seed" in A.phases):
+            continue  # done together with eval / seed, on the same model
         t0 = time.perf_counter()
-        if phase == "train":
-            train_phase()
-        elif phase in ("eval", "decode"):
-            model, tok = inference_model()
-            eval_decode_phases(model, tok)
-            del model, tok
-            release()
-        elif phase == "seed":
-            model, tok = seed_phase(t0)
-            if "seed-eval" in A.phases:
-                seed_eval_phase(model, tok)  # the adapter just trained, as the seed evaluates it
-            del model, tok
-            release()
-        elif "seed" not in A.phases:
-            model, tok = inference_model()  # a fresh adapter: same work per token as a trained one
-            seed_eval_phase(model, tok)
-            del model, tok
-            release()
+        try:
+            run_phase(phase, t0)
+        except Exception as err:  # one broken phase must not cost the others of a GPU call
+            traceback.print_exc()
+            emit(phase, {"error": f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"})
+            failed.append(phase)
+        release()
         print(f"anchor.py {A.stack}: {phase} took {time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

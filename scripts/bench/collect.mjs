@@ -35,7 +35,7 @@ if (Object.keys(runs).length === 0) throw new Error(`collect.mjs: no result file
 
 const get = (stack, phase) => runs[stack]?.[phase];
 // The train row of a stack with checkpointing on: ours / hf report true, unsloth its own "unsloth".
-const trainRow = (stack, gc) => get(stack, 'train')?.rows.find((r) => r.gradientCheckpointing === gc && r.error === undefined);
+const trainRow = (stack, gc) => get(stack, 'train')?.rows?.find((r) => r.gradientCheckpointing === gc && r.error === undefined);
 const trainOn = (stack) => trainRow(stack, stack === 'unsloth' ? 'unsloth' : true);
 const ratio = (a, b) => (typeof a === 'number' && typeof b === 'number' && b > 0 ? a / b : null);
 
@@ -60,11 +60,15 @@ summary.targets = {
   eval_prompts_per_s_ratio: { target: `>= ${TARGETS.eval_prompts_per_s_ratio}`, met: met(summary.eval_prompts_per_s_ratio, (v) => v >= TARGETS.eval_prompts_per_s_ratio) },
   decode_ratio: { target: `>= ${TARGETS.decode_ratio}`, met: met(summary.decode_ratio, (v) => v >= TARGETS.decode_ratio) },
 };
+// Phases that failed as a whole (a failed train row carries its own error).
+summary.errors = Object.values(runs).flatMap((phases) => Object.values(phases)).filter((r) => r.error).map((r) => `${r.stack} ${r.phase}: ${r.error}`);
 summary.stacks = runs;
 
 // ---- markdown tables
 const num = (x, digits = 0) => (typeof x === 'number' ? x.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits }) : '-');
 const cell = (row, key, digits) => (row === undefined ? '-' : row.error ? 'failed' : num(row[key], digits));
+// A figure of a phase record: '-' when the phase did not run, 'failed' when it failed.
+const fig = (stack, phase, key, digits) => cell(get(stack, phase), key, digits);
 const versionOf = (stack) => {
   const v = Object.values(runs[stack] ?? {})[0]?.versions ?? {};
   return stack === 'ours' ? `node-qlora ${v['node-qlora']}` : stack === 'unsloth' ? `unsloth ${v.unsloth}` : `transformers ${v.transformers}, peft ${v.peft}${stack === 'hf-nf4' ? `, bitsandbytes ${v.bitsandbytes}` : ''}`;
@@ -76,27 +80,28 @@ const table = (head, rows) => {
 // The protocol of a phase as recorded by whichever stack ran it (all read one inputs.json).
 const protocolOf = (phase) => STACKS.map((st) => get(st, phase)?.protocol).find(Boolean);
 const p = protocolOf('train');
-lines.push(`Training: batch ${p ? `${p.batch} x ${p.seq}` : '?'} tokens (${p?.masked ?? '?'} prompt tokens masked), LoRA r${p?.lora.r} / alpha ${p?.lora.alpha} on ${p?.lora.targets.join(', ')}, ${p?.warmup} warm-up + ${p?.steps} timed steps`, '');
+lines.push(p ? `Training: batch ${p.batch} x ${p.seq} tokens (${p.masked} prompt tokens masked), LoRA r${p.lora.r} / alpha ${p.lora.alpha} on ${p.lora.targets.join(', ')}, ${p.warmup} warm-up + ${p.steps} timed steps` : 'Training', '');
 table(['stack', 'gradient checkpointing', 'tokens/s', 'peak GiB'], STACKS.filter((s) => runs[s]?.train).map((s) => {
-  const rows = get(s, 'train').rows;
+  const rows = get(s, 'train').rows ?? [{ gradientCheckpointing: '-', error: get(s, 'train').error }];
   return [`${LABELS[s]}, ${versionOf(s)}`, rows.map((r) => String(r.gradientCheckpointing === true ? 'on' : r.gradientCheckpointing === false ? 'off' : r.gradientCheckpointing)).join(' / '),
     rows.map((r) => cell(r, 'tokensPerSecond')).join(' / '), rows.map((r) => cell(r, 'peakGiB', 1)).join(' / ')];
 }));
 const e = protocolOf('eval');
 const d = protocolOf('decode');
-lines.push(`Generation with the adapter attached (unmerged): ${e?.newTokens} greedy tokens after ${e?.promptLen}-token prompts; batch-1 decode of ${d?.newTokens} tokens`, '');
+lines.push(`Generation with the adapter attached (unmerged): ${e?.newTokens ?? '?'} greedy tokens after ${e?.promptLen ?? '?'}-token prompts; batch-1 decode of ${d?.newTokens ?? '?'} tokens`, '');
 table(['stack', 'prompts/s batch 1', `prompts/s batch ${e?.batch ?? '?'}`, 'batch-1 decode tokens/s'], STACKS.filter((s) => runs[s]?.eval || runs[s]?.decode).map((s) => [
-  LABELS[s], num(get(s, 'eval')?.promptsPerSecondB1, 2), num(get(s, 'eval')?.promptsPerSecondBatch, 1), num(get(s, 'decode')?.tokensPerSecond, 1),
+  LABELS[s], fig(s, 'eval', 'promptsPerSecondB1', 2), fig(s, 'eval', 'promptsPerSecondBatch', 1), fig(s, 'decode', 'tokensPerSecond', 1),
 ]));
 lines.push('The seed job on real IMDB rows (non-padding tokens/s of step time after the warm-up steps; wall = load + train)', '');
 table(['stack', 'steps x rows', 'tokens/s', 'train s', 'wall s', 'peak GiB', 'grad accum', 'seed eval prompts/s (batch)'], STACKS.filter((s) => runs[s]?.seed || runs[s]?.['seed-eval']).map((s) => {
   const r = get(s, 'seed');
   const ev = get(s, 'seed-eval');
-  return [LABELS[s], r ? `${r.steps} x ${r.rowsConsumed / r.steps}` : '-', num(r?.tokensPerSecond), num(r?.trainSeconds, 1), num(r?.wallSeconds, 1), num(r?.peakGiB, 1),
-    r ? String(r.gradientAccumulationSteps) : '-', ev ? `${num(ev.promptsPerSecond, 1)} (${ev.batch})` : '-'];
+  return [LABELS[s], r && !r.error ? `${r.steps} x ${r.rowsConsumed / r.steps}` : '-', fig(s, 'seed', 'tokensPerSecond'), fig(s, 'seed', 'trainSeconds', 1),
+    fig(s, 'seed', 'wallSeconds', 1), fig(s, 'seed', 'peakGiB', 1), fig(s, 'seed', 'gradientAccumulationSteps'), ev && !ev.error ? `${num(ev.promptsPerSecond, 1)} (${ev.batch})` : fig(s, 'seed-eval', 'promptsPerSecond')];
 }));
 const fmt = (x) => (x === null ? 'n/a' : `${x.toFixed(2)}x`);
 lines.push(`Ratios (ours / ${summary.anchor}): train ${fmt(summary.train_tokens_per_s_ratio)} at ${fmt(summary.peak_memory_ratio)} memory, seed job ${fmt(summary.seed_job_tokens_per_s_ratio)}, eval batch ${e?.batch ?? '?'} ${fmt(summary.eval_prompts_per_s_ratio)}, decode ${fmt(summary.decode_ratio)} (${num(summary.decode_tokens_per_s, 1)} tokens/s)`);
+for (const e of summary.errors) lines.push(`- failed: ${e}`);
 for (const [k, t] of Object.entries(summary.targets)) lines.push(`- ${k} ${t.target}: ${t.met === null ? 'not measured' : t.met ? 'met' : 'not met'}`);
 process.stdout.write(`${lines.join('\n')}\n`);
 

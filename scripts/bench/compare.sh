@@ -10,6 +10,8 @@
 #   carry [".device", ".bench/inputs.tar.xz"]:  source .device/gpu-env.sh; bash scripts/bench/compare.sh ours
 #   carry [".bench"]:                           bash scripts/bench/compare.sh unsloth
 #   carry [".bench"]:                           bash scripts/bench/compare.sh hf-nf4 hf-bf16
+# A part may name phases, STACK:PHASE,... (train eval decode seed seed-eval), to split a stack
+# over calls, e.g. `compare.sh unsloth:train,eval,decode` then `compare.sh unsloth:seed,seed-eval`.
 # The Python parts need no node. Results accumulate in $NQ_BENCH_DIR/results (default
 # /tmp/nq-bench, kept while the machine stays warm); with $OUT set, each part also leaves its
 # results and log as $OUT/nq-bench-PART.tar.gz. Collect anywhere with node: here, after
@@ -34,7 +36,7 @@ mkdir -p "$results" "$bench/logs"
 parts=("$@")
 [ ${#parts[@]} -gt 0 ] || parts=(ours unsloth hf-nf4 hf-bf16 collect)
 for part in "${parts[@]}"; do
-  case $part in ours|unsloth|hf-nf4|hf-bf16|collect) ;; *) echo "compare.sh: unknown part $part; parts are ours unsloth hf-nf4 hf-bf16 collect" >&2; exit 2 ;; esac
+  case ${part%%:*} in ours|unsloth|hf-nf4|hf-bf16|collect) ;; *) echo "compare.sh: unknown part $part; parts are ours unsloth hf-nf4 hf-bf16 collect, a stack optionally as STACK:PHASE,PHASE" >&2; exit 2 ;; esac
 done
 if [ "$device" = cuda ]; then
   export NQ_BENCH_DEVICE_NAME
@@ -86,12 +88,16 @@ anchor() {
     python3 scripts/bench/anchor.py --stack "$1" --phases "$2" "${common[@]}" "${seed_flags[@]}"
 }
 
+# A part is a stack with its default phases, or STACK:PHASE,PHASE (e.g. unsloth:seed,seed-eval)
+# when a stack must be split over two calls.
 run_part() {
-  case $1 in
-    ours) build_ours && node scripts/bench/ours.mjs "${common[@]}" "${seed_flags[@]}" ;;
-    unsloth) anchor unsloth train,eval,decode,seed,seed-eval ;;
-    hf-nf4) anchor hf-nf4 train,eval,decode ;;
-    hf-bf16) anchor hf-bf16 train,eval,decode ;;
+  local phases=
+  [[ $1 == *:* ]] && phases=${1#*:}
+  case ${1%%:*} in
+    ours) build_ours && node scripts/bench/ours.mjs "${common[@]}" --phases "${phases:-train,eval,decode,seed,seed-eval}" "${seed_flags[@]}" ;;
+    unsloth) anchor unsloth "${phases:-train,eval,decode,seed,seed-eval}" ;;
+    hf-nf4) anchor hf-nf4 "${phases:-train,eval,decode}" ;;
+    hf-bf16) anchor hf-bf16 "${phases:-train,eval,decode}" ;;
     collect) node scripts/bench/collect.mjs "$results" --out "$latest" --command "bash scripts/bench/compare.sh $all_args" ;;
   esac
 }
@@ -113,9 +119,9 @@ failed=()
 for part in "${parts[@]}"; do
   start=$(date +%s)
   echo "== compare.sh: $part"
-  run_part "$part" 2>&1 | tee "$bench/logs/$part.log"
+  run_part "$part" 2>&1 | tee -a "$bench/logs/${part%%:*}.log"
   status=${PIPESTATUS[0]}
-  pack_part "$part"
+  pack_part "${part%%:*}"
   echo "== compare.sh: $part took $(( $(date +%s) - start )) s (exit $status)"
   [ "$status" -eq 0 ] || failed+=("$part")
 done

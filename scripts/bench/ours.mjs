@@ -188,13 +188,21 @@ function seedEvalPhase() {
   });
 }
 
+let failed = 0;
 for (const phase of phases) {
+  if (phase === 'decode' && phases.includes('eval')) continue; // done with eval, on the same model
   const t0 = performance.now();
-  if (phase === 'train') await trainPhase();
-  else if (phase === 'eval' || phase === 'decode') {
-    if (phase === 'decode' && phases.includes('eval')) continue; // done with eval on the same model
-    await evalAndDecodePhases(phases.filter((p) => p === 'eval' || p === 'decode'));
-  } else if (phase === 'seed') seedPhase();
-  else seedEvalPhase();
+  try {
+    if (phase === 'train') await trainPhase();
+    else if (phase === 'eval' || phase === 'decode') await evalAndDecodePhases(phases.filter((p) => p === 'eval' || p === 'decode'));
+    else if (phase === 'seed') seedPhase();
+    else seedEvalPhase();
+  } catch (err) {
+    // One broken phase must not cost the others of a GPU call.
+    console.error(err);
+    emit(phase, { error: `${err.code ?? err.name}: ${String(err.message).split('\n')[0]}` });
+    failed++;
+  }
   console.error(`ours.mjs: ${phase} took ${((performance.now() - t0) / 1000).toFixed(0)} s`);
 }
+process.exitCode = failed > 0 ? 1 : 0;
