@@ -6,7 +6,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadModel, type Model } from '../../src/api/model.js';
-import { collate, promptResponseExample, type Batch } from '../../src/data/collate.js';
+import { collate, countTargets, promptResponseExample, type Batch } from '../../src/data/collate.js';
+import { packBatch } from '../../src/data/pack.js';
 import { createTrainer, type TrainerOptions } from '../../src/train/trainer.js';
 import { MODEL_FIXTURES } from '../helpers/fixtures.js';
 import { lcg } from '../helpers/random.js';
@@ -91,6 +92,18 @@ describe('trainer', () => {
     expect(s1.tokens).toBe(s2.tokens);
     expect(s1.loss).toBeCloseTo(s2.loss, 6);
     expect(s1.gradNorm).toBeCloseTo(s2.gradNorm, 5);
+  });
+
+  it('a padded Batch and its packBatch() form give the same step; StepLog counts the padded batch\'s targets and non-padding tokens', async () => {
+    const batch = collate([example(1, 2), promptResponseExample([10, 3], [105, 2]), promptResponseExample([10, 11, 12, 13, 3], [101, 2])], 0);
+    await using m1 = await freshModel();
+    await using m2 = await freshModel();
+    const padded = await createTrainer(m1, trainerOptions).step([batch]);
+    const packed = await createTrainer(m2, trainerOptions).step([packBatch(batch)]);
+    expect(padded.tokens).toBe(countTargets(batch));
+    expect(padded.inputTokens).toBe(batch.attentionMask.flat().reduce((a, b) => a + b, 0));
+    expect(padded.inputTokens).toBeLessThan(batch.ids.flat().length); // the batch holds padding
+    expect({ ...packed, seconds: 0, tokensPerSecond: 0, inputTokensPerSecond: 0 }).toEqual({ ...padded, seconds: 0, tokensPerSecond: 0, inputTokensPerSecond: 0 });
   });
 
   it('refuses a model without an adapter and a step without targets', async () => {
