@@ -3,6 +3,12 @@
 // high nibble first, one fp32 absmax per `blocksize` consecutive elements of the flattened
 // weight). W is never materialized: each warp streams one packed row and decodes it in
 // registers. Accumulation in fp32, result rounded (nearest even) to x's dtype.
+// Two fast kernels: the first version (one output feature per warp, variant 0) and the tuned
+// one (variants 1-3): K = 1, 2 or 4 output features per warp so each x value loaded and
+// converted serves K weights; table offsets formed for 4 nibbles at once (one shift + mask per
+// 32-bit word, then one PRMT (the shared address) + one shared load per weight); the input dimension split
+// over S warps of a block (reduced through shared memory) when the output has too few features
+// to fill the GPU with warps. kernel_check times all of them; kDefaultVariant is the pick.
 // Not here: dequantization to a dense tensor (dequant_4bit.cu); a double-quantized absmax
 // (the caller passes the fp32 absmax, quant::absmaxFloat).
 #include <ATen/cuda/CUDAContext.h>
@@ -10,6 +16,7 @@
 #include <c10/cuda/CUDAGuard.h>
 
 #include "kernels/kernel_util.cuh"
+#include "kernels/kernel_variants.h"
 #include "kernels/kernels.h"
 
 namespace nq::kernels {
@@ -24,6 +31,7 @@ constexpr int kThreads = kWarps * 32;
 constexpr int kMaxRows = 8;        // rows per launch; more rows are done 8 at a time
 constexpr int kUnroll = 4;         // 16-byte weight loads in flight per lane before first use
 constexpr int kChunkElems = 32;    // one 16-byte load of packed weight
+constexpr int kDefaultVariant = 2;  // K = 2 features per warp; see kernel_check's gemv rows
 
 // Dot product of 32 code values w (unscaled) with x[k0 .. k0+32) of one row of x.
 __device__ __forceinline__ float dot32(const float* __restrict__ x, const float (&w)[kChunkElems]) {
@@ -121,6 +129,155 @@ __global__ void __launch_bounds__(kThreads)
   }
 }
 
+// V consecutive x values (8: one 16-byte load of bf16/f16, two of f32) as fp32.
+template <typename T>
+__device__ __forceinline__ void loadX8(const T* __restrict__ p, float (&f)[8]) {
+  if constexpr (sizeof(T) == 4) {
+    const float4 a = __ldg(reinterpret_cast<const float4*>(p)), b = __ldg(reinterpret_cast<const float4*>(p) + 1);
+    f[0] = a.x, f[1] = a.y, f[2] = a.z, f[3] = a.w, f[4] = b.x, f[5] = b.y, f[6] = b.z, f[7] = b.w;
+  } else {
+    const uint4 v = __ldg(reinterpret_cast<const uint4*>(p));
+    const uint32_t words[4] = {v.x, v.y, v.z, v.w};
+#pragma unroll
+    for (int j = 0; j < 4; ++j) {
+      const float2 t = unpack2(words[j], T{});
+      f[2 * j] = t.x, f[2 * j + 1] = t.y;
+    }
+  }
+}
+
+// Code value whose byte offset in the shared table is byte b of `offsets` (4 * nibble). The
+// table's shared-window address `base` is 256-byte aligned, so one PRMT forms the whole
+// address (byte b of offsets as the low byte, base's upper three bytes): without it the
+// compiler adds the base (not a constant on sm_90) with one more instruction per weight.
+__device__ __forceinline__ float codeAt(uint32_t base, uint32_t offsets, int b) {
+  const uint32_t addr = __byte_perm(offsets, base, 0x7650 + b);
+  float v;
+  asm volatile("ld.shared.f32 %0, [%1];" : "=f"(v) : "r"(addr));
+  return v;
+}
+
+// Tuned fast path (same conditions as gemv4bitKernel). A block has kWarps warps in groups of
+// `splits` (1, 2, 4 or 8, dividing kWarps); a group owns K consecutive output features and its
+// warps take interleaved 32-chunk strides of the input dimension. x (R, in); y (R, out).
+template <typename T, int R, int K>
+__global__ void __launch_bounds__(kThreads)
+    gemv4bitSplitKernel(const T* __restrict__ x, const uint8_t* __restrict__ packed, const float* __restrict__ code,
+                        const float* __restrict__ absmax, int blockShift, int64_t outFeatures, int64_t inFeatures,
+                        int splits, T* __restrict__ y, int64_t yStride) {
+  constexpr int U = 4 / K;  // chunks per feature in flight: K * U 16-byte loads per lane
+  __shared__ __align__(256) float sCode[16];
+  __shared__ float sPartial[kWarps][K * R];
+  if (threadIdx.x < 16) sCode[threadIdx.x] = code[threadIdx.x];
+  __syncthreads();
+  const uint32_t codeBase = static_cast<uint32_t>(__cvta_generic_to_shared(sCode));
+  if ((codeBase & 0xffu) != 0) __trap();  // codeAt needs it; __align__ guarantees it: fail loudly if not
+
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  const int group = warp / splits, split = warp - group * splits;
+  const int64_t n0 = (static_cast<int64_t>(blockIdx.x) * (kWarps / splits) + group) * K;
+  const int64_t chunks = inFeatures / kChunkElems;
+  const uint4* row[K];
+  int64_t rowElem0[K];
+#pragma unroll
+  for (int k = 0; k < K; ++k) {
+    const int64_t n = n0 + k < outFeatures ? n0 + k : outFeatures - 1;  // past the end: read, never written
+    rowElem0[k] = n * inFeatures;
+    row[k] = reinterpret_cast<const uint4*>(packed + rowElem0[k] / 2);
+  }
+  float acc[K][R];
+#pragma unroll
+  for (int k = 0; k < K; ++k)
+#pragma unroll
+    for (int r = 0; r < R; ++r) acc[k][r] = 0.0f;
+
+  const int64_t stride = 32 * static_cast<int64_t>(splits);
+  for (int64_t c0 = lane + 32 * split; c0 < chunks; c0 += stride * U) {
+    uint4 raw[U][K];
+    float scale[U][K];
+#pragma unroll
+    for (int u = 0; u < U; ++u) {
+      const int64_t c = c0 + stride * u;
+      if (c < chunks) {
+#pragma unroll
+        for (int k = 0; k < K; ++k) {
+          raw[u][k] = __ldcs(row[k] + c);  // read once: stream it, keep L1 for x
+          scale[u][k] = __ldg(absmax + ((rowElem0[k] + c * kChunkElems) >> blockShift));
+        }
+      }
+    }
+#pragma unroll
+    for (int u = 0; u < U; ++u) {
+      const int64_t c = c0 + stride * u;
+      if (c >= chunks) break;
+      float sum[K][R];
+#pragma unroll
+      for (int k = 0; k < K; ++k)
+#pragma unroll
+        for (int r = 0; r < R; ++r) sum[k][r] = 0.0f;
+#pragma unroll
+      for (int i = 0; i < 4; ++i) {  // 32-bit word i of the chunk: elements 8i .. 8i+7
+        float xf[R][8];
+#pragma unroll
+        for (int r = 0; r < R; ++r) loadX8(x + r * inFeatures + c * kChunkElems + 8 * i, xf[r]);
+#pragma unroll
+        for (int k = 0; k < K; ++k) {
+          const uint32_t word = i == 0 ? raw[u][k].x : i == 1 ? raw[u][k].y : i == 2 ? raw[u][k].z : raw[u][k].w;
+          const uint32_t hi = (word >> 2) & 0x3c3c3c3cu;  // 4 * high nibble of each byte: even elements
+          const uint32_t lo = (word << 2) & 0x3c3c3c3cu;  // 4 * low nibble: odd elements
+#pragma unroll
+          for (int b = 0; b < 4; ++b) {
+            const float wHi = codeAt(codeBase, hi, b), wLo = codeAt(codeBase, lo, b);
+#pragma unroll
+            for (int r = 0; r < R; ++r) {
+              sum[k][r] = fmaf(wHi, xf[r][2 * b], sum[k][r]);
+              sum[k][r] = fmaf(wLo, xf[r][2 * b + 1], sum[k][r]);
+            }
+          }
+        }
+      }
+#pragma unroll
+      for (int k = 0; k < K; ++k)
+#pragma unroll
+        for (int r = 0; r < R; ++r) acc[k][r] = fmaf(sum[k][r], scale[u][k], acc[k][r]);
+    }
+  }
+
+#pragma unroll
+  for (int k = 0; k < K; ++k)
+#pragma unroll
+    for (int r = 0; r < R; ++r)
+#pragma unroll
+      for (int off = 16; off > 0; off >>= 1) acc[k][r] += __shfl_xor_sync(0xffffffffu, acc[k][r], off);
+  if (splits > 1) {  // uniform across the block: every thread reaches the barrier
+    if (lane == 0) {
+#pragma unroll
+      for (int k = 0; k < K; ++k)
+#pragma unroll
+        for (int r = 0; r < R; ++r) sPartial[warp][k * R + r] = acc[k][r];
+    }
+    __syncthreads();
+    if (split != 0) return;
+    if (lane == 0) {
+      for (int j = 1; j < splits; ++j) {
+#pragma unroll
+        for (int k = 0; k < K; ++k)
+#pragma unroll
+          for (int r = 0; r < R; ++r) acc[k][r] += sPartial[warp + j][k * R + r];
+      }
+    }
+  }
+  if (lane == 0) {
+#pragma unroll
+    for (int k = 0; k < K; ++k) {
+      if (n0 + k < outFeatures) {
+#pragma unroll
+        for (int r = 0; r < R; ++r) y[r * yStride + n0 + k] = fromFloat<T>(acc[k][r]);
+      }
+    }
+  }
+}
+
 // General path: any inFeatures, any blocksize, any alignment; element by element.
 template <typename T, int R>
 __global__ void __launch_bounds__(kThreads)
@@ -168,14 +325,41 @@ struct GemvArgs {
   bool fast;
   int64_t outFeatures;
   int64_t inFeatures;
+  int variant;  // 0: gemv4bitKernel; 1, 2, 3: gemv4bitSplitKernel with K = 1, 2, 4
+  int numSMs;
   cudaStream_t stream;
 };
+
+// Warps of a block that split one group's input dimension: more while the grid has fewer
+// warps than about half of what the GPU holds (32 per SM) and every lane still gets a chunk.
+int splitsFor(int64_t groups, int64_t chunks, int numSMs) {
+  const int64_t target = int64_t{32} * numSMs;
+  int splits = 1;
+  while (splits < kWarps && groups * splits < target && chunks >= int64_t{64} * splits) splits *= 2;
+  return splits;
+}
+
+template <typename T, int R, int K>
+void launchSplit(const GemvArgs& a, const T* x, T* y) {
+  const int64_t groups = detail::ceilDiv(a.outFeatures, K);
+  const int splits = splitsFor(groups, a.inFeatures / kChunkElems, a.numSMs);
+  const int64_t grid = detail::ceilDiv(groups, kWarps / splits);
+  TORCH_CHECK(grid <= 0x7fffffff, "gemv4bit: outFeatures ", a.outFeatures, " is too large for one launch");
+  gemv4bitSplitKernel<T, R, K><<<static_cast<unsigned>(grid), kThreads, 0, a.stream>>>(
+      x, a.packed, a.code, a.absmax, a.blockShift, a.outFeatures, a.inFeatures, splits, y, a.outFeatures);
+}
 
 template <typename T, int R>
 void launchRows(const GemvArgs& a, const T* x, T* y) {
   const int64_t grid = detail::ceilDiv(a.outFeatures, kWarps);
   TORCH_CHECK(grid <= 0x7fffffff, "gemv4bit: outFeatures ", a.outFeatures, " is too large for one launch");
-  if (a.fast) {
+  if (a.fast && a.variant > 0) {
+    switch (a.variant) {
+      case 1: launchSplit<T, R, 1>(a, x, y); break;
+      case 2: launchSplit<T, R, 2>(a, x, y); break;
+      default: launchSplit<T, R, 4>(a, x, y); break;
+    }
+  } else if (a.fast) {
     gemv4bitKernel<T, R><<<static_cast<unsigned>(grid), kThreads, 0, a.stream>>>(
         x, a.packed, a.code, a.absmax, a.blockShift, a.outFeatures, a.inFeatures, y, a.outFeatures);
   } else {
@@ -214,9 +398,21 @@ int log2IfPow2(int64_t v) {
 
 }  // namespace
 
-at::Tensor gemv4bit(const at::Tensor& x, const at::Tensor& packed, const at::Tensor& code,
-                    const at::Tensor& absmax, int64_t blocksize, int64_t outFeatures, int64_t inFeatures) {
+namespace variants {
+
+const char* gemvVariantName(int variant) {
+  switch (variant) {
+    case 0: return "1 feature/warp (first version)";
+    case 1: return "K=1 split";
+    case 2: return "K=2 split";
+    default: return "K=4 split";
+  }
+}
+
+at::Tensor gemv4bit(const at::Tensor& x, const at::Tensor& packed, const at::Tensor& code, const at::Tensor& absmax,
+                    int64_t blocksize, int64_t outFeatures, int64_t inFeatures, int variant) {
   constexpr const char* fn = "gemv4bit";
+  TORCH_CHECK(variant >= 0 && variant < kGemvVariants, fn, ": variant ", variant, " out of range");
   TORCH_CHECK(outFeatures > 0 && inFeatures > 0, fn, ": outFeatures and inFeatures must be > 0, got ",
               outFeatures, " and ", inFeatures);
   TORCH_CHECK(blocksize > 0, fn, ": blocksize must be > 0, got ", blocksize);
@@ -248,6 +444,8 @@ at::Tensor gemv4bit(const at::Tensor& x, const at::Tensor& packed, const at::Ten
            detail::isAligned16(x.data_ptr());
   a.outFeatures = outFeatures;
   a.inFeatures = inFeatures;
+  a.variant = variant;
+  a.numSMs = at::cuda::getCurrentDeviceProperties()->multiProcessorCount;
   a.stream = at::cuda::getCurrentCUDAStream();
 
   switch (dtype) {
@@ -262,6 +460,13 @@ at::Tensor gemv4bit(const at::Tensor& x, const at::Tensor& packed, const at::Ten
       break;
   }
   return y;
+}
+
+}  // namespace variants
+
+at::Tensor gemv4bit(const at::Tensor& x, const at::Tensor& packed, const at::Tensor& code,
+                    const at::Tensor& absmax, int64_t blocksize, int64_t outFeatures, int64_t inFeatures) {
+  return variants::gemv4bit(x, packed, code, absmax, blocksize, outFeatures, inFeatures, kDefaultVariant);
 }
 
 }  // namespace nq::kernels
