@@ -166,12 +166,14 @@ __global__ void __launch_bounds__(kThreads)
                         const float* __restrict__ absmax, int blockShift, int64_t outFeatures, int64_t inFeatures,
                         int splits, T* __restrict__ y, int64_t yStride) {
   constexpr int U = 4 / K;  // chunks per feature in flight: K * U 16-byte loads per lane
-  __shared__ __align__(256) float sCode[16];
+  // The 16-entry table at the first 256-byte aligned shared address inside sTable (codeAt
+  // needs the alignment; 320 bytes always contain such a 64-byte run).
+  __shared__ float sTable[80];
   __shared__ float sPartial[kWarps][K * R];
-  if (threadIdx.x < 16) sCode[threadIdx.x] = code[threadIdx.x];
+  const uint32_t tableAddr = static_cast<uint32_t>(__cvta_generic_to_shared(sTable));
+  const uint32_t codeBase = (tableAddr + 255u) & ~255u;
+  if (threadIdx.x < 16) sTable[(codeBase - tableAddr) / 4 + threadIdx.x] = code[threadIdx.x];
   __syncthreads();
-  const uint32_t codeBase = static_cast<uint32_t>(__cvta_generic_to_shared(sCode));
-  if ((codeBase & 0xffu) != 0) __trap();  // codeAt needs it; __align__ guarantees it: fail loudly if not
 
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const int group = warp / splits, split = warp - group * splits;
