@@ -53,8 +53,8 @@ int gFailures = 0;
 std::map<std::string, std::string> gVerdict;
 
 void fail(const std::string& what) {
-  ++gFailures;
-  std::printf("FAIL %s\n", what.c_str());
+  // The first failures are printed; the rest only counted, so that the table stays in view.
+  if (++gFailures <= 40) std::printf("FAIL %s\n", what.c_str());
 }
 
 // Records one check of `op`: worst error so far (or bit-exactness) and failure.
@@ -844,6 +844,20 @@ void printTable(const Bench& b) {
     const std::string check = r.check.empty() ? "-" : v == gVerdict.end() ? "not checked" : v->second;
     std::printf("| %s | %s | %.1f | %.1f | %.0f | %.0f%% | %s | %s | %s |\n", r.op.c_str(), r.shape.c_str(),
                 r.bytes / 1e6, r.us, gbs, 100.0 * gbs / b.copyGBs, base, ratio, check.c_str());
+  }
+  // The fastest variant per shape of the kernels that have variants ("op [variant]").
+  std::map<std::string, const BenchRow*> best;
+  for (const BenchRow& r : b.rows) {
+    const size_t open = r.op.find(" [");
+    if (open == std::string::npos) continue;
+    const std::string key = r.op.substr(0, open) + " | " + r.shape;
+    if (!best.count(key) || r.us < best[key]->us) best[key] = &r;
+  }
+  std::printf("\nFastest variant per shape:\n");
+  for (const auto& [key, r] : best) {
+    const double gbs = r->bytes / (r->us * 1e-6) / 1e9;
+    std::printf("  %s: %s %.1f us, %.0f%% of copy\n", key.c_str(), r->op.substr(r->op.find(" [") + 1).c_str(), r->us,
+                100.0 * gbs / b.copyGBs);
   }
 }
 
