@@ -5,7 +5,12 @@
 //   - the scheduler affinity mask (taskset, cpuset cgroups): os.availableParallelism();
 //   - the CFS bandwidth quota (docker --cpus, Kubernetes limits): cgroup v2 cpu.max
 //     ("200000 100000" = 2 CPUs) or cgroup v1 cpu.cfs_quota_us / cpu.cfs_period_us.
-// NQ_THREADS=N (or `sft --threads N`) overrides both.
+// One of those CPUs is left to the process's JS thread (tokenizing, data, the event loop) and
+// everything else on the machine: libtorch's OpenMP threads spin while they wait at a barrier,
+// so a pool as large as the CPUs loses whole time slices whenever anything else runs. On the
+// 2-CPU development machine `sft demo` took 21 s with 1 thread and 192 s with 2 (other builds
+// running); with 64 CPUs, 63 threads lose nothing measurable.
+// NQ_THREADS=N (or `sft --threads N`) overrides all of it.
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { ErrorCode, SftError } from '../errors.js';
@@ -79,11 +84,16 @@ export function parseThreadCount(value: string, where: string): number {
   return n;
 }
 
-/** The engine's intra-op thread count: NQ_THREADS when set, else min(affinity, cgroup quota). */
-export function cpuThreads(env: NodeJS.ProcessEnv = process.env, sources: CpuLimitSources = SYSTEM): number {
-  const override = env.NQ_THREADS;
-  if (override !== undefined && override.trim() !== '') return parseThreadCount(override, 'NQ_THREADS');
+/** CPUs this process may use: min(affinity mask, cgroup CPU quota). */
+export function usableCpus(sources: CpuLimitSources = SYSTEM): number {
   const affinity = Math.max(1, sources.affinity());
   const quota = cgroupCpuLimit(sources);
   return quota === undefined ? affinity : Math.min(affinity, quota);
+}
+
+/** The engine's intra-op thread count: NQ_THREADS when set, else the usable CPUs less one (at least 1). */
+export function cpuThreads(env: NodeJS.ProcessEnv = process.env, sources: CpuLimitSources = SYSTEM): number {
+  const override = env.NQ_THREADS;
+  if (override !== undefined && override.trim() !== '') return parseThreadCount(override, 'NQ_THREADS');
+  return Math.max(1, usableCpus(sources) - 1);
 }
