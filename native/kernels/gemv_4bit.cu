@@ -4,7 +4,7 @@
 // weight). W is never materialized: each warp streams one packed row and decodes it in
 // registers. Accumulation in fp32, result rounded (nearest even) to x's dtype.
 // Two fast kernels: the first version (one output feature per warp, variant 0) and the tuned
-// one (variants 1-3): K = 1, 2 or 4 output features per warp so each x value loaded and
+// one (variants 1-5): K = 1, 2 or 4 output features per warp so each x value loaded and
 // converted serves K weights; table offsets formed for 4 nibbles at once (one shift + mask per
 // 32-bit word, then one PRMT (the shared address) + one shared load per weight); the input dimension split
 // over S warps of a block (reduced through shared memory) when the output has too few features
@@ -159,13 +159,14 @@ __device__ __forceinline__ float codeAt(uint32_t base, uint32_t offsets, int b) 
 
 // Tuned fast path (same conditions as gemv4bitKernel). A block has kWarps warps in groups of
 // `splits` (1, 2, 4 or 8, dividing kWarps); a group owns K consecutive output features and its
-// warps take interleaved 32-chunk strides of the input dimension. x (R, in); y (R, out).
-template <typename T, int R, int K>
+// warps take interleaved 32-chunk strides of the input dimension, U chunks of each feature
+// loaded ahead. x (R, in); y (R, out).
+template <typename T, int R, int K, int U>
 __global__ void __launch_bounds__(kThreads)
     gemv4bitSplitKernel(const T* __restrict__ x, const uint8_t* __restrict__ packed, const float* __restrict__ code,
                         const float* __restrict__ absmax, int blockShift, int64_t outFeatures, int64_t inFeatures,
                         int splits, T* __restrict__ y, int64_t yStride) {
-  constexpr int U = 4 / K;  // chunks per feature in flight: K * U 16-byte loads per lane
+  // U chunks per feature in flight: K * U 16-byte loads per lane before the first use.
   // The 16-entry table at the first 256-byte aligned shared address inside sTable (codeAt
   // needs the alignment; 320 bytes always contain such a 64-byte run).
   __shared__ float sTable[80];
@@ -327,7 +328,7 @@ struct GemvArgs {
   bool fast;
   int64_t outFeatures;
   int64_t inFeatures;
-  int variant;  // 0: gemv4bitKernel; 1, 2, 3: gemv4bitSplitKernel with K = 1, 2, 4
+  int variant;  // 0: gemv4bitKernel; 1..5: gemv4bitSplitKernel (K, U) = (1,4) (2,2) (4,1) (2,4) (4,2)
   int numSMs;
   cudaStream_t stream;
 };
@@ -341,13 +342,13 @@ int splitsFor(int64_t groups, int64_t chunks, int numSMs) {
   return splits;
 }
 
-template <typename T, int R, int K>
+template <typename T, int R, int K, int U>
 void launchSplit(const GemvArgs& a, const T* x, T* y) {
   const int64_t groups = detail::ceilDiv(a.outFeatures, K);
   const int splits = splitsFor(groups, a.inFeatures / kChunkElems, a.numSMs);
   const int64_t grid = detail::ceilDiv(groups, kWarps / splits);
   TORCH_CHECK(grid <= 0x7fffffff, "gemv4bit: outFeatures ", a.outFeatures, " is too large for one launch");
-  gemv4bitSplitKernel<T, R, K><<<static_cast<unsigned>(grid), kThreads, 0, a.stream>>>(
+  gemv4bitSplitKernel<T, R, K, U><<<static_cast<unsigned>(grid), kThreads, 0, a.stream>>>(
       x, a.packed, a.code, a.absmax, a.blockShift, a.outFeatures, a.inFeatures, splits, y, a.outFeatures);
 }
 
@@ -356,10 +357,26 @@ void launchRows(const GemvArgs& a, const T* x, T* y) {
   const int64_t grid = detail::ceilDiv(a.outFeatures, kWarps);
   TORCH_CHECK(grid <= 0x7fffffff, "gemv4bit: outFeatures ", a.outFeatures, " is too large for one launch");
   if (a.fast && a.variant > 0) {
+    // Variants 4 and 5 (deeper load queues) exist for rows = 1 only, the decode case they are
+    // timed on; other row counts take variant 2.
     switch (a.variant) {
-      case 1: launchSplit<T, R, 1>(a, x, y); break;
-      case 2: launchSplit<T, R, 2>(a, x, y); break;
-      default: launchSplit<T, R, 4>(a, x, y); break;
+      case 1: launchSplit<T, R, 1, 4>(a, x, y); break;
+      case 3: launchSplit<T, R, 4, 1>(a, x, y); break;
+      case 4:
+        if constexpr (R == 1) {
+          launchSplit<T, R, 2, 4>(a, x, y);
+        } else {
+          launchSplit<T, R, 2, 2>(a, x, y);
+        }
+        break;
+      case 5:
+        if constexpr (R == 1) {
+          launchSplit<T, R, 4, 2>(a, x, y);
+        } else {
+          launchSplit<T, R, 2, 2>(a, x, y);
+        }
+        break;
+      default: launchSplit<T, R, 2, 2>(a, x, y); break;
     }
   } else if (a.fast) {
     gemv4bitKernel<T, R><<<static_cast<unsigned>(grid), kThreads, 0, a.stream>>>(
@@ -405,9 +422,11 @@ namespace variants {
 const char* gemvVariantName(int variant) {
   switch (variant) {
     case 0: return "1 feature/warp (first version)";
-    case 1: return "K=1 split";
-    case 2: return "K=2 split";
-    default: return "K=4 split";
+    case 1: return "K=1 U=4 split";
+    case 2: return "K=2 U=2 split";
+    case 3: return "K=4 U=1 split";
+    case 4: return "K=2 U=4 split";
+    default: return "K=4 U=2 split";
   }
 }
 

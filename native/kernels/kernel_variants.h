@@ -15,10 +15,12 @@ void dequantize4bitNestedInto(const at::Tensor& packed, const at::Tensor& code, 
                               const at::Tensor& nestedCode, const at::Tensor& nestedAbsmax, int64_t nestedBlocksize,
                               float offset, int64_t blocksize, int64_t numel, at::Tensor& out, int variant);
 
-// gemv: 0 = one output feature per warp, nibble table lookups (the first version); 1, 2, 3 =
-// 1, 2 or 4 output features per warp sharing each x load, pre-scaled table offsets, the input
-// dimension split over several warps of a block when the output has few features.
-constexpr int kGemvVariants = 4;
+// gemv: 0 = one output feature per warp, nibble table lookups (the first version); 1..5 = K
+// output features per warp sharing each x load, U chunks per feature loaded ahead, table
+// addresses by one PRMT, the input dimension split over several warps of a block when the
+// output has few features: (K, U) = (1, 4), (2, 2), (4, 1), (2, 4), (4, 2); 4 and 5 only at
+// rows = 1 (other rows run variant 2).
+constexpr int kGemvVariants = 6;
 const char* gemvVariantName(int variant);
 at::Tensor gemv4bit(const at::Tensor& x, const at::Tensor& packed, const at::Tensor& code, const at::Tensor& absmax,
                     int64_t blocksize, int64_t outFeatures, int64_t inFeatures, int variant);
