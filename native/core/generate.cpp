@@ -7,6 +7,7 @@
 
 #include <ATen/core/grad_mode.h>
 
+#include "core/decode_graph.h"
 #include "core/errors.h"
 
 namespace nq {
@@ -77,6 +78,9 @@ std::vector<std::vector<int64_t>> generateGreedy(const Model& model,
 
   std::vector<at::Tensor> steps;
   const int64_t switchAt = model.longRopeSwitchLength();
+  // Enough steps to repay one capture: replay them from a CUDA graph (null on CPU / longrope).
+  constexpr int64_t kGraphMinSteps = 4;
+  std::unique_ptr<DecodeGraph> graph = options.maxNewTokens > kGraphMinSteps ? makeDecodeGraph(model, cache) : nullptr;
   for (int64_t step = 0; step < options.maxNewTokens; ++step) {
     if (step < options.minNewTokens && eos.numel() > 0) {
       logits.index_fill_(1, eos, -std::numeric_limits<float>::infinity());
@@ -95,6 +99,10 @@ std::vector<std::vector<int64_t>> generateGreedy(const Model& model,
       at::Tensor valid = at::cat({batch.valid, at::ones({B, step + 1}, batch.valid.options())}, 1);
       cache = model.newCache(B, T0 + options.maxNewTokens);
       logits = model.forward(ids, positionsFromMask(valid), valid, &cache, /*lastOnly=*/true).select(1, 0);
+      continue;
+    }
+    if (graph) {
+      logits = graph->step(next, lastPos);
       continue;
     }
     at::Tensor ones = at::ones({B, 1}, at::TensorOptions().device(device).dtype(at::kBool));

@@ -11,6 +11,7 @@
 #include <set>
 #include <sstream>
 
+#include "core/activation_store.h"
 #include "core/errors.h"
 #include "core/generate.h"
 #include "core/loss.h"
@@ -97,36 +98,6 @@ void requirePositive(int64_t v, const char* what) {
 
 }  // namespace
 
-at::Tensor Model::linear(const Linear& l, const at::Tensor& x) const {
-  at::Tensor y = l(x);
-  if (!l.lora) return y;
-  return applyLora(*l.lora, x, y, training_ && dropoutGenerator_ ? &*dropoutGenerator_ : nullptr);
-}
-
-at::Tensor Linear::operator()(const at::Tensor& x) const {
-  if (!w4) return at::linear(x, weight, bias);
-  const int64_t rows = x.numel() / x.size(-1);
-  if (rows <= 8 && x.is_cuda() && !at::GradMode::is_enabled()) {
-    at::Tensor y = quant::gemv(x, *w4);
-    return bias.defined() ? y + bias : y;
-  }
-  return at::linear(x, quant::dequantize(*w4, x.scalar_type()), bias);
-}
-
-int64_t Linear::parameterCount() const {
-  int64_t n = bias.defined() ? bias.numel() : 0;
-  if (weight.defined()) n += weight.numel();
-  if (w4) n += w4->numel();
-  return n;
-}
-
-int64_t Linear::bytes() const {
-  int64_t n = bias.defined() ? bias.numel() * static_cast<int64_t>(bias.element_size()) : 0;
-  if (weight.defined()) n += weight.numel() * static_cast<int64_t>(weight.element_size());
-  if (w4) n += w4->bytes();
-  return n;
-}
-
 Model::Model(const ArchSpec& arch, const std::string& dir, at::Device device, at::ScalarType dtype,
              const LoadOptions& load)
     : arch_(arch), device_(device), dtype_(dtype) {
@@ -188,7 +159,12 @@ Model::Model(const ArchSpec& arch, const std::string& dir, at::Device device, at
     layer.postAttnNorm = w.take(base + "post_attention_layernorm.weight", {C});
     layer.preFfnNorm = w.takeIf(arch.sandwichNorms, base + "pre_feedforward_layernorm.weight", {C});
     layer.postFfnNorm = w.takeIf(arch.sandwichNorms, base + "post_feedforward_layernorm.weight", {C});
-    layer.rope = std::make_unique<Rope>(arch.layers[i].rope);
+    const RopeSpec& rope = arch.layers[i].rope;
+    layer.ropeIndex = ropes_.size();
+    for (size_t r = 0; r < ropes_.size(); ++r) {
+      if (sameRope(ropes_[r]->spec(), rope)) layer.ropeIndex = r;
+    }
+    if (layer.ropeIndex == ropes_.size()) ropes_.push_back(std::make_unique<Rope>(rope));
     layer.slidingWindow = arch.layers[i].slidingWindow;
     layers_.push_back(std::move(layer));
   }
@@ -264,87 +240,6 @@ KvCache Model::newCache(int64_t batch, int64_t capacity) const {
   return cache;
 }
 
-at::Tensor Model::norm(const at::Tensor& x, const at::Tensor& weight) const {
-  at::Tensor xf = x.to(at::kFloat);
-  xf = xf * at::rsqrt(xf.pow(2).mean(-1, /*keepdim=*/true) + arch_.rmsNormEps);
-  if (arch_.normWeightOffset) return (xf * (1.0 + weight.to(at::kFloat))).to(x.scalar_type());
-  return weight * xf.to(x.scalar_type());
-}
-
-at::Tensor Model::mlp(const DecoderLayer& l, const at::Tensor& x) const {
-  at::Tensor gate, up;
-  if (arch_.fusedGateUp) {
-    auto parts = linear(l.gateUp, x).chunk(2, -1);
-    gate = parts[0];
-    up = parts[1];
-  } else {
-    gate = linear(l.gate, x);
-    up = linear(l.up, x);
-  }
-  switch (arch_.hiddenAct) {
-    case Activation::Silu: gate = at::silu(gate); break;
-    case Activation::GeluTanh: gate = at::gelu(gate, "tanh"); break;
-    case Activation::Gelu: gate = at::gelu(gate); break;
-  }
-  return linear(l.down, gate * up);
-}
-
-// x: (B, T, C); mask: (B, 1, T, S) bool, true = may attend. Returns (B, T, C).
-at::Tensor Model::attention(const DecoderLayer& l, int64_t index, const at::Tensor& x,
-                            const at::Tensor& positions, const at::Tensor& mask, KvCache* cache) const {
-  const int64_t B = x.size(0), T = x.size(1), D = arch_.headDim, H = arch_.numHeads, KV = arch_.numKvHeads;
-  at::Tensor q, k, v;
-  if (arch_.fusedQkv) {
-    at::Tensor qkv = linear(l.qkv, x);
-    q = qkv.slice(-1, 0, H * D);
-    k = qkv.slice(-1, H * D, (H + KV) * D);
-    v = qkv.slice(-1, (H + KV) * D);
-  } else {
-    q = linear(l.q, x);
-    k = linear(l.k, x);
-    v = linear(l.v, x);
-  }
-  q = q.view({B, T, H, D});
-  k = k.view({B, T, KV, D});
-  if (arch_.qkNorm) {
-    q = norm(q, l.qNorm);
-    k = norm(k, l.kNorm);
-  }
-  q = q.transpose(1, 2);
-  k = k.transpose(1, 2);
-  v = v.view({B, T, KV, D}).transpose(1, 2);  // (B, KV, T, D)
-
-  auto [cos, sin] = l.rope->cosSin(positions, q.scalar_type());
-  q = l.rope->apply(q, cos, sin);
-  k = l.rope->apply(k, cos, sin);
-
-  if (cache) {
-    const int64_t start = cache->length;
-    cache->keys[index].slice(2, start, start + T).copy_(k);
-    cache->values[index].slice(2, start, start + T).copy_(v);
-    k = cache->keys[index].slice(2, 0, start + T);
-    v = cache->values[index].slice(2, 0, start + T);
-  }
-  if (KV != H) {  // grouped-query attention: each kv head serves H / KV query heads
-    const int64_t S = k.size(2), group = H / KV;
-    k = k.unsqueeze(2).expand({B, KV, group, S, D}).reshape({B, H, S, D});
-    v = v.unsqueeze(2).expand({B, KV, group, S, D}).reshape({B, H, S, D});
-  }
-
-  at::Tensor out;
-  if (arch_.attnLogitSoftcap > 0) {
-    // Soft-capping sits between q.k and softmax, which fused attention cannot express.
-    at::Tensor scores = at::matmul(q, k.transpose(2, 3)) * arch_.attnScale;
-    scores = at::tanh(scores / arch_.attnLogitSoftcap) * arch_.attnLogitSoftcap;
-    scores = scores.masked_fill(mask.logical_not(), -std::numeric_limits<double>::infinity());
-    at::Tensor probs = at::softmax(scores, -1, at::kFloat).to(q.scalar_type());
-    out = at::matmul(probs, v);
-  } else {
-    out = at::scaled_dot_product_attention(q, k, v, mask, 0.0, false, arch_.attnScale);
-  }
-  return linear(l.o, out.transpose(1, 2).reshape({B, T, H * D}));
-}
-
 namespace {
 // (B, 1, T, S) bool: causal by index, within the sliding window when window > 0, only real
 // keys; a query always sees itself so padding rows stay finite.
@@ -372,24 +267,16 @@ std::vector<std::pair<int64_t, at::Tensor>> layerMasks(const std::vector<Decoder
 }
 }  // namespace
 
+RopeTables Model::ropeTables(const at::Tensor& positions) const {
+  RopeTables tables;
+  for (const auto& rope : ropes_) tables.push_back(rope->table(positions, dtype_));
+  return tables;
+}
+
 at::Tensor Model::embedTokens(const at::Tensor& ids) const {
   at::Tensor h = at::embedding(embed_, ids);
   if (arch_.embedScale != 1.0) h = h * at::scalar_tensor(arch_.embedScale, h.options());
   return h;
-}
-
-at::Tensor Model::layerForward(size_t i, const at::Tensor& h, const at::Tensor& positions,
-                               const std::vector<std::pair<int64_t, at::Tensor>>& masks, KvCache* cache) const {
-  const DecoderLayer& l = layers_[i];
-  const at::Tensor* mask = nullptr;
-  for (const auto& m : masks)
-    if (m.first == l.slidingWindow) mask = &m.second;
-  at::Tensor a = attention(l, static_cast<int64_t>(i), norm(h, l.inputNorm), positions, *mask, cache);
-  if (arch_.sandwichNorms) a = norm(a, l.postAttnNorm);
-  at::Tensor out = h + a;
-  at::Tensor m = mlp(l, norm(out, arch_.sandwichNorms ? l.preFfnNorm : l.postAttnNorm));
-  if (arch_.sandwichNorms) m = norm(m, l.postFfnNorm);
-  return out + m;
 }
 
 at::Tensor Model::forward(const at::Tensor& ids, const at::Tensor& positions, const at::Tensor& valid,
@@ -410,16 +297,53 @@ at::Tensor Model::forward(const at::Tensor& ids, const at::Tensor& positions, co
   // One mask per distinct window size, shared by the layers that use it.
   std::vector<std::pair<int64_t, at::Tensor>> masks = layerMasks(layers_, keyValid, offset, T);
 
-  at::Tensor h = embedTokens(ids);
-  for (size_t i = 0; i < layers_.size(); ++i) h = layerForward(i, h, positions, masks, cache);
+  at::Tensor h = layersPadded(embedTokens(ids), ropeTables(positions), masks, cache, offset, at::Tensor());
   if (cache) cache->length = offset + T;
 
   if (lastOnly) h = h.slice(1, T - 1, T);
-  at::Tensor logits = at::linear(norm(h, finalNorm_), lmHead_);
+  return logitsOf(h);
+}
+
+at::Tensor Model::layersPadded(at::Tensor h, const RopeTables& tables,
+                               const std::vector<std::pair<int64_t, at::Tensor>>& masks, KvCache* cache, int64_t start,
+                               const at::Tensor& slot) const {
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    const DecoderLayer& l = layers_[i];
+    const at::Tensor* mask = nullptr;
+    for (const auto& m : masks) {
+      if (m.first == l.slidingWindow) mask = &m.second;
+    }
+    LayerCache layerCache;
+    if (cache) layerCache = {cache->keys[i], cache->values[i], start, slot};
+    h = decoderForwardPadded(arch_, l, ropeOf(l), h, tables, *mask, cache ? &layerCache : nullptr);
+  }
+  return h;
+}
+
+at::Tensor Model::logitsOf(const at::Tensor& h) const {
+  at::Tensor logits = at::linear(rmsNorm(h, finalNorm_, arch_.rmsNormEps, arch_.normWeightOffset != 0), lmHead_);
   if (arch_.finalLogitSoftcap > 0) {
     logits = at::tanh(logits / arch_.finalLogitSoftcap) * arch_.finalLogitSoftcap;
   }
   return logits.to(at::kFloat);
+}
+
+at::Tensor Model::decodeStep(const at::Tensor& ids, const at::Tensor& positions, const at::Tensor& slot,
+                             KvCache& cache) const {
+  cache.keyValid.index_fill_(1, slot, true);
+  // (B, 1, 1, capacity) per window: the filled keys (left padding excluded), within the window.
+  at::Tensor keyIndex = at::arange(cache.capacity, slot.options()).unsqueeze(0);
+  std::vector<std::pair<int64_t, at::Tensor>> masks;
+  for (const DecoderLayer& l : layers_) {
+    bool seen = false;
+    for (const auto& m : masks) seen = seen || m.first == l.slidingWindow;
+    if (seen) continue;
+    at::Tensor allowed = cache.keyValid;
+    if (l.slidingWindow > 0) allowed = allowed & (keyIndex > slot - l.slidingWindow);
+    masks.emplace_back(l.slidingWindow, allowed.view({allowed.size(0), 1, 1, cache.capacity}));
+  }
+  at::Tensor h = layersPadded(embedTokens(ids), ropeTables(positions), masks, &cache, 0, slot);
+  return logitsOf(h).select(1, 0);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -441,11 +365,6 @@ constexpr LinearSlot kLinearSlots[] = {
     {"up_proj", "mlp", &DecoderLayer::up},           {"gate_up_proj", "mlp", &DecoderLayer::gateUp},
     {"down_proj", "mlp", &DecoderLayer::down},
 };
-
-std::pair<int64_t, int64_t> linearOutIn(const Linear& l) {
-  if (l.weight.defined()) return {l.weight.size(0), l.weight.size(1)};
-  return {l.w4->shape[0], l.w4->shape[1]};
-}
 
 const std::string kPeftPrefix = "base_model.model.";
 
@@ -544,9 +463,8 @@ std::vector<std::string> Model::addLora(const LoraOptions& o) {
     for (const LinearSlot& slot : kLinearSlots) {
       Linear& lin = layers_[i].*slot.member;
       if (!lin.defined() || !targets.count(slot.name)) continue;
-      auto [out, in] = linearOutIn(lin);
       lin.lora = std::make_shared<LoraAdapter>(
-          makeLoraAdapter(in, out, o.r, scaling, o.dropout, lin.w4 != nullptr, init, device_));
+          makeLoraAdapter(lin.inFeatures(), lin.outFeatures(), o.r, scaling, o.dropout, init, device_));
       const std::string module = prefix_ + "layers." + std::to_string(i) + "." + slot.group + "." + slot.name;
       modules.push_back(module);
       params.emplace_back(kPeftPrefix + module + ".lora_A.weight", lin.lora->A);
@@ -589,83 +507,8 @@ void Model::setLoraTensors(const std::vector<std::pair<std::string, at::Tensor>>
   for (auto& [name, param] : loraParams_) param.copy_(got.at(name));
 }
 
-TrainStepResult Model::trainStep(const at::Tensor& ids, const at::Tensor& valid, const at::Tensor& labels,
-                                 double lossScale, bool checkpointing) {
-  if (!hasLora()) throw Error("LORA_INVALID", "this model has no LoRA adapters to train; call addLora first");
-  const int64_t B = ids.size(0), T = ids.size(1), C = arch_.hiddenSize;
-  if (valid.sizes() != ids.sizes() || labels.sizes() != ids.sizes()) {
-    throw Error("INVALID_ARGUMENT", "trainStep: ids " + shapeString(ids.sizes()) + ", attentionMask " +
-                                        shapeString(valid.sizes()) + " and labels " + shapeString(labels.sizes()) +
-                                        " must have the same shape");
-  }
-  TrainingScope training(training_);
-  at::AutoGradMode enableGrad(true);
-
-  // The label of position t is labels[t + 1]; the last position has none.
-  at::Tensor shifted = at::cat({labels.slice(1, 1), at::full({B, 1}, -100, labels.options())}, 1);
-  at::Tensor counted = shifted.reshape({-1}).ne(-100).nonzero().squeeze(1);  // (N)
-  at::Tensor targets = shifted.reshape({-1}).index_select(0, counted);
-  TrainStepResult result;
-  result.tokens = counted.size(0);
-  if (result.tokens == 0) return result;
-
-  at::Tensor positions = positionsFromMask(valid);
-  std::vector<std::pair<int64_t, at::Tensor>> masks = layerMasks(layers_, valid, 0, T);
-  const int64_t chunkRows = defaultLossChunkRows(arch_.vocabSize);
-
-  // Final norm, positions with a label, chunked loss: (hidden (B, T, C) with its graph) -> the
-  // selected hidden states (N, C) to backpropagate the loss gradient from.
-  auto lossBackward = [&](const at::Tensor& hidden) {
-    at::Tensor selected = norm(hidden, finalNorm_).reshape({B * T, C}).index_select(0, counted);
-    ChunkedLoss loss = chunkedCrossEntropy(selected, targets, lmHead_, arch_.finalLogitSoftcap, lossScale, chunkRows);
-    result.lossSum = loss.lossSum;
-    if (selected.requires_grad()) selected.backward(loss.gradHidden);
-  };
-
-  // Layers below the first adapter hold nothing to train: no gradient flows into them.
-  size_t firstAdapted = layers_.size();
-  for (size_t i = 0; i < layers_.size() && firstAdapted == layers_.size(); ++i) {
-    for (const LinearSlot& slot : kLinearSlots) {
-      if ((layers_[i].*slot.member).lora) firstAdapted = i;
-    }
-  }
-
-  at::Tensor h = embedTokens(ids);
-  if (!checkpointing) {
-    for (size_t i = 0; i < layers_.size(); ++i) h = layerForward(i, h, positions, masks, nullptr);
-    lossBackward(h);
-    return result;
-  }
-
-  // Gradient checkpointing: keep only each layer's input, then recompute one layer at a time
-  // during backward, with the dropout generator rewound so the masks repeat.
-  std::vector<at::Tensor> inputs(layers_.size()), rngStates(layers_.size());
-  {
-    at::NoGradGuard noGrad;
-    for (size_t i = 0; i < layers_.size(); ++i) {
-      inputs[i] = h;
-      rngStates[i] = generatorState(dropoutGenerator_);
-      h = layerForward(i, h, positions, masks, nullptr);
-    }
-  }
-  const at::Tensor rngAfterForward = generatorState(dropoutGenerator_);
-  at::Tensor last = h.detach().requires_grad_(true);
-  lossBackward(last);
-  at::Tensor grad = last.grad();
-  for (size_t i = layers_.size(); i-- > firstAdapted;) {
-    restoreGenerator(dropoutGenerator_, rngStates[i]);
-    // Below the first adapted layer nothing trains: its input needs no gradient.
-    at::Tensor input = i == firstAdapted ? inputs[i] : inputs[i].detach().requires_grad_(true);
-    inputs[i] = at::Tensor();
-    at::Tensor out = layerForward(i, input, positions, masks, nullptr);
-    out.backward(grad);
-    if (i > firstAdapted) grad = input.grad();
-  }
-  restoreGenerator(dropoutGenerator_, rngAfterForward);
-  return result;
-}
-
 TrainStepResult Model::trainStep(const PackedBatch& batch, double lossScale, bool checkpointing) {
+  if (!hasLora()) throw Error("LORA_INVALID", "this model has no LoRA adapters to train; call addLora first");
   const at::Tensor lens = batch.seqLens.to(at::kCPU, at::kLong).contiguous();
   const int64_t N = batch.ids.numel(), S = lens.numel();
   if (batch.ids.dim() != 1 || batch.labels.dim() != 1 || batch.labels.numel() != N) {
@@ -676,18 +519,91 @@ TrainStepResult Model::trainStep(const PackedBatch& batch, double lossScale, boo
     throw Error("INVALID_ARGUMENT", "trainStep: seqLens must be positive and sum to the " + std::to_string(N) +
                                         " tokens of ids");
   }
-  // Right-padded (S, T) view of the packed rows for the padded step.
-  const int64_t T = lens.max().item<int64_t>();
-  at::Tensor ids = at::zeros({S, T}, batch.ids.options().dtype(at::kLong));
-  at::Tensor labels = at::full({S, T}, -100, batch.labels.options().dtype(at::kLong));
-  at::Tensor valid = at::zeros({S, T}, batch.ids.options().dtype(at::kBool));
-  const int64_t* len = lens.data_ptr<int64_t>();
-  for (int64_t s = 0, start = 0; s < S; start += len[s], ++s) {
-    ids[s].slice(0, 0, len[s]).copy_(batch.ids.slice(0, start, start + len[s]));
-    labels[s].slice(0, 0, len[s]).copy_(batch.labels.slice(0, start, start + len[s]));
-    valid[s].slice(0, 0, len[s]).fill_(true);
+  TrainingScope training(training_);
+  at::NoGradGuard noGrad;  // the backward below is written by hand
+  const std::vector<int64_t> lengths(lens.data_ptr<int64_t>(), lens.data_ptr<int64_t>() + S);
+  const at::Tensor ids = batch.ids.to(device_, at::kLong);
+
+  // The target of token t is labels[t + 1] of the same sequence; a sequence's last token has none.
+  at::Tensor shifted = at::cat({batch.labels.to(at::kCPU, at::kLong).slice(0, 1), at::full({1}, -100, at::kLong)});
+  {
+    int64_t* sh = shifted.data_ptr<int64_t>();
+    int64_t end = 0;
+    for (int64_t len : lengths) sh[(end += len) - 1] = -100;
   }
-  return trainStep(ids, valid, labels, lossScale, checkpointing);
+  at::Tensor countedCpu = shifted.ne(-100).nonzero().squeeze(1);  // (n)
+  TrainStepResult result;
+  result.tokens = countedCpu.size(0);
+  if (result.tokens == 0) return result;
+  const at::Tensor counted = countedCpu.to(device_);
+  const at::Tensor targets = shifted.index_select(0, countedCpu).to(device_);
+
+  const PackedLayout layout = PackedLayout::from(lengths, device_);
+  const RopeTables tables = ropeTables(layout.positions);
+  at::Generator* dropout = dropoutGenerator_ ? &*dropoutGenerator_ : nullptr;
+  const bool plusOne = arch_.normWeightOffset != 0;
+
+  // Final norm and chunked loss on the positions with a target: final hidden (N, C) -> its gradient.
+  auto lossBackward = [&](const at::Tensor& hidden) {
+    at::Tensor selected = hidden.index_select(0, counted);  // (n, C)
+    NormOutput normed = rmsNormForward(selected, finalNorm_, arch_.rmsNormEps, plusOne);
+    ChunkedLoss loss = chunkedCrossEntropy(normed.y, targets, lmHead_, arch_.finalLogitSoftcap, lossScale,
+                                           defaultLossChunkRows(arch_.vocabSize));
+    result.lossSum = loss.lossSum;
+    at::Tensor grad = at::zeros_like(hidden);
+    grad.index_copy_(0, counted, rmsNormBackward(loss.gradHidden, selected, finalNorm_, normed.rstd, plusOne));
+    return grad;
+  };
+
+  // Layers below the first adapter hold nothing to train: no gradient flows into them.
+  size_t firstAdapted = layers_.size();
+  for (size_t i = 0; i < layers_.size() && firstAdapted == layers_.size(); ++i) {
+    for (const LinearSlot& slot : kLinearSlots) {
+      if ((layers_[i].*slot.member).lora) firstAdapted = i;
+    }
+  }
+  auto forward = [&](size_t i, const at::Tensor& x, DecoderSaved* saved) {
+    return decoderForwardPacked(arch_, layers_[i], ropeOf(layers_[i]), x, layout, tables, dropout, saved);
+  };
+  auto backward = [&](size_t i, const at::Tensor& grad, DecoderSaved& saved) {
+    return decoderBackwardPacked(arch_, layers_[i], ropeOf(layers_[i]), grad, layout, tables, saved,
+                                 /*needInputGrad=*/i > firstAdapted);
+  };
+
+  at::Tensor h = embedTokens(ids);
+  if (!checkpointing) {
+    std::vector<DecoderSaved> saved(layers_.size());
+    for (size_t i = 0; i < layers_.size(); ++i) h = forward(i, h, i >= firstAdapted ? &saved[i] : nullptr);
+    at::Tensor grad = lossBackward(h);
+    h = at::Tensor();
+    for (size_t i = layers_.size(); i-- > firstAdapted;) grad = backward(i, grad, saved[i]);
+    return result;
+  }
+
+  // Gradient checkpointing: keep only each layer's input (in pinned host memory on CUDA), then
+  // recompute one layer at a time during backward, with the dropout generator rewound so the
+  // masks repeat.
+  ActivationStore inputs(layers_.size(), /*offload=*/device_.is_cuda());
+  std::vector<at::Tensor> rngStates(layers_.size());
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    if (i >= firstAdapted) inputs.put(i, h);
+    rngStates[i] = generatorState(dropoutGenerator_);
+    h = forward(i, h, nullptr);
+  }
+  const at::Tensor rngAfterForward = generatorState(dropoutGenerator_);
+  at::Tensor grad = lossBackward(h);
+  h = at::Tensor();
+  for (size_t i = layers_.size(); i-- > firstAdapted;) {
+    at::Tensor input = inputs.take(i);
+    if (i > firstAdapted) inputs.prefetch(i - 1);  // comes back while this layer computes
+    restoreGenerator(dropoutGenerator_, rngStates[i]);
+    DecoderSaved saved;
+    forward(i, input, &saved);
+    input = at::Tensor();
+    grad = backward(i, grad, saved);
+  }
+  restoreGenerator(dropoutGenerator_, rngAfterForward);
+  return result;
 }
 
 void Model::zeroGrad() {

@@ -1,8 +1,9 @@
 // A decoder-only transformer built from an ArchSpec and an HF safetensors checkpoint:
-// embeddings, N decoder layers (GQA attention with RoPE, causal + padding + sliding-window
-// masks, optional soft-capping and q/k norms; gated MLP), final norm, lm head.
-// LoRA fine-tuning: adapters on chosen linear layers (lora.h), a training step with autograd on
-// the adapters only (chunked loss, loss.h; optional per-layer recomputation), clipping and AdamW
+// embeddings, N decoder layers (decoder_layer.h wires the shared blocks: attention.h, norm.h,
+// rope.h, linear.h, mlp.h), final norm, lm head. This file loads the weights and wires the
+// layers into inference (padded batches, KV cache) and LoRA training: adapters on chosen linear
+// layers (lora.h), a padding-free training step with a hand-written backward into the adapters
+// only (chunked loss, loss.h; optional per-layer recomputation), clipping and AdamW
 // (optimizer.h). Adapter tensors are named as peft saves them.
 // Not here: tokens or text, sampling policy (generate.h), learning-rate schedules.
 //
@@ -17,6 +18,7 @@
 #include <vector>
 
 #include "core/arch.h"
+#include "core/decoder_layer.h"
 #include "core/lora.h"
 #include "core/optimizer.h"
 #include "core/quant.h"
@@ -33,20 +35,6 @@ struct KvCache {
   int64_t capacity = 0;
 };
 
-// A frozen linear layer: 16-bit weight, or a 4-bit one (forward = dequantize + matmul, or the
-// 4-bit gemv kernel for a few rows on CUDA; autograd then yields the input gradient only).
-struct Linear {
-  at::Tensor weight;                   // (out, in) in the compute dtype, or undefined if 4-bit
-  std::shared_ptr<quant::Weight4> w4;  // the 4-bit weight, or null
-  at::Tensor bias;                     // (out) or undefined
-  std::shared_ptr<LoraAdapter> lora;   // trainable adapter, or null
-  bool defined() const { return weight.defined() || w4 != nullptr; }
-  // The frozen base layer alone (no adapter).
-  at::Tensor operator()(const at::Tensor& x) const;
-  int64_t parameterCount() const;
-  int64_t bytes() const;
-};
-
 // How the base weights are held: as stored, or quantized on load.
 struct LoadOptions {
   // For 16-bit checkpoints: quantize the decoder's linear layers on load (None keeps them).
@@ -55,17 +43,6 @@ struct LoadOptions {
   bool doubleQuant = true;
   int64_t blocksize = 64;
   bool dequantizeStored = false;  // quant 'none' asked explicitly: 4-bit files become 16-bit
-};
-
-struct DecoderLayer {
-  Linear q, k, v, o;  // q/k/v undefined when the checkpoint fuses them
-  Linear qkv;          // phi3
-  Linear gate, up, down;
-  Linear gateUp;       // phi3
-  at::Tensor inputNorm, postAttnNorm, preFfnNorm, postFfnNorm;
-  at::Tensor qNorm, kNorm;
-  std::unique_ptr<Rope> rope;
-  int64_t slidingWindow = 0;
 };
 
 struct LoraOptions {
@@ -126,6 +103,13 @@ class Model {
   at::Tensor forward(const at::Tensor& ids, const at::Tensor& positions, const at::Tensor& valid,
                      KvCache* cache, bool lastOnly) const;
 
+  // One decoding step with no host-side offsets or reads, so a CUDA graph can replay it: ids,
+  // positions (B, 1) int64; the new token's key goes to cache position `slot` ((1) int64 on the
+  // device), which the caller advances (and cache.length with it). Attention reads the whole
+  // cache under its validity mask. Returns (B, V) float32 logits. Not for longrope models (their
+  // factors depend on the length, read on the host).
+  at::Tensor decodeStep(const at::Tensor& ids, const at::Tensor& positions, const at::Tensor& slot, KvCache& cache) const;
+
   // The base checkpoint in srcDir with every adapter merged into its weight:
   // W + scaling * (B @ A) in fp32, stored in the weight's 16-bit dtype. 4-bit weights are
   // dequantized (to their quant_state dtype) and their bitsandbytes companions dropped, so the
@@ -148,15 +132,11 @@ class Model {
   // misshapen tensor (nothing is changed then).
   void setLoraTensors(const std::vector<std::pair<std::string, at::Tensor>>& tensors);
 
-  // One forward + backward of a right-padded batch: ids (B, T) int64, valid (B, T) bool, labels
-  // (B, T) int64 with -100 for ignored positions (the label of position t is labels[t + 1], as
-  // transformers shifts them). ADDS d(lossSum * lossScale) / d(adapter) into the adapter grads.
+  // One forward + backward of a packed batch (padding-free: attention never crosses from one
+  // sequence into the next). ADDS d(lossSum * lossScale) / d(adapter) into the adapter grads.
   // checkpointing recomputes each decoder layer during backward instead of keeping its
-  // activations (same gradients).
-  TrainStepResult trainStep(const at::Tensor& ids, const at::Tensor& valid, const at::Tensor& labels,
-                            double lossScale, bool checkpointing);
-  // The same for a packed batch (no padding anywhere). Throws INVALID_ARGUMENT for lengths that
-  // do not add up.
+  // activations (same gradients; on CUDA the kept layer inputs wait in pinned host memory).
+  // Throws INVALID_ARGUMENT for lengths that do not add up.
   TrainStepResult trainStep(const PackedBatch& batch, double lossScale, bool checkpointing);
   void zeroGrad();
   // fp32 gradients in parameter order (zeros where none has accumulated).
@@ -174,17 +154,16 @@ class Model {
   at::Tensor dropoutRngState() const;
 
  private:
-  // Decoder layer `index` on h (B, T, C); masks[w] is the attention mask for window w.
-  at::Tensor layerForward(size_t index, const at::Tensor& h, const at::Tensor& positions,
-                          const std::vector<std::pair<int64_t, at::Tensor>>& masks, KvCache* cache) const;
-  // The base layer plus its adapter (dropout while training_).
-  at::Tensor linear(const Linear& l, const at::Tensor& x) const;
   at::Tensor embedTokens(const at::Tensor& ids) const;
-
-  at::Tensor norm(const at::Tensor& x, const at::Tensor& weight) const;
-  at::Tensor attention(const DecoderLayer& layer, int64_t index, const at::Tensor& x,
-                       const at::Tensor& positions, const at::Tensor& mask, KvCache* cache) const;
-  at::Tensor mlp(const DecoderLayer& layer, const at::Tensor& x) const;
+  // The decoder layers over a padded batch h (B, T, C); masks: (window, (B, 1, T, S) mask) per
+  // distinct window; the cache (optional) as LayerCache takes it (start, or a device slot).
+  at::Tensor layersPadded(at::Tensor h, const RopeTables& tables, const std::vector<std::pair<int64_t, at::Tensor>>& masks,
+                          KvCache* cache, int64_t start, const at::Tensor& slot) const;
+  // Final norm, lm head, soft-capping: h (..., C) -> float32 logits (..., V).
+  at::Tensor logitsOf(const at::Tensor& h) const;
+  // One cos / sin pair per distinct RoPE spec for these positions.
+  RopeTables ropeTables(const at::Tensor& positions) const;
+  const Rope& ropeOf(const DecoderLayer& layer) const { return *ropes_[layer.ropeIndex]; }
 
   ArchSpec arch_;
   at::Device device_;
@@ -194,6 +173,7 @@ class Model {
   at::Tensor lmHead_;  // (V, C), the embedding when tied
   at::Tensor finalNorm_;
   std::vector<DecoderLayer> layers_;
+  std::vector<std::unique_ptr<Rope>> ropes_;  // distinct specs, shared by the layers using them
 
   std::vector<std::pair<std::string, at::Tensor>> loraParams_;  // peft name -> A or B
   AdamW optimizer_;

@@ -5,6 +5,10 @@
 
 #include "core/errors.h"
 
+#ifdef NQ_WITH_CUDA
+#include "kernels/kernels.h"
+#endif
+
 namespace nq {
 
 namespace {
@@ -67,37 +71,75 @@ Rope::Rope(const RopeSpec& spec) : spec_(spec) {
   }
 }
 
-std::pair<at::Tensor, at::Tensor> Rope::cosSin(const at::Tensor& positions, at::ScalarType dtype) const {
-  at::Tensor invFreq = invFreq_;
+std::pair<at::Tensor, at::Tensor> Rope::table(const at::Tensor& positions, at::ScalarType dtype) const {
+  bool useLong = false;
   if (spec_.type == RopeType::LongRope) {
     const int64_t seqLen = positions.max().item<int64_t>() + 1;
-    if (seqLen > spec_.originalMaxPositionEmbeddings) invFreq = longInvFreq_;
+    useLong = seqLen > spec_.originalMaxPositionEmbeddings;
   }
-  invFreq = invFreq.to(positions.device());
-  at::Tensor freqs = positions.unsqueeze(-1).to(at::kFloat) * invFreq;  // (B, T, rot/2)
+  at::Tensor& cached = useLong ? deviceLongInvFreq_ : deviceInvFreq_;
+  if (!cached.defined() || cached.device() != positions.device()) {
+    cached = (useLong ? longInvFreq_ : invFreq_).to(positions.device());
+  }
+  const at::Tensor& invFreq = cached;
+  at::Tensor freqs = positions.unsqueeze(-1).to(at::kFloat) * invFreq;  // (..., rot/2)
   at::Tensor emb = at::cat({freqs, freqs}, -1);
   at::Tensor cos = emb.cos(), sin = emb.sin();
   if (spec_.attentionScaling != 1.0) {
     cos = cos * spec_.attentionScaling;
     sin = sin * spec_.attentionScaling;
   }
-  return {cos.to(dtype).unsqueeze(1), sin.to(dtype).unsqueeze(1)};
+  return {cos.to(dtype).contiguous(), sin.to(dtype).contiguous()};
 }
 
 namespace {
-at::Tensor rotateHalf(const at::Tensor& x) {
+// rotate_half: (x1, x2) -> (-x2, x1); its transpose: (z1, z2) -> (z2, -z1).
+at::Tensor rotateHalf(const at::Tensor& x, bool transposed) {
   const int64_t half = x.size(-1) / 2;
+  if (transposed) return at::cat({x.slice(-1, half), x.slice(-1, 0, half).neg()}, -1);
   return at::cat({x.slice(-1, half).neg(), x.slice(-1, 0, half)}, -1);
 }
 }  // namespace
 
-at::Tensor Rope::apply(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin) const {
-  if (spec_.rotaryDim == x.size(-1)) {
-    return x * cos + rotateHalf(x) * sin;
+at::Tensor ropeApplyReference(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin, int64_t rotaryDim,
+                              bool inverse) {
+  at::Tensor c = cos.unsqueeze(-2), s = sin.unsqueeze(-2);  // broadcast over heads
+  auto rotate = [&](const at::Tensor& r) {
+    return inverse ? r * c + rotateHalf(r * s, /*transposed=*/true) : r * c + rotateHalf(r, false) * s;
+  };
+  if (rotaryDim == x.size(-1)) return rotate(x);
+  return at::cat({rotate(x.slice(-1, 0, rotaryDim)), x.slice(-1, rotaryDim)}, -1);
+}
+
+namespace {
+at::Tensor ropeDispatch(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin, int64_t rotaryDim, bool inverse) {
+#ifdef NQ_WITH_CUDA
+  if (x.is_cuda() && x.dim() >= 2) {
+    const int64_t H = x.size(-2), D = x.size(-1);
+    // The kernel takes (N, heads, D) with unit dim stride, head stride D and any token stride.
+    at::Tensor x3 = x.stride(-1) == 1 && x.stride(-2) == D ? x.reshape({-1, H, D}) : x.contiguous().view({-1, H, D});
+    at::Tensor out = kernels::ropeApply(x3, cos.reshape({-1, rotaryDim}).contiguous(),
+                                        sin.reshape({-1, rotaryDim}).contiguous(), rotaryDim, inverse);
+    return out.view(x.sizes());
   }
-  at::Tensor rot = x.slice(-1, 0, spec_.rotaryDim);
-  at::Tensor pass = x.slice(-1, spec_.rotaryDim);
-  return at::cat({rot * cos + rotateHalf(rot) * sin, pass}, -1);
+#endif
+  return ropeApplyReference(x, cos, sin, rotaryDim, inverse);
+}
+}  // namespace
+
+at::Tensor Rope::apply(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin) const {
+  return ropeDispatch(x, cos, sin, spec_.rotaryDim, false);
+}
+
+at::Tensor Rope::applyBackward(const at::Tensor& dy, const at::Tensor& cos, const at::Tensor& sin) const {
+  return ropeDispatch(dy, cos, sin, spec_.rotaryDim, true);
+}
+
+bool sameRope(const RopeSpec& a, const RopeSpec& b) {
+  return a.type == b.type && a.theta == b.theta && a.rotaryDim == b.rotaryDim && a.factor == b.factor &&
+         a.lowFreqFactor == b.lowFreqFactor && a.highFreqFactor == b.highFreqFactor &&
+         a.originalMaxPositionEmbeddings == b.originalMaxPositionEmbeddings && a.shortFactor == b.shortFactor &&
+         a.longFactor == b.longFactor && a.attentionScaling == b.attentionScaling;
 }
 
 }  // namespace nq

@@ -1,0 +1,173 @@
+// See attention.h.
+#include "core/attention.h"
+
+#include <limits>
+
+namespace nq {
+
+PackedLayout PackedLayout::from(const std::vector<int64_t>& lens, at::Device device) {
+  PackedLayout l;
+  l.lens = lens;
+  std::vector<int32_t> cu(lens.size() + 1, 0);
+  std::vector<int64_t> pos;
+  for (size_t s = 0; s < lens.size(); ++s) {
+    cu[s + 1] = cu[s] + static_cast<int32_t>(lens[s]);
+    l.maxLen = std::max(l.maxLen, lens[s]);
+    for (int64_t t = 0; t < lens[s]; ++t) pos.push_back(t);
+  }
+  l.cuSeqlens = at::tensor(cu, at::kInt).to(device);
+  l.positions = at::tensor(pos, at::kLong).to(device);
+  return l;
+}
+
+namespace {
+
+bool useFlash(const at::Tensor& q, const AttentionSpec& spec) {
+  const at::ScalarType t = q.scalar_type();
+  const int64_t D = q.size(-1);
+  return q.is_cuda() && (t == at::kBFloat16 || t == at::kHalf) && spec.softcap == 0 && D % 8 == 0 && D <= 256;
+}
+
+// (L, L) bool: causal within the window.
+at::Tensor causalMask(int64_t L, int64_t window, at::Device device) {
+  auto opts = at::TensorOptions().device(device).dtype(at::kLong);
+  at::Tensor q = at::arange(L, opts).unsqueeze(1), k = at::arange(L, opts).unsqueeze(0);
+  at::Tensor allowed = k <= q;
+  if (window > 0) allowed = allowed & (k > q - window);
+  return allowed;
+}
+
+// Scores of one sequence before the mask: (H, L, L) in the compute dtype, soft-capped.
+at::Tensor scoresOf(const at::Tensor& q, const at::Tensor& k, const AttentionSpec& spec) {
+  at::Tensor s = at::matmul(q, k.transpose(1, 2)) * spec.scale;
+  if (spec.softcap > 0) s = at::tanh(s / spec.softcap) * spec.softcap;
+  return s;
+}
+
+// (L, KV, D) -> (H, L, D): each kv head serves H / KV query heads.
+at::Tensor expandHeads(const at::Tensor& kv, int64_t H) {
+  const int64_t L = kv.size(0), KV = kv.size(1), D = kv.size(2);
+  at::Tensor t = kv.transpose(0, 1);  // (KV, L, D)
+  if (KV == H) return t;
+  return t.unsqueeze(1).expand({KV, H / KV, L, D}).reshape({H, L, D});
+}
+
+at::Tensor probsOf(const at::Tensor& scores, const at::Tensor& allowed) {
+  at::Tensor masked = scores.masked_fill(allowed.logical_not(), -std::numeric_limits<double>::infinity());
+  return at::softmax(masked, -1, at::kFloat).to(scores.scalar_type());
+}
+
+}  // namespace
+
+at::Tensor attentionPackedForward(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                                  const PackedLayout& layout, const AttentionSpec& spec, AttentionSaved* saved) {
+  if (saved) {
+    saved->q = q;
+    saved->k = k;
+    saved->v = v;
+  }
+  if (useFlash(q, spec)) {
+    std::optional<int64_t> left, right;
+    if (spec.window > 0) {
+      left = spec.window - 1;
+      right = 0;
+    }
+    auto [out, lse, rng, unused, debug] =
+        at::_flash_attention_forward(q, k, v, layout.cuSeqlens, layout.cuSeqlens, layout.maxLen, layout.maxLen, 0.0,
+                                     /*is_causal=*/true, /*return_debug_mask=*/false, spec.scale, left, right);
+    if (saved) {
+      saved->out = out;
+      saved->lse = lse;
+      saved->rngState = rng;
+      saved->unused = unused;
+    }
+    return out;
+  }
+  const int64_t H = q.size(1);
+  at::Tensor out = at::empty_like(q);
+  int64_t start = 0;
+  for (int64_t L : layout.lens) {
+    at::Tensor qs = q.slice(0, start, start + L).transpose(0, 1);  // (H, L, D)
+    at::Tensor ks = expandHeads(k.slice(0, start, start + L), H), vs = expandHeads(v.slice(0, start, start + L), H);
+    at::Tensor probs = probsOf(scoresOf(qs, ks, spec), causalMask(L, spec.window, q.device()));
+    out.slice(0, start, start + L).copy_(at::matmul(probs, vs).transpose(0, 1));
+    start += L;
+  }
+  if (saved) saved->out = out;
+  return out;
+}
+
+AttentionGrads attentionPackedBackward(const at::Tensor& dout, const AttentionSaved& saved, const PackedLayout& layout,
+                                       const AttentionSpec& spec) {
+  const at::Tensor &q = saved.q, &k = saved.k, &v = saved.v;
+  if (useFlash(q, spec)) {
+    std::optional<int64_t> left, right;
+    if (spec.window > 0) {
+      left = spec.window - 1;
+      right = 0;
+    }
+    auto [dq, dk, dv] = at::_flash_attention_backward(dout.contiguous(), q, k, v, saved.out, saved.lse, layout.cuSeqlens,
+                                                      layout.cuSeqlens, layout.maxLen, layout.maxLen, 0.0,
+                                                      /*is_causal=*/true, saved.rngState, saved.unused, spec.scale, left, right);
+    return {dq, dk, dv};
+  }
+  const int64_t H = q.size(1), KV = k.size(1), D = q.size(2);
+  AttentionGrads g{at::empty_like(q), at::empty_like(k), at::empty_like(v)};
+  int64_t start = 0;
+  for (int64_t L : layout.lens) {
+    at::Tensor qs = q.slice(0, start, start + L).transpose(0, 1);  // (H, L, D)
+    at::Tensor ks = expandHeads(k.slice(0, start, start + L), H), vs = expandHeads(v.slice(0, start, start + L), H);
+    at::Tensor dO = dout.slice(0, start, start + L).transpose(0, 1);
+    at::Tensor raw = at::matmul(qs, ks.transpose(1, 2)) * spec.scale;  // before the softcap
+    at::Tensor capped = spec.softcap > 0 ? at::tanh(raw / spec.softcap) : at::Tensor();
+    at::Tensor scores = spec.softcap > 0 ? capped * spec.softcap : raw;
+    at::Tensor probs = probsOf(scores, causalMask(L, spec.window, q.device()));  // (H, L, L)
+    at::Tensor dV = at::matmul(probs.transpose(1, 2), dO);                        // (H, L, D)
+    at::Tensor dP = at::matmul(dO, vs.transpose(1, 2)).to(at::kFloat);
+    at::Tensor pf = probs.to(at::kFloat);
+    at::Tensor dS = pf * (dP - (dP * pf).sum(-1, /*keepdim=*/true));
+    if (spec.softcap > 0) dS = dS * (1 - capped.to(at::kFloat).pow(2));
+    dS = (dS * spec.scale).to(q.scalar_type());
+    at::Tensor dQ = at::matmul(dS, ks), dK = at::matmul(dS.transpose(1, 2), qs);  // (H, L, D)
+    if (KV != H) {
+      dK = dK.view({KV, H / KV, L, D}).sum(1);
+      dV = dV.view({KV, H / KV, L, D}).sum(1);
+    }
+    g.dq.slice(0, start, start + L).copy_(dQ.transpose(0, 1));
+    g.dk.slice(0, start, start + L).copy_(dK.transpose(0, 1));
+    g.dv.slice(0, start, start + L).copy_(dV.transpose(0, 1));
+    start += L;
+  }
+  return g;
+}
+
+at::Tensor attentionPadded(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& mask,
+                           const AttentionSpec& spec) {
+  const int64_t B = q.size(0), H = q.size(1), KV = k.size(1), S = k.size(2), D = q.size(3);
+  if (q.size(2) == 1) {
+    // Decoding one token: the H / KV query heads of a group read their kv head as a (G, D)
+    // block, so nothing is expanded or copied: (B, KV, G, D) @ (B, KV, D, S).
+    const int64_t G = H / KV;
+    at::Tensor scores = at::matmul(q.reshape({B, KV, G, D}), k.transpose(2, 3)) * spec.scale;  // (B, KV, G, S)
+    if (spec.softcap > 0) scores = at::tanh(scores / spec.softcap) * spec.softcap;
+    scores = scores.masked_fill(mask.view({B, 1, 1, S}).logical_not(), -std::numeric_limits<double>::infinity());
+    at::Tensor probs = at::softmax(scores, -1, at::kFloat).to(q.scalar_type());
+    return at::matmul(probs, v).view({B, H, 1, D});
+  }
+  at::Tensor kk = k, vv = v;
+  if (KV != H) {  // grouped-query attention: each kv head serves H / KV query heads
+    kk = k.unsqueeze(2).expand({B, KV, H / KV, S, D}).reshape({B, H, S, D});
+    vv = v.unsqueeze(2).expand({B, KV, H / KV, S, D}).reshape({B, H, S, D});
+  }
+  if (spec.softcap > 0) {
+    // Soft-capping sits between q.k and softmax, which fused attention cannot express.
+    at::Tensor scores = at::matmul(q, kk.transpose(2, 3)) * spec.scale;
+    scores = at::tanh(scores / spec.softcap) * spec.softcap;
+    scores = scores.masked_fill(mask.logical_not(), -std::numeric_limits<double>::infinity());
+    at::Tensor probs = at::softmax(scores, -1, at::kFloat).to(q.scalar_type());
+    return at::matmul(probs, vv);
+  }
+  return at::scaled_dot_product_attention(q, kk, vv, mask, 0.0, false, spec.scale);
+}
+
+}  // namespace nq

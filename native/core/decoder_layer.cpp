@@ -1,0 +1,198 @@
+// See decoder_layer.h.
+#include "core/decoder_layer.h"
+
+#include "core/mlp.h"
+
+namespace nq {
+
+namespace {
+
+std::vector<const Linear*> qkvMembers(const ArchSpec& arch, const DecoderLayer& l) {
+  if (arch.fusedQkv) return {&l.qkv};
+  return {&l.q, &l.k, &l.v};
+}
+
+std::vector<const Linear*> gateUpMembers(const ArchSpec& arch, const DecoderLayer& l) {
+  if (arch.fusedGateUp) return {&l.gateUp};
+  return {&l.gate, &l.up};
+}
+
+struct Qkv {
+  at::Tensor q, k, v;  // (rows, H*D), (rows, KV*D), (rows, KV*D)
+};
+Qkv splitQkv(const ArchSpec& arch, const std::vector<at::Tensor>& ys) {
+  if (!arch.fusedQkv) return {ys[0], ys[1], ys[2]};
+  const int64_t qd = arch.numHeads * arch.headDim, kvd = arch.numKvHeads * arch.headDim;
+  return {ys[0].slice(1, 0, qd), ys[0].slice(1, qd, qd + kvd), ys[0].slice(1, qd + kvd)};
+}
+
+std::pair<at::Tensor, at::Tensor> splitGateUp(const ArchSpec& arch, const std::vector<at::Tensor>& ys) {
+  if (!arch.fusedGateUp) return {ys[0], ys[1]};
+  const int64_t I = arch.intermediateSize;
+  return {ys[0].slice(1, 0, I), ys[0].slice(1, I)};
+}
+
+AttentionSpec attentionSpec(const ArchSpec& arch, const DecoderLayer& l) {
+  return {arch.attnScale, arch.attnLogitSoftcap, l.slidingWindow};
+}
+
+bool plusOne(const ArchSpec& arch) { return arch.normWeightOffset != 0; }
+
+const at::Tensor& mlpNorm(const ArchSpec& arch, const DecoderLayer& l) {
+  return arch.sandwichNorms ? l.preFfnNorm : l.postAttnNorm;
+}
+
+// A sandwich norm on a block's output; keeps its input and rstd for the backward when asked.
+at::Tensor outputNorm(const at::Tensor& a, const at::Tensor& weight, double eps, bool one, at::Tensor* pre, at::Tensor* rstd) {
+  NormOutput n = rmsNormForward(a, weight, eps, one);
+  if (pre) *pre = a;
+  if (rstd) *rstd = n.rstd;
+  return n.y;
+}
+
+}  // namespace
+
+at::Tensor decoderForwardPadded(const ArchSpec& arch, const DecoderLayer& l, const Rope& rope, const at::Tensor& h,
+                                const RopeTables& tables, const at::Tensor& mask, LayerCache* cache) {
+  const int64_t B = h.size(0), T = h.size(1), C = h.size(2);
+  const int64_t H = arch.numHeads, KV = arch.numKvHeads, D = arch.headDim;
+  const double eps = arch.rmsNormEps;
+  const auto& [cos, sin] = tables[l.ropeIndex];
+
+  at::Tensor n1 = rmsNorm(h, l.inputNorm, eps, plusOne(arch)).view({B * T, C});
+  Qkv p = splitQkv(arch, linearGroupForward(qkvMembers(arch, l), n1, nullptr, nullptr));
+  at::Tensor q = p.q.view({B, T, H, D}), k = p.k.view({B, T, KV, D});
+  if (arch.qkNorm) {
+    q = rmsNorm(q, l.qNorm, eps, plusOne(arch));
+    k = rmsNorm(k, l.kNorm, eps, plusOne(arch));
+  }
+  q = rope.apply(q, cos, sin).transpose(1, 2);  // (B, H, T, D)
+  k = rope.apply(k, cos, sin).transpose(1, 2);  // (B, KV, T, D)
+  at::Tensor v = p.v.view({B, T, KV, D}).transpose(1, 2);
+  if (cache && cache->slot.defined()) {
+    cache->keys.index_copy_(2, cache->slot, k);
+    cache->values.index_copy_(2, cache->slot, v);
+    k = cache->keys;
+    v = cache->values;
+  } else if (cache) {
+    cache->keys.slice(2, cache->start, cache->start + T).copy_(k);
+    cache->values.slice(2, cache->start, cache->start + T).copy_(v);
+    k = cache->keys.slice(2, 0, cache->start + T);
+    v = cache->values.slice(2, 0, cache->start + T);
+  }
+  at::Tensor out = attentionPadded(q, k, v, mask, attentionSpec(arch, l));  // (B, H, T, D)
+  at::Tensor a = linearGroupForward({&l.o}, out.transpose(1, 2).reshape({B * T, H * D}), nullptr, nullptr)[0];
+  if (arch.sandwichNorms) a = rmsNorm(a, l.postAttnNorm, eps, plusOne(arch));
+  at::Tensor h1 = h + a.view({B, T, C});
+
+  at::Tensor n2 = rmsNorm(h1, mlpNorm(arch, l), eps, plusOne(arch)).view({B * T, C});
+  auto [gate, up] = splitGateUp(arch, linearGroupForward(gateUpMembers(arch, l), n2, nullptr, nullptr));
+  at::Tensor m = linearGroupForward({&l.down}, gluForward(gate, up, arch.hiddenAct), nullptr, nullptr)[0];
+  if (arch.sandwichNorms) m = rmsNorm(m, l.postFfnNorm, eps, plusOne(arch));
+  return h1 + m.view({B, T, C});
+}
+
+at::Tensor decoderForwardPacked(const ArchSpec& arch, const DecoderLayer& l, const Rope& rope, const at::Tensor& x,
+                                const PackedLayout& layout, const RopeTables& tables, at::Generator* dropout,
+                                DecoderSaved* saved) {
+  const int64_t N = x.size(0);
+  const int64_t H = arch.numHeads, KV = arch.numKvHeads, D = arch.headDim;
+  const double eps = arch.rmsNormEps;
+  const bool one = plusOne(arch);
+  const auto& [cos, sin] = tables[l.ropeIndex];
+
+  NormOutput n1 = rmsNormForward(x, l.inputNorm, eps, one);
+  Qkv p = splitQkv(arch, linearGroupForward(qkvMembers(arch, l), n1.y, dropout, saved ? &saved->qkv : nullptr));
+  at::Tensor q = p.q.view({N, H, D}), k = p.k.view({N, KV, D});
+  if (arch.qkNorm) {
+    NormOutput nq = rmsNormForward(q, l.qNorm, eps, one), nk = rmsNormForward(k, l.kNorm, eps, one);
+    if (saved) {
+      saved->qPre = q;
+      saved->kPre = k;
+      saved->rstdQ = nq.rstd;
+      saved->rstdK = nk.rstd;
+    }
+    q = nq.y;
+    k = nk.y;
+  }
+  q = rope.apply(q, cos, sin);
+  k = rope.apply(k, cos, sin);
+  at::Tensor v = p.v.view({N, KV, D}).contiguous();
+  at::Tensor out = attentionPackedForward(q, k, v, layout, attentionSpec(arch, l), saved ? &saved->attn : nullptr);
+  at::Tensor a = linearGroupForward({&l.o}, out.view({N, H * D}), dropout, saved ? &saved->o : nullptr)[0];
+  if (arch.sandwichNorms) a = outputNorm(a, l.postAttnNorm, eps, one, saved ? &saved->aPre : nullptr, saved ? &saved->rstdPostAttn : nullptr);
+  at::Tensor h1 = x + a;
+
+  NormOutput n2 = rmsNormForward(h1, mlpNorm(arch, l), eps, one);
+  auto [gate, up] = splitGateUp(arch, linearGroupForward(gateUpMembers(arch, l), n2.y, dropout, saved ? &saved->gateUp : nullptr));
+  at::Tensor m = linearGroupForward({&l.down}, gluForward(gate, up, arch.hiddenAct), dropout, saved ? &saved->down : nullptr)[0];
+  if (arch.sandwichNorms) m = outputNorm(m, l.postFfnNorm, eps, one, saved ? &saved->mPre : nullptr, saved ? &saved->rstdPostFfn : nullptr);
+  if (saved) {
+    saved->x = x;
+    saved->rstdIn = n1.rstd;
+    saved->h1 = h1;
+    saved->rstdMid = n2.rstd;
+    saved->gate = gate;
+    saved->up = up;
+  }
+  return h1 + m;
+}
+
+at::Tensor decoderBackwardPacked(const ArchSpec& arch, const DecoderLayer& l, const Rope& rope, const at::Tensor& dy,
+                                 const PackedLayout& layout, const RopeTables& tables, DecoderSaved& s,
+                                 bool needInputGrad) {
+  const int64_t N = dy.size(0);
+  const int64_t H = arch.numHeads, KV = arch.numKvHeads, D = arch.headDim;
+  const bool one = plusOne(arch);
+  const auto& [cos, sin] = tables[l.ropeIndex];
+
+  // MLP: out = h1 + [norm](down(glu(gate, up))).
+  at::Tensor dm = dy;
+  if (arch.sandwichNorms) {
+    dm = rmsNormBackward(dy, s.mPre, l.postFfnNorm, s.rstdPostFfn, one);
+    s.mPre = at::Tensor();
+  }
+  at::Tensor dact = linearGroupBackward({&l.down}, {dm}, s.down, true);
+  s.down = {};
+  dm = at::Tensor();
+  GluGrads g = gluBackward(dact, s.gate, s.up, arch.hiddenAct);
+  s.gate = s.up = dact = at::Tensor();
+  std::vector<at::Tensor> dGateUp = arch.fusedGateUp ? std::vector<at::Tensor>{joinColumns({g.dgate, g.dup})}
+                                                     : std::vector<at::Tensor>{g.dgate, g.dup};
+  g = {};
+  at::Tensor dn2 = linearGroupBackward(gateUpMembers(arch, l), dGateUp, s.gateUp, true);
+  s.gateUp = {};
+  dGateUp.clear();
+  at::Tensor dh1 = dy + rmsNormBackward(dn2, s.h1, mlpNorm(arch, l), s.rstdMid, one);
+  s.h1 = dn2 = at::Tensor();
+
+  // Attention: h1 = x + [norm](o(attention(...))).
+  at::Tensor da = dh1;
+  if (arch.sandwichNorms) {
+    da = rmsNormBackward(dh1, s.aPre, l.postAttnNorm, s.rstdPostAttn, one);
+    s.aPre = at::Tensor();
+  }
+  at::Tensor dout = linearGroupBackward({&l.o}, {da}, s.o, true).view({N, H, D});
+  s.o = {};
+  da = at::Tensor();
+  AttentionGrads ag = attentionPackedBackward(dout, s.attn, layout, attentionSpec(arch, l));
+  s.attn = {};
+  dout = at::Tensor();
+  at::Tensor dq = rope.applyBackward(ag.dq, cos, sin), dk = rope.applyBackward(ag.dk, cos, sin);
+  if (arch.qkNorm) {
+    dq = rmsNormBackward(dq, s.qPre, l.qNorm, s.rstdQ, one);
+    dk = rmsNormBackward(dk, s.kPre, l.kNorm, s.rstdK, one);
+    s.qPre = s.kPre = at::Tensor();
+  }
+  std::vector<at::Tensor> dQkv{dq.reshape({N, H * D}), dk.reshape({N, KV * D}), ag.dv.reshape({N, KV * D})};
+  if (arch.fusedQkv) dQkv = {at::cat(dQkv, 1)};
+  ag = {};
+  at::Tensor dn1 = linearGroupBackward(qkvMembers(arch, l), dQkv, s.qkv, needInputGrad);
+  s.qkv = {};
+  if (!needInputGrad) return at::Tensor();
+  at::Tensor dx = dh1 + rmsNormBackward(dn1, s.x, l.inputNorm, s.rstdIn, one);
+  s = {};
+  return dx;
+}
+
+}  // namespace nq
