@@ -9,7 +9,8 @@
 // agreement with transformers' bf16 greedy tokens is reported.
 import { readFileSync, readdirSync, existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadModel, native } from '../../dist/api/index.js';
+import { loadModel } from '../../dist/api/index.js';
+import { native } from '../../dist/native.js';
 
 const BF16_FACTOR = 1.5;
 const fixtures = join(import.meta.dirname, '..', '..', 'test', 'fixtures', 'models');

@@ -100,7 +100,7 @@ export class Tokenizer {
   private addsEos = false;
   private readonly compiled = new Map<string, ChatTemplate>();
 
-  /** Use loadTokenizer(dir). */
+  /** Use loadTokenizer(dir). @internal */
   constructor(
     dir: string,
     private readonly rust: RustTokenizer,
