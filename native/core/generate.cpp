@@ -2,6 +2,7 @@
 #include "core/generate.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <limits>
 #include <string>
 
@@ -80,7 +81,11 @@ std::vector<std::vector<int64_t>> generateGreedy(const Model& model,
   const int64_t switchAt = model.longRopeSwitchLength();
   // Enough steps to repay one capture: replay them from a CUDA graph (null on CPU / longrope).
   constexpr int64_t kGraphMinSteps = 4;
-  std::unique_ptr<DecodeGraph> graph = options.maxNewTokens > kGraphMinSteps ? makeDecodeGraph(model, cache) : nullptr;
+  // NQ_CUDA_GRAPHS=0 runs every step eagerly (the check that graphs change no token uses it).
+  const char* graphsEnv = std::getenv("NQ_CUDA_GRAPHS");
+  const bool graphs = !(graphsEnv && std::string(graphsEnv) == "0");
+  std::unique_ptr<DecodeGraph> graph =
+      graphs && options.maxNewTokens > kGraphMinSteps ? makeDecodeGraph(model, cache) : nullptr;
   for (int64_t step = 0; step < options.maxNewTokens; ++step) {
     if (step < options.minNewTokens && eos.numel() > 0) {
       logits.index_fill_(1, eos, -std::numeric_limits<float>::infinity());
