@@ -49,7 +49,7 @@ node scripts/gpu/decode-graph-check.mjs > "$out/decode-graph.json" 2> "$out/deco
 if [ -s "$out/decode-graph.json" ] && cmp -s "$out/decode-eager.json" "$out/decode-graph.json"; then
   echo "decode graphs: same tokens as eager ($(wc -c < "$out/decode-graph.json") bytes)"
 else
-  echo "decode graphs: DIFFER or failed"; tail -5 "$out/decode-eager.err" "$out/decode-graph.err"; failed+=(decode-graph)
+  echo "decode graphs: DIFFER or failed"; tail -n 5 "$out/decode-eager.err" "$out/decode-graph.err"; failed+=(decode-graph)
 fi
 
 step "LoRA training: tiny CPU vs CUDA, Qwen3-4B shape 16 x 512"
