@@ -108,17 +108,26 @@ std::vector<at::Tensor> linearGroupForward(const std::vector<const Linear*>& mem
   if (decode) {
     for (size_t j = 0; j < M; ++j) ys[j] = (*members[j])(x);
   } else if (fusedGemm(members, x)) {
-    at::Tensor y = at::mm(x, stackedWeight(members, dtype, x).t());  // (rows, sum out)
+    // Biases go into the GEMM (addmm), as nn.Linear adds them: one rounding, not two.
+    bool biased = true;
+    std::vector<at::Tensor> biases;
+    for (const Linear* l : members) {
+      biased = biased && l->bias.defined();
+      if (l->bias.defined()) biases.push_back(l->bias);
+    }
+    at::Tensor w = stackedWeight(members, dtype, x).t();
+    at::Tensor y = biased ? at::addmm(at::cat(biases), x, w) : at::mm(x, w);  // (rows, sum out)
     int64_t at0 = 0;
     for (size_t j = 0; j < M; ++j) {
       ys[j] = y.slice(1, at0, at0 + members[j]->outFeatures());
       at0 += members[j]->outFeatures();
+      if (!biased && members[j]->bias.defined()) ys[j].add_(members[j]->bias);
     }
   } else {
-    for (size_t j = 0; j < M; ++j) ys[j] = at::mm(x, members[j]->dense(dtype).t());
-  }
-  for (size_t j = 0; j < M; ++j) {
-    if (members[j]->bias.defined() && !decode) ys[j].add_(members[j]->bias);
+    for (size_t j = 0; j < M; ++j) {
+      const Linear& l = *members[j];
+      ys[j] = l.bias.defined() ? at::addmm(l.bias, x, l.dense(dtype).t()) : at::mm(x, l.dense(dtype).t());
+    }
   }
 
   if (saved) {

@@ -233,8 +233,10 @@ KvCache Model::newCache(int64_t batch, int64_t capacity) const {
   cache.capacity = capacity;
   auto opts = at::TensorOptions().device(device_).dtype(dtype_);
   for (size_t i = 0; i < layers_.size(); ++i) {
-    cache.keys.push_back(at::empty({batch, arch_.numKvHeads, capacity, arch_.headDim}, opts));
-    cache.values.push_back(at::empty({batch, arch_.numKvHeads, capacity, arch_.headDim}, opts));
+    // Zeros, not empty: a decoding step replayed from a CUDA graph reads the whole cache, and
+    // a masked (zero-probability) key still multiplies its value: garbage NaN there is NaN out.
+    cache.keys.push_back(at::zeros({batch, arch_.numKvHeads, capacity, arch_.headDim}, opts));
+    cache.values.push_back(at::zeros({batch, arch_.numKvHeads, capacity, arch_.headDim}, opts));
   }
   cache.keyValid = at::zeros({batch, capacity}, at::TensorOptions().device(device_).dtype(at::kBool));
   return cache;
