@@ -43,14 +43,9 @@ void loadAdapterFile(Model& model, const std::string& file) {
 
 int64_t saveOptimizerFile(const Model& model, const std::string& file) {
   requireLora(model);
-  const AdamW& adamw = model.optimizer();
-  const NamedTensors& params = model.loraParameters();
-  NamedTensors named;
-  for (size_t i = 0; i < params.size(); ++i) named.emplace_back("exp_avg." + params[i].first, adamw.expAvg()[i]);
-  for (size_t i = 0; i < params.size(); ++i) named.emplace_back("exp_avg_sq." + params[i].first, adamw.expAvgSq()[i]);
-  if (at::Tensor rng = model.dropoutRngState(); rng.defined()) named.emplace_back("rng.dropout", rng);
-  st::write(file, cpuCopies(named), {{"step", std::to_string(adamw.steps())}});
-  return adamw.steps();
+  const int64_t steps = model.optimizer().steps();
+  st::write(file, cpuCopies(model.optimizerStateTensors()), {{"step", std::to_string(steps)}});
+  return steps;
 }
 
 void loadOptimizerFile(Model& model, const std::string& file, int64_t step) {

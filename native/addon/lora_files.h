@@ -1,7 +1,7 @@
 // The files of a LoRA run, written and read by native code on the model's worker thread (the
 // tensors never cross into JS): peft's adapter_model.safetensors and our optimizer.safetensors.
 // The optimizer-state names ("exp_avg.<peft name>", "exp_avg_sq.<peft name>", "rng.dropout")
-// are built here and nowhere else in the addon; Model::setOptimizerState (core) checks them.
+// are spelled once, in core (Model::optimizerStateTensors / setOptimizerState).
 // Not here: adapter_config.json and trainer_state.json (TypeScript writes those small files).
 #pragma once
 #include <ATen/ATen.h>

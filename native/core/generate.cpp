@@ -64,8 +64,9 @@ std::vector<std::vector<int64_t>> generateGreedy(const Model& model,
       throw Error("INVALID_ARGUMENT", "eos token id " + std::to_string(id) + " is outside the vocabulary [0, " + std::to_string(V) + ")");
     }
   }
+  if (options.maxNewTokens < 0) throw Error("INVALID_ARGUMENT", "maxNewTokens must be set (a count >= 0)");
   std::vector<std::vector<int64_t>> out(B);
-  if (options.maxNewTokens <= 0) return out;
+  if (options.maxNewTokens == 0) return out;
 
   const at::Device device = model.device();
   PaddedBatch batch = leftPad(prompts, options.padTokenId, device);

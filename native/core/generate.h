@@ -11,7 +11,7 @@
 namespace nq {
 
 struct GreedyOptions {
-  int64_t maxNewTokens = 16;
+  int64_t maxNewTokens = -1;  // required (>= 0): the recipe's defaults live in src/config
   int64_t minNewTokens = 0;
   std::vector<int64_t> eosTokenIds;
   int64_t padTokenId = 0;  // fills the left padding (masked, so any valid id works)

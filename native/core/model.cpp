@@ -6,6 +6,7 @@
 #include <ATen/core/grad_mode.h>
 
 #include <algorithm>
+#include <cmath>
 #include <map>
 #include <mutex>
 #include <set>
@@ -431,6 +432,7 @@ std::map<std::string, at::Tensor> matchTensors(const std::vector<std::pair<std::
 
 std::vector<std::string> Model::addLora(const LoraOptions& o) {
   if (hasLora()) throw Error("LORA_INVALID", "this model already has LoRA adapters; load the model again to add different ones");
+  if (!std::isfinite(o.alpha)) throw Error("LORA_INVALID", "LoRA alpha must be a finite number");
   const double scaling = loraScaling(o.r, o.alpha, o.useRslora);
   if (!(o.dropout >= 0.0 && o.dropout < 1.0)) {
     throw Error("LORA_INVALID", "LoRA dropout must be in [0, 1), got " + std::to_string(o.dropout));
@@ -650,22 +652,36 @@ at::Tensor Model::dropoutRngState() const {
   return at::Tensor();  // no dropout: the generator is never drawn from
 }
 
+namespace {
+// The optimizer state's tensor names: the one place they are spelled.
+const std::string kExpAvg = "exp_avg.", kExpAvgSq = "exp_avg_sq.", kDropoutRng = "rng.dropout";
+}  // namespace
+
+std::vector<std::pair<std::string, at::Tensor>> Model::optimizerStateTensors() const {
+  if (!hasLora()) throw Error("LORA_INVALID", "this model has no LoRA adapters; call addLora first");
+  std::vector<std::pair<std::string, at::Tensor>> named;
+  for (size_t i = 0; i < loraParams_.size(); ++i) named.emplace_back(kExpAvg + loraParams_[i].first, optimizer_.expAvg()[i]);
+  for (size_t i = 0; i < loraParams_.size(); ++i) named.emplace_back(kExpAvgSq + loraParams_[i].first, optimizer_.expAvgSq()[i]);
+  if (at::Tensor rng = dropoutRngState(); rng.defined()) named.emplace_back(kDropoutRng, rng);
+  return named;
+}
+
 void Model::setOptimizerState(int64_t steps, const std::vector<std::pair<std::string, at::Tensor>>& all) {
   if (!hasLora()) throw Error("LORA_INVALID", "this model has no LoRA adapters; call addLora first");
   std::vector<std::pair<std::string, at::Tensor>> tensors;
   at::Tensor rng;
   for (const auto& [name, t] : all) {
-    if (name == "rng.dropout") rng = t;
+    if (name == kDropoutRng) rng = t;
     else tensors.emplace_back(name, t);
   }
   std::vector<std::pair<std::string, at::Tensor>> expected;
-  for (const auto& [name, p] : loraParams_) expected.emplace_back("exp_avg." + name, p);
-  for (const auto& [name, p] : loraParams_) expected.emplace_back("exp_avg_sq." + name, p);
+  for (const auto& [name, p] : loraParams_) expected.emplace_back(kExpAvg + name, p);
+  for (const auto& [name, p] : loraParams_) expected.emplace_back(kExpAvgSq + name, p);
   std::map<std::string, at::Tensor> got = matchTensors(tensors, expected, "optimizer tensor");
   std::vector<at::Tensor> avg, avgSq;
   for (const auto& [name, p] : loraParams_) {
-    avg.push_back(got.at("exp_avg." + name).to(p.device(), at::kFloat));
-    avgSq.push_back(got.at("exp_avg_sq." + name).to(p.device(), at::kFloat));
+    avg.push_back(got.at(kExpAvg + name).to(p.device(), at::kFloat));
+    avgSq.push_back(got.at(kExpAvgSq + name).to(p.device(), at::kFloat));
   }
   optimizer_.setState(steps, avg, avgSq);
   if (rng.defined()) restoreGenerator(dropoutGenerator_, rng.to(at::kCPU, at::kByte).contiguous());

@@ -12,6 +12,7 @@
 #pragma once
 #include <ATen/ATen.h>
 
+#include <cmath>
 #include <memory>
 #include <optional>
 #include <string>
@@ -48,8 +49,8 @@ struct LoadOptions {
 struct LoraOptions {
   std::vector<std::string> targets;  // module names: q_proj, k_proj, v_proj, o_proj, qkv_proj,
                                      // gate_proj, up_proj, down_proj, gate_up_proj
-  int64_t r = 8;
-  double alpha = 16;
+  int64_t r = 0;                     // required (> 0): the recipe's defaults live in src/config
+  double alpha = std::nan("");       // required
   bool useRslora = false;
   double dropout = 0.0;
   std::vector<int64_t> layers;  // decoder layers that get adapters; empty = all
@@ -149,6 +150,9 @@ class Model {
   // Tensors keyed "exp_avg.<name>" / "exp_avg_sq.<name>"; validated like setLoraTensors.
   // `tensors` may also hold "rng.dropout" (dropoutRngState()), restored with the moments.
   void setOptimizerState(int64_t steps, const std::vector<std::pair<std::string, at::Tensor>>& tensors);
+  // The state setOptimizerState reads, named as it reads it: "exp_avg.<name>" and
+  // "exp_avg_sq.<name>" in parameter order, then "rng.dropout" when dropout draws masks.
+  std::vector<std::pair<std::string, at::Tensor>> optimizerStateTensors() const;
   // State of the generator that draws LoRA dropout masks (undefined without dropout): saved
   // with the optimizer state so a resumed run draws the masks it would have drawn.
   at::Tensor dropoutRngState() const;

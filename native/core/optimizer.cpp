@@ -49,6 +49,12 @@ void requireFinite(double v, const char* name, double min, bool minInclusive, do
 }  // namespace
 
 void AdamW::step(const std::vector<at::Tensor>& params, const std::vector<at::Tensor>& grads, const AdamWOptions& o) {
+  for (const auto& [name, value] : {std::pair<const char*, double>{"lr", o.lr}, {"beta1", o.beta1}, {"beta2", o.beta2},
+                                    {"eps", o.eps}, {"weightDecay", o.weightDecay}}) {
+    if (!std::isfinite(value)) {
+      throw Error("INVALID_ARGUMENT", std::string("AdamW ") + name + " must be a finite number (the caller sets every option)");
+    }
+  }
   requireFinite(o.lr, "lr", 0.0, true, INFINITY, false);
   requireFinite(o.beta1, "beta1", 0.0, true, 1.0, false);
   requireFinite(o.beta2, "beta2", 0.0, true, 1.0, false);

@@ -6,6 +6,8 @@
 #pragma once
 #include <ATen/ATen.h>
 
+#include <cmath>
+
 #include <cstdint>
 #include <vector>
 
@@ -19,12 +21,14 @@ at::Tensor totalGradNorm(const std::vector<at::Tensor>& grads);
 // torch does (reciprocal, then multiply).
 void clipGradsWithNorm(const std::vector<at::Tensor>& grads, double maxNorm, const at::Tensor& totalNorm);
 
+// Every field is the caller's (the recipe's defaults live in src/config/defaults.ts); NaN =
+// unset, which step() rejects.
 struct AdamWOptions {
-  double lr = 1e-3;
-  double beta1 = 0.9;
-  double beta2 = 0.999;
-  double eps = 1e-8;
-  double weightDecay = 0.01;
+  double lr = std::nan("");
+  double beta1 = std::nan("");
+  double beta2 = std::nan("");
+  double eps = std::nan("");
+  double weightDecay = std::nan("");
 };
 
 // State for a fixed list of parameters: exp_avg / exp_avg_sq (fp32, like the params) and the
