@@ -90,12 +90,25 @@ function resumeCheckpoint(o: ResolvedTrainOptions, out: string): string | undefi
 
 /** `recordExtras` are added to run.json's config (e.g. the demo marks its runs). */
 export async function train(options: TrainOptions, control: RunControl = {}, recordExtras: Record<string, unknown> = {}): Promise<TrainResult> {
+  return trainWithWorkers(options, () => workerEntryNear(import.meta.url, 'rank-worker.js'), control, recordExtras);
+}
+
+/**
+ * train() whose data-parallel worker processes run `workerEntry()` (a .js file that calls
+ * serveRank, api/rank-serve.ts; asked for only when worldSize > 1). @internal
+ */
+export async function trainWithWorkers(
+  options: TrainOptions,
+  workerEntry: () => string,
+  control: RunControl = {},
+  recordExtras: Record<string, unknown> = {},
+): Promise<TrainResult> {
   const o: ResolvedTrainOptions = parseOptions(trainOptionsSchema, options, 'train options');
   if (o.worldSize === 1) return trainRank(o, control, recordExtras);
   const resumeFrom = resumeCheckpoint(o, resolve(o.out));
   const { dir: modelDir } = await resolveModelForRun(o.model, control);
   const shared = { modelDir, ...(resumeFrom !== undefined ? { resumeFrom } : {}), ...(o.device ? { device: o.device } : {}) };
-  return runDataParallel(workerEntryNear(import.meta.url, 'rank-worker.js'), o.worldSize, o, shared, (rank) => trainRank(o, control, recordExtras, rank));
+  return runDataParallel(workerEntry(), o.worldSize, o, shared, (rank) => trainRank(o, control, recordExtras, rank));
 }
 
 /**

@@ -7,7 +7,7 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { train, type TrainResult } from '../../src/api/train.js';
+import { train, trainWithWorkers, type TrainResult } from '../../src/api/train.js';
 import { native } from '../../src/native.js';
 
 let work: string;
@@ -119,14 +119,10 @@ describe('data-parallel train() (2 ranks, CPU)', () => {
   });
 
   it('a rank that fails stops the run with its rank and message', async () => {
-    process.env.NQ_TEST_FAIL_AT = '1:2';
-    try {
-      await expect(train({ ...options(join(work, 'failing')), worldSize: 2 })).rejects.toMatchObject({
-        message: expect.stringMatching(/^rank 1 of 2 failed: injected failure at step 2/),
-      });
-    } finally {
-      delete process.env.NQ_TEST_FAIL_AT;
-    }
+    const failingWorker = () => join(import.meta.dirname, '..', 'helpers', 'failing-rank-worker.mjs');
+    await expect(trainWithWorkers({ ...options(join(work, 'failing')), worldSize: 2 }, failingWorker)).rejects.toMatchObject({
+      message: expect.stringMatching(/^rank 1 of 2 failed: injected failure at step 2/),
+    });
     expect(existsSync(join(work, 'failing', 'adapter_model.safetensors'))).toBe(false);
   }, 60_000);
 });
