@@ -2,7 +2,7 @@
 // weights stored 4-bit in bitsandbytes' layout (Linear4bit state dict + quantization_config),
 // which transformers + bitsandbytes load, and loadModel loads as stored.
 import { mkdir, writeFile } from 'node:fs/promises';
-import { copyCheckpointSidecars } from './checkpoint-files.js';
+import { copyCheckpointSidecars } from '../engine/checkpoint-files.js';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';

@@ -1,7 +1,7 @@
 // Greedy generation over many prompts in batches: prompts are grouped by length (longest
 // first, so the first batch shows at once whether memory suffices and padding stays small),
 // generated left-padded by the engine, and returned in input order as decoded text.
-import type { Model } from '../api/model.js';
+import type { Model } from '../engine/model.js';
 import { ErrorCode, SftError } from '../errors.js';
 import type { Tokenizer } from '../tokenize/tokenizer.js';
 

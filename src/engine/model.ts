@@ -1,0 +1,306 @@
+// A loaded model: owns one native handle (and its worker thread). Create with loadModel(),
+// release with dispose() (or `await using`). Heavy calls run off the event loop.
+import { z } from 'zod';
+import type { ArchConfig } from '../config/arch.js';
+import { loadArchConfig, readJsonFile } from '../config/hf-config.js';
+import { loadGenerationDefaults } from '../config/generation.js';
+import { GENERATE_DEFAULTS, LORA_DEFAULTS } from '../config/defaults.js';
+import { ErrorCode, SftError } from '../errors.js';
+import { native, type NativeModelHandle } from '../native.js';
+import { packRows, tokenMatrix, unpackRows } from '../data/pack.js';
+import { peftAdapterConfig, readPeftAdapterConfig, type LoraSpec } from './adapter-config.js';
+import { parseOptions } from '../config/parse-options.js';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { copyCheckpointSidecars } from './checkpoint-files.js';
+
+export type Device = 'cpu' | 'cuda';
+export type Dtype = 'float32' | 'bfloat16' | 'float16';
+
+const loadModelOptionsSchema = z
+  .object({
+    /** Where the weights live and the math runs. Default: 'cuda' when this build has CUDA and a GPU is visible, else 'cpu'. */
+    device: z.enum(['cpu', 'cuda']).optional(),
+    /** Compute and weight dtype. Default: float32 on CPU, bfloat16 on CUDA. */
+    dtype: z.enum(['float32', 'bfloat16', 'float16']).optional(),
+    /**
+     * Base weights of the decoder's linear layers. 'nf4' / 'fp4': 16-bit checkpoints are
+     * quantized on load (bitsandbytes' format); pre-quantized bnb-4bit checkpoints load as
+     * stored. 'none': 16-bit weights, and 4-bit checkpoints are dequantized. Default: nf4 on
+     * CUDA, 'none' on CPU (where pre-quantized checkpoints still load as stored).
+     * Embeddings, norms and lm_head always stay 16-bit.
+     */
+    quant: z.enum(['none', 'nf4', 'fp4']).optional(),
+    /** Quantize the per-block absmax too (bitsandbytes' double quantization). Default true. */
+    doubleQuant: z.boolean().optional(),
+  })
+  .strict();
+export type LoadModelOptions = z.input<typeof loadModelOptionsSchema>;
+
+const logitsOptionsSchema = z
+  .object({
+    /** Same shape as ids: 1 for tokens, 0 for padding. Positions count real tokens only. */
+    attentionMask: z.array(z.array(z.number().int().min(0).max(1))).optional(),
+  })
+  .strict();
+export type LogitsOptions = z.input<typeof logitsOptionsSchema>;
+
+const generateOptionsSchema = z
+  .object({
+    /** Upper bound on new tokens per prompt. Default 32 (config/defaults.ts GENERATE_DEFAULTS). */
+    maxNewTokens: z.number().int().min(0).default(GENERATE_DEFAULTS.maxNewTokens),
+    /** EOS is suppressed until this many tokens were generated (transformers' min_new_tokens). Default 0. */
+    minNewTokens: z.number().int().min(0).default(GENERATE_DEFAULTS.minNewTokens),
+    /** Any of these ends a sequence. Default: generation_config.json, else config.json. */
+    eosTokenIds: z.array(z.number().int().min(0)).optional(),
+  })
+  .strict();
+export type GenerateOptions = z.input<typeof generateOptionsSchema>;
+
+const loraOptionsSchema = z
+  .object({
+    /** Linear modules that get adapters. Default q_proj, k_proj, v_proj (the seed's recipe; Phi-3: qkv_proj). */
+    targets: z.array(z.enum(['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj', 'qkv_proj', 'gate_up_proj'])).nonempty().optional(),
+    /** Rank. Default 16. */
+    r: z.number().int().positive().default(LORA_DEFAULTS.r),
+    /** lora_alpha; scaling = alpha / r (alpha / sqrt(r) with useRslora). Default 32. */
+    alpha: z.number().positive().default(LORA_DEFAULTS.alpha),
+    /** Dropout on the adapter's input during training. Default 0. */
+    dropout: z.number().min(0).lt(1).default(LORA_DEFAULTS.dropout),
+    useRslora: z.boolean().default(LORA_DEFAULTS.useRslora),
+    /** Decoder layers that get adapters (peft's layers_to_transform). Default: all but the frozen ones. */
+    layersToTransform: z.array(z.number().int().min(0)).nonempty().optional(),
+    /** No adapters on the first N decoder layers. Default 0. */
+    freezeLayers: z.number().int().min(0).default(0),
+    /** Seed of A's kaiming-uniform init (B starts at zero) and of the dropout masks. Default 3407. */
+    seed: z.number().int().min(0).default(LORA_DEFAULTS.seed),
+    /** Seed of the dropout masks alone (data-parallel ranks each use their own). Default: seed. */
+    dropoutSeed: z.number().int().min(0).optional(),
+  })
+  .strict();
+export type LoraOptions = z.input<typeof loraOptionsSchema>;
+
+export interface LoraInfo {
+  spec: LoraSpec;
+  /** Full names of the modules carrying adapters, e.g. model.layers.3.self_attn.q_proj. */
+  modules: string[];
+  /** Trainable parameters. */
+  parameters: number;
+}
+
+export interface Logits {
+  /** [batch, seq, vocab] */
+  shape: number[];
+  /** Row-major float32 logits. */
+  data: Float32Array;
+}
+
+export interface ModelInfo {
+  dir: string;
+  family: ArchConfig['family'];
+  device: Device;
+  dtype: Dtype;
+  parameters: number;
+  parameterBytes: number;
+  /** Linear layers holding 4-bit weights (0 when quant is 'none'). */
+  quantizedLinears: number;
+  vocabSize: number;
+  numLayers: number;
+  hiddenSize: number;
+  eosTokenIds: number[];
+}
+
+const HANDLE = Symbol('nativeHandle');
+
+function defaultDevice(): Device {
+  const info = native().buildInfo();
+  return info.cudaBuilt && info.cudaAvailable ? 'cuda' : 'cpu';
+}
+
+export class Model {
+  #handle: NativeModelHandle | undefined;
+  readonly dir: string;
+  readonly arch: ArchConfig;
+  readonly eosTokenIds: number[];
+  readonly padTokenId: number;
+  #lora: LoraInfo | undefined;
+
+  private constructor(handle: NativeModelHandle, dir: string, arch: ArchConfig, eos: number[], pad: number) {
+    this.#handle = handle;
+    this.dir = dir;
+    this.arch = arch;
+    this.eosTokenIds = eos;
+    this.padTokenId = pad;
+  }
+
+  /** Use loadModel(). */
+  static async load(dir: string, options: LoadModelOptions = {}): Promise<Model> {
+    const opts = parseOptions(loadModelOptionsSchema, options, 'loadModel options');
+    const arch = await loadArchConfig(dir);
+    const gen = await loadGenerationDefaults(dir);
+    const device = opts.device ?? defaultDevice();
+    const dtype = opts.dtype ?? (device === 'cuda' ? 'bfloat16' : 'float32');
+    const quant = opts.quant ?? (device === 'cuda' ? 'nf4' : 'none');
+    const handle = await native().loadModel(dir, arch, {
+      device,
+      dtype,
+      quant,
+      doubleQuant: opts.doubleQuant ?? true,
+      dequantizeStored: opts.quant === 'none',
+    });
+    const pad = gen.padTokenId ?? gen.eosTokenIds[0] ?? 0;
+    return new Model(handle, dir, arch, gen.eosTokenIds, pad);
+  }
+
+  [HANDLE](): NativeModelHandle {
+    return this.#live();
+  }
+
+  #live(): NativeModelHandle {
+    if (!this.#handle) throw new SftError(`model ${this.dir} was disposed; load it again to use it`, ErrorCode.Disposed);
+    return this.#handle;
+  }
+
+  /** Float32 logits for every position of every sequence (sequences must have equal length; pad + mask otherwise). */
+  async logits(ids: number[][], options: LogitsOptions = {}): Promise<Logits> {
+    const opts = parseOptions(logitsOptionsSchema, options, 'logits options');
+    const handle = this.#live();
+    const m = tokenMatrix(ids, opts.attentionMask);
+    return handle.logits(m.ids, m.shape, m.attentionMask);
+  }
+
+  /**
+   * Greedy continuation of each prompt (prompts may differ in length; they are left-padded
+   * internally). Returns only the new tokens, up to and including the EOS that ended each.
+   */
+  async generate(ids: number[][], options: GenerateOptions = {}): Promise<number[][]> {
+    const opts = parseOptions(generateOptionsSchema, options, 'generate options');
+    const handle = this.#live();
+    const out = await handle.generate(packRows(ids, 'ids'), {
+      maxNewTokens: opts.maxNewTokens,
+      minNewTokens: opts.minNewTokens,
+      eosTokenIds: Int32Array.from(opts.eosTokenIds ?? this.eosTokenIds),
+      padTokenId: this.padTokenId,
+    });
+    return unpackRows(out);
+  }
+
+  info(): ModelInfo {
+    const n = this.#live().info();
+    return {
+      dir: this.dir,
+      family: this.arch.family,
+      device: n.device,
+      dtype: n.dtype,
+      parameters: n.parameters,
+      parameterBytes: n.parameterBytes,
+      quantizedLinears: n.quantizedLinears,
+      vocabSize: this.arch.vocabSize,
+      numLayers: this.arch.numLayers,
+      hiddenSize: this.arch.hiddenSize,
+      eosTokenIds: this.eosTokenIds,
+    };
+  }
+
+  /** Frees the weights (on the model's thread) and ends its thread. Safe to call twice. */
+  async dispose(): Promise<void> {
+    const handle = this.#handle;
+    this.#handle = undefined;
+    if (handle) await handle.dispose();
+  }
+
+  /** The adapter, once addLora() or loadAdapter() ran. */
+  get lora(): LoraInfo | undefined {
+    return this.#lora;
+  }
+
+  /** Adds trainable LoRA adapters (fp32) to the frozen base, initialized as peft does. */
+  async addLora(options: LoraOptions = {}): Promise<LoraInfo> {
+    const opts = parseOptions(loraOptionsSchema, options, 'LoRA options');
+    const defaultTargets = this.arch.fusedQkv ? ['qkv_proj'] : ['q_proj', 'k_proj', 'v_proj'];
+    const layers = opts.layersToTransform ?? Array.from({ length: this.arch.numLayers - opts.freezeLayers }, (_, i) => i + opts.freezeLayers);
+    const spec: LoraSpec = {
+      r: opts.r,
+      alpha: opts.alpha,
+      dropout: opts.dropout,
+      targets: opts.targets ?? defaultTargets,
+      layersToTransform: opts.layersToTransform ?? (opts.freezeLayers > 0 ? layers : null),
+      useRslora: opts.useRslora,
+    };
+    return this.#addLora(spec, layers, opts.seed, opts.dropoutSeed);
+  }
+
+  async #addLora(spec: LoraSpec, layers: number[], seed: number, dropoutSeed?: number): Promise<LoraInfo> {
+    if (this.#lora) throw new SftError(`model ${this.dir} already has a LoRA adapter`, ErrorCode.InvalidArgument);
+    const outside = layers.filter((l) => l >= this.arch.numLayers);
+    if (outside.length > 0) {
+      throw new SftError(`LoRA layers ${outside.join(', ')} do not exist: the model has ${this.arch.numLayers} decoder layers`, ErrorCode.InvalidArgument);
+    }
+    const r = await this.#live().addLora({ targets: spec.targets, r: spec.r, alpha: spec.alpha, useRslora: spec.useRslora, dropout: spec.dropout, layers, seed, ...(dropoutSeed !== undefined ? { dropoutSeed } : {}) });
+    if (r.modules.length === 0) {
+      throw new SftError(`no module named ${spec.targets.join(' / ')} in layers ${layers.join(', ')} of ${this.dir}`, ErrorCode.InvalidArgument);
+    }
+    this.#lora = { spec, modules: r.modules, parameters: r.parameters };
+    return this.#lora;
+  }
+
+  /** Writes adapter_config.json + adapter_model.safetensors in peft's format. */
+  async saveAdapter(dir: string): Promise<void> {
+    const lora = this.#lora;
+    if (!lora) throw new SftError('saveAdapter: the model has no LoRA adapter', ErrorCode.InvalidArgument);
+    const handle = this.#live();
+    await mkdir(dir, { recursive: true });
+    // Written on the model's thread, under a temporary name renamed into place.
+    await handle.saveAdapter(join(dir, 'adapter_model.safetensors'));
+    await writeFile(join(dir, 'adapter_config.json'), `${JSON.stringify(peftAdapterConfig(lora.spec, this.dir), null, 2)}\n`);
+  }
+
+  /**
+   * Writes the base checkpoint with the adapter merged into its weights (W + scaling * B @ A),
+   * as a plain 16-bit HF checkpoint: 4-bit bases are dequantized and lose their
+   * quantization_config; tokenizer and generation files are copied.
+   */
+  async mergeAdapter(outDir: string): Promise<{ outDir: string; tensors: number; bytes: number }> {
+    if (!this.#lora) throw new SftError('mergeAdapter: the model has no LoRA adapter', ErrorCode.InvalidArgument);
+    const out = resolve(outDir);
+    if (out === resolve(this.dir)) throw new SftError(`mergeAdapter: the output folder must differ from the model's (${out})`, ErrorCode.InvalidArgument);
+    await mkdir(out, { recursive: true });
+    const r = await this.#live().mergeAdapter(this.dir, join(out, 'model.safetensors'));
+    const config = (await readJsonFile(join(this.dir, 'config.json'))) as Record<string, unknown>;
+    delete config.quantization_config;
+    await writeFile(join(out, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
+    await copyCheckpointSidecars(this.dir, out);
+    return { outDir: out, ...r };
+  }
+
+  /** Adds the adapter stored in a peft adapter folder (ours or peft's). */
+  async loadAdapter(dir: string): Promise<LoraInfo> {
+    const { spec } = await readPeftAdapterConfig(join(dir, 'adapter_config.json'));
+    const layers = spec.layersToTransform ?? Array.from({ length: this.arch.numLayers }, (_, i) => i);
+    const info = await this.#addLora(spec, layers, 0);
+    await this.loadAdapterWeights(dir);
+    return info;
+  }
+
+  /** Replaces the adapter's weights with those in dir/adapter_model.safetensors. */
+  async loadAdapterWeights(dir: string): Promise<void> {
+    const file = join(dir, 'adapter_model.safetensors');
+    if (!existsSync(file)) throw new SftError(`no adapter_model.safetensors in ${dir}`, ErrorCode.FileNotFound);
+    await this.#live().loadAdapterWeights(file);
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.dispose();
+  }
+}
+
+/** The native handle, for the training driver (src/train); not part of the public API. */
+export function nativeHandle(model: Model): NativeModelHandle {
+  return model[HANDLE]();
+}
+
+/** Loads an HF-layout checkpoint directory (config.json + *.safetensors). */
+export function loadModel(dir: string, options: LoadModelOptions = {}): Promise<Model> {
+  return Model.load(dir, options);
+}
