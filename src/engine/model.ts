@@ -10,6 +10,8 @@ import { native, type NativeModelHandle } from '../native.js';
 import { packRows, tokenMatrix, unpackRows } from '../data/pack.js';
 import { peftAdapterConfig, readPeftAdapterConfig, type LoraSpec } from './adapter-config.js';
 import { parseOptions } from '../config/parse-options.js';
+import type { SameShape } from '../config/same-shape.js';
+import type { LoraTarget } from '../config/option-types.js';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -18,7 +20,7 @@ import { copyCheckpointSidecars } from './checkpoint-files.js';
 export type Device = 'cpu' | 'cuda';
 export type Dtype = 'float32' | 'bfloat16' | 'float16';
 
-const loadModelOptionsSchema = z
+export const loadModelOptionsSchema = z
   .object({
     /** Where the weights live and the math runs. Default: 'cuda' when this build has CUDA and a GPU is visible, else 'cpu'. */
     device: z.enum(['cpu', 'cuda']).optional(),
@@ -36,17 +38,38 @@ const loadModelOptionsSchema = z
     doubleQuant: z.boolean().optional(),
   })
   .strict();
-export type LoadModelOptions = z.input<typeof loadModelOptionsSchema>;
+/** How loadModel() holds the weights. */
+export interface LoadModelOptions {
+  /** Where the weights live and the math runs. @default 'cuda' when this build has CUDA and a GPU is visible, else 'cpu' */
+  device?: Device;
+  /** Compute and weight dtype. @default float32 on CPU, bfloat16 on CUDA */
+  dtype?: Dtype;
+  /**
+   * Base weights of the decoder's linear layers. 'nf4' / 'fp4': 16-bit checkpoints are
+   * quantized on load (bitsandbytes' format); pre-quantized bnb-4bit checkpoints load as
+   * stored. 'none': 16-bit weights, and 4-bit checkpoints are dequantized. Embeddings, norms and
+   * lm_head always stay 16-bit. @default nf4 on CUDA, 'none' on CPU (where pre-quantized checkpoints still load as stored)
+   */
+  quant?: 'none' | 'nf4' | 'fp4';
+  /** Quantize the per-block absmax too (bitsandbytes' double quantization). @default true (bitsandbytes') */
+  doubleQuant?: boolean;
+}
+const loadModelSchemaMatches: SameShape<LoadModelOptions, z.input<typeof loadModelOptionsSchema>> = true;
 
-const logitsOptionsSchema = z
+export const logitsOptionsSchema = z
   .object({
     /** Same shape as ids: 1 for tokens, 0 for padding. Positions count real tokens only. */
     attentionMask: z.array(z.array(z.number().int().min(0).max(1))).optional(),
   })
   .strict();
-export type LogitsOptions = z.input<typeof logitsOptionsSchema>;
+/** model.logits() options. */
+export interface LogitsOptions {
+  /** Same shape as ids: 1 for tokens, 0 for padding. Positions count real tokens only. @default every token real */
+  attentionMask?: number[][];
+}
+const logitsSchemaMatches: SameShape<LogitsOptions, z.input<typeof logitsOptionsSchema>> = true;
 
-const generateOptionsSchema = z
+export const generateOptionsSchema = z
   .object({
     /** Upper bound on new tokens per prompt. Default 32 (config/defaults.ts GENERATE_DEFAULTS). */
     maxNewTokens: z.number().int().min(0).default(GENERATE_DEFAULTS.maxNewTokens),
@@ -56,9 +79,18 @@ const generateOptionsSchema = z
     eosTokenIds: z.array(z.number().int().min(0)).optional(),
   })
   .strict();
-export type GenerateOptions = z.input<typeof generateOptionsSchema>;
+/** model.generate() options (greedy decoding). */
+export interface GenerateOptions {
+  /** Upper bound on new tokens per prompt. @default 32 */
+  maxNewTokens?: number;
+  /** EOS is suppressed until this many tokens were generated (transformers' min_new_tokens). @default 0 */
+  minNewTokens?: number;
+  /** Any of these ends a sequence. @default generation_config.json's EOS ids, else config.json's */
+  eosTokenIds?: number[];
+}
+const generateSchemaMatches: SameShape<GenerateOptions, z.input<typeof generateOptionsSchema>> = true;
 
-const loraOptionsSchema = z
+export const loraOptionsSchema = z
   .object({
     /** Linear modules that get adapters. Default q_proj, k_proj, v_proj (the seed's recipe; Phi-3: qkv_proj). */
     targets: z.array(z.enum(['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj', 'qkv_proj', 'gate_up_proj'])).nonempty().optional(),
@@ -79,7 +111,29 @@ const loraOptionsSchema = z
     dropoutSeed: z.number().int().min(0).optional(),
   })
   .strict();
-export type LoraOptions = z.input<typeof loraOptionsSchema>;
+/** model.addLora() options (peft's LoraConfig). */
+export interface LoraOptions {
+  /** Linear modules that get adapters. @default q_proj, k_proj, v_proj (the seed's recipe; Phi-3: qkv_proj) */
+  targets?: LoraTarget[];
+  /** Rank. @default 16 */
+  r?: number;
+  /** lora_alpha; scaling = alpha / r (alpha / sqrt(r) with useRslora). @default 32 */
+  alpha?: number;
+  /** Dropout on the adapter's input during training. @default 0 */
+  dropout?: number;
+  /** Scale by alpha / sqrt(r) (rsLoRA). @default false */
+  useRslora?: boolean;
+  /** Decoder layers that get adapters (peft's layers_to_transform). @default all but the frozen ones */
+  layersToTransform?: number[];
+  /** No adapters on the first N decoder layers. @default 0 */
+  freezeLayers?: number;
+  /** Seed of A's kaiming-uniform init (B starts at zero) and of the dropout masks. @default 3407 */
+  seed?: number;
+  /** Seed of the dropout masks alone (data-parallel ranks each use their own). @default seed */
+  dropoutSeed?: number;
+}
+const loraSchemaMatches: SameShape<LoraOptions, z.input<typeof loraOptionsSchema>> = true;
+void [loadModelSchemaMatches, logitsSchemaMatches, generateSchemaMatches, loraSchemaMatches];
 
 export interface LoraInfo {
   spec: LoraSpec;

@@ -12,6 +12,7 @@ import { generateTextSchema } from '../../src/api/generate-text.js';
 import { importOptionsSchema } from '../../src/api/import-gguf.js';
 import { quantizeOptionsSchema } from '../../src/api/quantize.js';
 import { evalOptionsSchema, trainerOptionsSchema, trainOptionsSchema } from '../../src/config/run-options.js';
+import { generateOptionsSchema, loadModelOptionsSchema, logitsOptionsSchema, loraOptionsSchema } from '../../src/engine/model.js';
 
 const INDEX = join(import.meta.dirname, '..', '..', 'src', 'api', 'index.ts');
 
@@ -24,13 +25,11 @@ const SCHEMAS: Record<string, Record<string, z.ZodType>> = {
   GenerateTextOptions: generateTextSchema.shape,
   QuantizeOptions: quantizeOptionsSchema.shape,
   ImportGgufOptions: importOptionsSchema.shape,
+  LoadModelOptions: loadModelOptionsSchema.shape,
+  LogitsOptions: logitsOptionsSchema.shape,
+  GenerateOptions: generateOptionsSchema.shape,
+  LoraOptions: loraOptionsSchema.shape,
 };
-
-/**
- * Option types of src/api/model.ts, still inferred from zod (whose inferred types carry no doc
- * comments): they get documented interfaces when that file's native-boundary rework lands.
- */
-const PENDING = new Set(['LoadModelOptions', 'LogitsOptions', 'GenerateOptions', 'LoraOptions']);
 
 interface DocumentedOption {
   type: string;
@@ -48,7 +47,7 @@ function publicOptions(): DocumentedOption[] {
   if (!moduleSymbol) throw new Error('src/api/index.ts is not a module');
   const out: DocumentedOption[] = [];
   for (const exported of checker.getExportsOfModule(moduleSymbol)) {
-    if (!exported.name.endsWith('Options') || PENDING.has(exported.name)) continue;
+    if (!exported.name.endsWith('Options')) continue;
     const symbol = exported.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(exported) : exported;
     const type = checker.getDeclaredTypeOfSymbol(symbol);
     for (const prop of checker.getPropertiesOfType(type)) {
