@@ -2,6 +2,8 @@
 #include "core/attention.h"
 
 #include <limits>
+#include <optional>
+#include <utility>
 
 namespace nq {
 
@@ -26,6 +28,12 @@ bool useFlash(const at::Tensor& q, const AttentionSpec& spec) {
   const at::ScalarType t = q.scalar_type();
   const int64_t D = q.size(-1);
   return q.is_cuda() && (t == at::kBFloat16 || t == at::kHalf) && spec.softcap == 0 && D % 8 == 0 && D <= 256;
+}
+
+// flash attention's (left, right) window: the window - 1 keys before a query, none after.
+std::pair<std::optional<int64_t>, std::optional<int64_t>> flashWindow(const AttentionSpec& spec) {
+  if (spec.window <= 0) return {std::nullopt, std::nullopt};
+  return {spec.window - 1, 0};
 }
 
 // (L, L) bool: causal within the window.
@@ -67,11 +75,7 @@ at::Tensor attentionPackedForward(const at::Tensor& q, const at::Tensor& k, cons
     saved->v = v;
   }
   if (useFlash(q, spec)) {
-    std::optional<int64_t> left, right;
-    if (spec.window > 0) {
-      left = spec.window - 1;
-      right = 0;
-    }
+    const auto [left, right] = flashWindow(spec);
     auto [out, lse, rng, unused, debug] =
         at::_flash_attention_forward(q, k, v, layout.cuSeqlens, layout.cuSeqlens, layout.maxLen, layout.maxLen, 0.0,
                                      /*is_causal=*/true, /*return_debug_mask=*/false, spec.scale, left, right);
@@ -101,11 +105,7 @@ AttentionGrads attentionPackedBackward(const at::Tensor& dout, const AttentionSa
                                        const AttentionSpec& spec) {
   const at::Tensor &q = saved.q, &k = saved.k, &v = saved.v;
   if (useFlash(q, spec)) {
-    std::optional<int64_t> left, right;
-    if (spec.window > 0) {
-      left = spec.window - 1;
-      right = 0;
-    }
+    const auto [left, right] = flashWindow(spec);
     auto [dq, dk, dv] = at::_flash_attention_backward(dout.contiguous(), q, k, v, saved.out, saved.lse, layout.cuSeqlens,
                                                       layout.cuSeqlens, layout.maxLen, layout.maxLen, 0.0,
                                                       /*is_causal=*/true, saved.rngState, saved.unused, spec.scale, left, right);

@@ -5,10 +5,17 @@
 
 namespace nq {
 
+namespace {
+// A few rows, no backward, on CUDA: decoding, where the 4-bit gemv kernel reads each packed
+// weight once without materializing it.
+bool decodingRows(const at::Tensor& x) {
+  return x.is_cuda() && x.numel() / x.size(-1) <= 8 && !at::GradMode::is_enabled();
+}
+}  // namespace
+
 at::Tensor Linear::operator()(const at::Tensor& x) const {
   if (!w4) return at::linear(x, weight, bias);
-  const int64_t rows = x.numel() / x.size(-1);
-  if (rows <= 8 && x.is_cuda() && !at::GradMode::is_enabled()) {
+  if (decodingRows(x)) {
     at::Tensor y = quant::gemv(x, *w4);
     return bias.defined() ? y + bias : y;
   }
@@ -102,9 +109,8 @@ std::vector<at::Tensor> linearGroupForward(const std::vector<const Linear*>& mem
   const at::ScalarType dtype = x.scalar_type();
   const size_t M = members.size();
   std::vector<at::Tensor> ys(M);
-  // Decoding (a few rows, no backward): Linear's own path, the 4-bit gemv kernel that reads each
-  // packed weight once without materializing it; it adds the bias itself.
-  const bool decode = !saved && x.is_cuda() && x.size(0) <= 8 && !at::GradMode::is_enabled();
+  // Decoding: Linear's own path (the 4-bit gemv kernel; it adds the bias itself).
+  const bool decode = !saved && decodingRows(x);
   if (decode) {
     for (size_t j = 0; j < M; ++j) ys[j] = (*members[j])(x);
   } else if (fusedGemm(members, x)) {

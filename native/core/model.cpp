@@ -14,7 +14,6 @@
 
 #include "core/activation_store.h"
 #include "core/errors.h"
-#include "core/generate.h"
 #include "core/loss.h"
 
 namespace nq {
@@ -258,13 +257,15 @@ at::Tensor buildMask(const at::Tensor& keyValid, int64_t offset, int64_t T, int6
   return allowed.unsqueeze(1);
 }
 
-std::vector<std::pair<int64_t, at::Tensor>> layerMasks(const std::vector<DecoderLayer>& layers, const at::Tensor& keyValid,
-                                                       int64_t offset, int64_t T) {
+// One mask per distinct window size of the layers, made by `build(window)`, shared by the
+// layers that use it.
+template <class Build>
+std::vector<std::pair<int64_t, at::Tensor>> layerMasks(const std::vector<DecoderLayer>& layers, Build build) {
   std::vector<std::pair<int64_t, at::Tensor>> masks;
   for (const DecoderLayer& l : layers) {
     bool seen = false;
     for (const auto& m : masks) seen = seen || m.first == l.slidingWindow;
-    if (!seen) masks.emplace_back(l.slidingWindow, buildMask(keyValid, offset, T, l.slidingWindow));
+    if (!seen) masks.emplace_back(l.slidingWindow, build(l.slidingWindow));
   }
   return masks;
 }
@@ -298,7 +299,8 @@ at::Tensor Model::forward(const at::Tensor& ids, const at::Tensor& positions, co
     keyValid = valid;
   }
   // One mask per distinct window size, shared by the layers that use it.
-  std::vector<std::pair<int64_t, at::Tensor>> masks = layerMasks(layers_, keyValid, offset, T);
+  std::vector<std::pair<int64_t, at::Tensor>> masks =
+      layerMasks(layers_, [&](int64_t window) { return buildMask(keyValid, offset, T, window); });
 
   at::Tensor h = layersPadded(embedTokens(ids), ropeTables(positions), masks, cache, offset, at::Tensor());
   if (cache) cache->length = offset + T;
@@ -336,15 +338,11 @@ at::Tensor Model::decodeStep(const at::Tensor& ids, const at::Tensor& positions,
   cache.keyValid.index_fill_(1, slot, true);
   // (B, 1, 1, capacity) per window: the filled keys (left padding excluded), within the window.
   at::Tensor keyIndex = at::arange(cache.capacity, slot.options()).unsqueeze(0);
-  std::vector<std::pair<int64_t, at::Tensor>> masks;
-  for (const DecoderLayer& l : layers_) {
-    bool seen = false;
-    for (const auto& m : masks) seen = seen || m.first == l.slidingWindow;
-    if (seen) continue;
+  std::vector<std::pair<int64_t, at::Tensor>> masks = layerMasks(layers_, [&](int64_t window) {
     at::Tensor allowed = cache.keyValid;
-    if (l.slidingWindow > 0) allowed = allowed & (keyIndex > slot - l.slidingWindow);
-    masks.emplace_back(l.slidingWindow, allowed.view({allowed.size(0), 1, 1, cache.capacity}));
-  }
+    if (window > 0) allowed = allowed & (keyIndex > slot - window);
+    return allowed.view({allowed.size(0), 1, 1, cache.capacity});
+  });
   at::Tensor h = layersPadded(embedTokens(ids), ropeTables(positions), masks, &cache, 0, slot);
   return logitsOf(h).select(1, 0);
 }
