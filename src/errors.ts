@@ -25,4 +25,10 @@ export const ErrorCode = {
   AddonLoad: 'ADDON_LOAD',
   Disposed: 'DISPOSED',
   Aborted: 'ABORTED',
+  /** A saved checkpoint (trainer_state.json, its adapter or optimizer file) that is unreadable or inconsistent with the run. */
+  CheckpointInvalid: 'CHECKPOINT_INVALID',
+  /** An adapter that does not fit the base model: another base, another rank, or target modules the model lacks. */
+  AdapterMismatch: 'ADAPTER_MISMATCH',
+  /** The disk filled up during a save; the previous file is intact. */
+  DiskFull: 'DISK_FULL',
 } as const;
