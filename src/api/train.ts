@@ -4,7 +4,7 @@
 // `resume: true` continues where it stopped. worldSize > 1: data parallel over that many
 // processes (train/distributed.ts); rank 0, this process, writes everything.
 import { existsSync, readdirSync } from 'node:fs';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { EVAL_DEFAULTS } from '../config/defaults.js';
 import { trainOptionsSchema, type ResolvedTrainOptions, type TrainOptions } from '../config/run-options.js';
@@ -16,7 +16,10 @@ import { native } from '../native.js';
 import { packageVersion } from '../package-info.js';
 import { runDataParallel, workerEntryNear, type LocalRank, type RankContext } from '../train/distributed.js';
 import { runTraining, stepsPerEpoch } from '../train/loop.js';
-import { createTrainer } from '../train/trainer.js';
+import { createTrainer, TRAINER_STATE_FILE, type Trainer } from '../train/trainer.js';
+import { writeFileAtomic, writeJsonAtomic } from '../engine/atomic-write.js';
+import { ADAPTER_WEIGHTS_FILE } from '../engine/adapter-fit.js';
+import { readRunRecord } from '../eval/run-dir.js';
 import { loadLabelledData, type LabelledData } from './dataset.js';
 import { buildPrompts, scoreExamples } from './evaluate.js';
 import { promptSetup, loadRunModel } from './task-setup.js';
@@ -37,29 +40,50 @@ export interface TrainResult {
 
 const CHECKPOINTS = 'checkpoints';
 
+/** An ABORTED run of train() that can be continued with `resume: true` (from `checkpoint`, or from step 0 when none was saved). */
+export class TrainingStopped extends SftError {
+  readonly checkpoint: string | undefined;
+
+  constructor(message: string, checkpoint: string | undefined) {
+    super(message, ErrorCode.Aborted);
+    this.checkpoint = checkpoint;
+  }
+}
+
 /** The newest step-N folder under out/checkpoints that holds a complete trainer state. */
 export function latestCheckpoint(out: string): string | undefined {
   const dir = join(out, CHECKPOINTS);
   if (!existsSync(dir)) return undefined;
   const steps = readdirSync(dir)
     .map((name) => /^step-(\d+)$/.exec(name))
-    .filter((m): m is RegExpExecArray => m !== null && existsSync(join(dir, m[0], 'trainer_state.json')))
+    .filter((m): m is RegExpExecArray => m !== null && existsSync(join(dir, m[0], TRAINER_STATE_FILE)))
     .map((m) => Number(m[1]))
     .sort((a, b) => b - a);
   return steps.length ? join(dir, `step-${steps[0]}`) : undefined;
 }
 
-async function writeJsonAtomic(file: string, value: unknown): Promise<void> {
-  await writeFile(`${file}.tmp`, `${JSON.stringify(value, null, 2)}\n`);
-  await rename(`${file}.tmp`, file);
+/** A log line's step, or undefined for a line that is not one (the half-written last line of a killed run). */
+function loggedStep(line: string): TrainLogLine | undefined {
+  try {
+    const entry = JSON.parse(line) as TrainLogLine;
+    return Number.isInteger(entry?.step) ? entry : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
-/** Keeps the log lines of steps up to `step` (a resumed run rewrites what came after). */
+/** Keeps the log lines of steps up to `step` (a resumed run rewrites what came after; a restarted one, all). */
 async function truncateLog(file: string, step: number): Promise<void> {
   if (!existsSync(file)) return;
-  const lines = (await readFile(file, 'utf8')).split('\n').filter((l) => l.trim() !== '');
-  const kept = lines.filter((l) => (JSON.parse(l) as TrainLogLine).step <= step);
-  await writeFile(file, kept.map((l) => `${l}\n`).join(''));
+  const lines = (await readFile(file, 'utf8')).split('\n').filter((l) => (loggedStep(l)?.step ?? Infinity) <= step);
+  await writeFileAtomic(file, lines.map((l) => `${l}\n`).join(''));
+}
+
+/** The loss logged for `step`: the final loss of a resumed run that had no step left to take. */
+async function loggedLoss(file: string, step: number): Promise<number | null> {
+  if (!existsSync(file)) return null;
+  const entries = (await readFile(file, 'utf8')).split('\n').map(loggedStep);
+  return entries.filter((e) => e?.step === step).at(-1)?.loss ?? null;
 }
 
 /** Micro-batches of one epoch: a seeded shuffle per epoch, so data order depends only on (seed, epoch). */
@@ -76,16 +100,55 @@ function epochBatchesFor(examples: readonly TokenizedExample[], microBatch: numb
   };
 }
 
-/** The checkpoint to resume from (undefined: a fresh run); checks that a fresh run overwrites nothing. */
-function resumeCheckpoint(o: ResolvedTrainOptions, out: string): string | undefined {
-  const resumeFrom = o.resume === false ? undefined : o.resume === true ? latestCheckpoint(out) : resolve(o.resume);
-  if (o.resume === true && resumeFrom === undefined) {
-    throw new SftError(`resume: no checkpoint in ${join(out, CHECKPOINTS)}; start without --resume`, ErrorCode.FileNotFound);
+/** How a run starts in its folder: from a checkpoint, from step 0 (`restart` says why), or not at all (`finished`). */
+interface RunStart {
+  resumeFrom?: string;
+  restart?: string;
+  finished?: RunRecord;
+}
+
+/**
+ * Reads the run folder: `resume` continues from the newest (or the given) checkpoint, and a run
+ * that stopped before its first checkpoint starts again from step 0, with or without `resume`,
+ * as it has nothing to lose; a finished run is not touched; a fresh run overwrites no other run.
+ */
+async function planRunStart(o: ResolvedTrainOptions, out: string): Promise<RunStart> {
+  const runFile = join(out, 'run.json');
+  const hasRun = existsSync(runFile);
+  if (o.resume !== false && hasRun) {
+    const record = await readRunRecord(runFile);
+    if (record.finished !== undefined && record.result !== undefined) return { finished: record };
   }
-  if (resumeFrom === undefined && existsSync(join(out, 'run.json'))) {
-    throw new SftError(`${out} already holds a run (run.json); pass --resume to continue it or choose another --out`, ErrorCode.InvalidArgument);
+  if (typeof o.resume === 'string') return { resumeFrom: resolve(o.resume) };
+  const latest = latestCheckpoint(out);
+  if (o.resume === true && latest !== undefined) return { resumeFrom: latest };
+  if (!hasRun) {
+    if (o.resume === false) return {};
+    throw new SftError(`resume: nothing to resume in ${out}: no run.json and no checkpoint in ${join(out, CHECKPOINTS)}; start without --resume`, ErrorCode.FileNotFound);
   }
-  return resumeFrom;
+  if (latest === undefined && !existsSync(join(out, ADAPTER_WEIGHTS_FILE))) {
+    return { restart: `${out} holds run.json but no checkpoint (its run stopped before the first one); starting it again from step 0` };
+  }
+  throw new SftError(`${out} already holds a run (run.json); pass --resume to continue it or choose another --out`, ErrorCode.InvalidArgument);
+}
+
+/** train()'s answer for a run that already finished: its record, unchanged. */
+function finishedRun(out: string, record: RunRecord, control: RunControl): TrainResult {
+  const r = record.result as NonNullable<RunRecord['result']>;
+  control.onProgress?.({ phase: 'model', message: `${out} is a finished run (${r.steps} steps, finished ${record.finished}); nothing to resume, nothing was changed` });
+  return { out, steps: r.steps, finalLoss: r.finalLoss, trainSeconds: r.trainSeconds, ...(r.val ? { val: r.val } : {}), record };
+}
+
+/**
+ * The error a stopped run ends with: the checkpoint of its last step is saved first (unless the
+ * loop already saved it), and the message says where and how to continue.
+ */
+async function stoppedRun(err: SftError, trainer: Trainer, out: string, stepsPerEpoch: number): Promise<TrainingStopped> {
+  const step = trainer.stepCount;
+  if (step === 0) return new TrainingStopped(`${err.message}; no step was taken, so there is no checkpoint: --resume starts the run over`, undefined);
+  const dir = join(out, CHECKPOINTS, `step-${step}`);
+  if (!existsSync(join(dir, TRAINER_STATE_FILE))) await trainer.save(dir, { epoch: Math.floor((step - 1) / stepsPerEpoch), stepsPerEpoch });
+  return new TrainingStopped(`${err.message}; checkpoint saved to ${dir} (step ${step}), continue with --resume`, dir);
 }
 
 /** `recordExtras` are added to run.json's config (e.g. the demo marks its runs). */
@@ -105,7 +168,8 @@ export async function trainWithWorkers(
 ): Promise<TrainResult> {
   const o: ResolvedTrainOptions = parseOptions(trainOptionsSchema, options, 'train options');
   if (o.worldSize === 1) return trainRank(o, control, recordExtras);
-  const resumeFrom = resumeCheckpoint(o, resolve(o.out));
+  const { resumeFrom, finished } = await planRunStart(o, resolve(o.out));
+  if (finished) return finishedRun(resolve(o.out), finished, control);
   const { dir: modelDir } = await resolveModelForRun(o.model, control);
   const shared = { modelDir, ...(resumeFrom !== undefined ? { resumeFrom } : {}), ...(o.device ? { device: o.device } : {}) };
   return runDataParallel(workerEntry(), o.worldSize, o, shared, (rank) => trainRank(o, control, recordExtras, rank));
@@ -125,7 +189,10 @@ export async function trainRank(
   const o: ResolvedTrainOptions = parseOptions(trainOptionsSchema, options as TrainOptions, 'train options');
   const lead = rank === undefined || rank.rank === 0;
   const out = resolve(o.out);
-  const resumeFrom = rank ? rank.resumeFrom : resumeCheckpoint(o, out);
+  const start: RunStart = rank ? (rank.resumeFrom !== undefined ? { resumeFrom: rank.resumeFrom } : {}) : await planRunStart(o, out);
+  if (start.finished) return finishedRun(out, start.finished, control);
+  const { resumeFrom } = start;
+  if (lead && start.restart) control.onProgress?.({ phase: 'model', message: start.restart });
   const modelDir = rank ? rank.modelDir : (await resolveModelForRun(o.model, control)).dir;
 
   const data: LabelledData = await loadLabelledData(o, 'train');
@@ -187,8 +254,7 @@ export async function trainRank(
     if (lead) await mkdir(out, { recursive: true });
     const logFile = join(out, 'log.jsonl');
     if (resumeFrom !== undefined) {
-      await trainer.resume(resumeFrom);
-      if (lead) await truncateLog(logFile, trainer.stepCount);
+      await trainer.resume(resumeFrom, { stepsPerEpoch: perEpoch });
       control.onProgress?.({ phase: 'model', message: `resumed from ${resumeFrom} at step ${trainer.stepCount}` });
     }
     const build = native().buildInfo();
@@ -200,10 +266,12 @@ export async function trainRank(
       versions: { 'node-qlora': packageVersion(), node: process.version, libtorch: build.torchVersion },
       started: new Date().toISOString(),
     };
-    if (lead) await writeJsonAtomic(join(out, 'run.json'), record);
+    if (lead) {
+      await truncateLog(logFile, trainer.stepCount);
+      await writeJsonAtomic(join(out, 'run.json'), record);
+    }
 
     const started = performance.now();
-    const firstStep = trainer.stepCount;
     // Throughput over the logged steps (their tokens over their step time).
     let tokens = 0;
     let inputTokens = 0;
@@ -229,11 +297,7 @@ export async function trainRank(
         ...(control.signal ? { signal: control.signal } : {}),
       });
     } catch (err) {
-      if (lead && err instanceof SftError && err.code === ErrorCode.Aborted && trainer.stepCount > firstStep) {
-        const dir = join(out, CHECKPOINTS, `step-${trainer.stepCount}`);
-        await trainer.save(dir);
-        throw new SftError(`${err.message}; checkpoint saved to ${dir}, continue with --resume`, ErrorCode.Aborted);
-      }
+      if (lead && err instanceof SftError && err.code === ErrorCode.Aborted) throw await stoppedRun(err, trainer, out, perEpoch);
       throw err;
     }
     const trainSeconds = (performance.now() - started) / 1000;
@@ -246,12 +310,19 @@ export async function trainRank(
     if (lead && data.val.length > 0) {
       // The validation pass scores as evaluate() does by default.
       const prompts = await buildPrompts(builder, data.val, EVAL_DEFAULTS.maxNewTokens);
-      val = (await scoreExamples(model, tokenizer, prompts, data.val, data.classes, { batchSize: o.batchSize, maxNewTokens: EVAL_DEFAULTS.maxNewTokens, which: 'adapter' }, control)).metrics;
+      try {
+        val = (await scoreExamples(model, tokenizer, prompts, data.val, data.classes, { batchSize: o.batchSize, maxNewTokens: EVAL_DEFAULTS.maxNewTokens, which: 'adapter' }, control)).metrics;
+      } catch (err) {
+        if (!(err instanceof SftError && err.code === ErrorCode.Aborted)) throw err;
+        throw new TrainingStopped(`${err.message}; training finished (step ${result.steps}, checkpoint saved), continue with --resume to run the validation and finish the run`, latestCheckpoint(out));
+      }
     }
+    // A resumed run whose checkpoint was its last step took no step now: its final loss is the logged one.
+    const finalLoss = result.last?.loss ?? (lead ? await loggedLoss(logFile, result.steps) : null);
     record.finished = new Date().toISOString();
     record.result = {
       steps: result.steps,
-      finalLoss: result.last?.loss ?? null,
+      finalLoss,
       trainSeconds,
       tokensPerSecond: stepSeconds > 0 ? tokens / stepSeconds : 0,
       inputTokensPerSecond: stepSeconds > 0 ? inputTokens / stepSeconds : 0,
@@ -259,7 +330,7 @@ export async function trainRank(
       ...(val ? { val } : {}),
     };
     if (lead) await writeJsonAtomic(join(out, 'run.json'), record);
-    return { out, steps: result.steps, finalLoss: result.last?.loss ?? null, trainSeconds, ...(val ? { val } : {}), record };
+    return { out, steps: result.steps, finalLoss, trainSeconds, ...(val ? { val } : {}), record };
   } finally {
     await model.dispose();
   }

@@ -2,6 +2,7 @@
 // The `sft` executable: the only place that sets the process exit code.
 import { CommanderError } from 'commander';
 import { SftError } from '../errors.js';
+import { exitCodeFor } from './interrupt.js';
 import { buildProgram } from './program.js';
 
 try {
@@ -12,7 +13,7 @@ try {
     process.exitCode = err.exitCode;
   } else if (err instanceof SftError) {
     process.stderr.write(`sft: ${err.message} [${err.code}]\n`);
-    process.exitCode = 1;
+    process.exitCode = exitCodeFor(err); // 128 + the signal's number when a signal stopped the command
   } else {
     process.stderr.write(`sft: unexpected error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
     process.exitCode = 1;

@@ -8,7 +8,9 @@ import { GENERATE_DEFAULTS, LORA_DEFAULTS } from '../config/defaults.js';
 import { ErrorCode, SftError } from '../errors.js';
 import { native, type NativeModelHandle } from '../native.js';
 import { packRows, tokenMatrix, unpackRows } from '../data/pack.js';
-import { peftAdapterConfig, readPeftAdapterConfig, type LoraSpec } from './adapter-config.js';
+import { peftAdapterConfig, type LoraSpec } from './adapter-config.js';
+import { checkUserAdapter } from './adapter-fit.js';
+import { writeJsonAtomic } from './atomic-write.js';
 import { parseOptions } from '../config/parse-options.js';
 import type { SameShape } from '../config/same-shape.js';
 import type { LoraTarget } from '../config/option-types.js';
@@ -307,7 +309,7 @@ export class Model {
     await mkdir(dir, { recursive: true });
     // Written on the model's thread, under a temporary name renamed into place.
     await handle.saveAdapter(join(dir, 'adapter_model.safetensors'));
-    await writeFile(join(dir, 'adapter_config.json'), `${JSON.stringify(peftAdapterConfig(lora.spec, this.dir), null, 2)}\n`);
+    await writeJsonAtomic(join(dir, 'adapter_config.json'), peftAdapterConfig(lora.spec, this.dir));
   }
 
   /**
@@ -330,7 +332,7 @@ export class Model {
 
   /** Adds the adapter stored in a peft adapter folder (ours or peft's). */
   async loadAdapter(dir: string): Promise<LoraInfo> {
-    const { spec } = await readPeftAdapterConfig(join(dir, 'adapter_config.json'));
+    const { spec } = await checkUserAdapter(dir, this); // names a mismatch before the native load
     const layers = spec.layersToTransform ?? Array.from({ length: this.arch.numLayers }, (_, i) => i);
     const info = await this.#addLora(spec, layers, 0);
     await this.loadAdapterWeights(dir);

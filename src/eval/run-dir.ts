@@ -129,6 +129,11 @@ function parseJsonFile<T>(path: string, text: string, schema: z.ZodType<T>, what
   return parsed.data;
 }
 
+/** Reads and checks a run.json written by sft train (INVALID_ARGUMENT naming the file when it is not one). */
+export async function readRunRecord(file: string): Promise<RunRecord> {
+  return parseJsonFile(file, await readFile(file, 'utf8'), runRecord, 'a run record written by sft train');
+}
+
 /** Parses log.jsonl leniently: a bad line is reported, not fatal. */
 export function parseTrainLog(text: string): TrainLog {
   const byStep = new Map<number, LoggedStep>();

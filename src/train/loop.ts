@@ -63,6 +63,11 @@ export function progressLine(
   return tty ? `\r${text}${done === total ? '\n' : ''}` : `${text}\n`;
 }
 
+/** What stopped the run: a signal's name when the caller aborted with one (the CLI does), else 'aborted'. */
+function abortReason(signal: AbortSignal): string {
+  return typeof signal.reason === 'string' ? signal.reason : 'aborted';
+}
+
 export async function runTraining(trainer: Trainer, o: TrainLoopOptions): Promise<TrainLoopResult> {
   const accumulation = o.accumulation ?? 1;
   const logEvery = o.logEvery ?? 1;
@@ -82,7 +87,7 @@ export async function runTraining(trainer: Trainer, o: TrainLoopOptions): Promis
     const epoch = Math.floor(step / perEpoch);
     const batches = o.epochBatches(epoch);
     for (let i = step - epoch * perEpoch; i < perEpoch && step < total; i++, step++) {
-      if (o.signal?.aborted) throw new SftError(`training stopped at step ${step} (aborted)`, ErrorCode.Aborted);
+      if (o.signal?.aborted) throw new SftError(`training stopped at step ${step} (${abortReason(o.signal)})`, ErrorCode.Aborted);
       last = await trainer.step(batches.slice(i * accumulation, (i + 1) * accumulation));
       const done = step + 1;
       if (o.progress) o.progress.write(progressLine(last, done, total, o.progress.isTTY === true));
@@ -94,7 +99,7 @@ export async function runTraining(trainer: Trainer, o: TrainLoopOptions): Promis
       const epochEnd = i === perEpoch - 1;
       if (o.checkpointDir && ((o.checkpointEvery && done % o.checkpointEvery === 0) || epochEnd || done === total)) {
         const dir = join(o.checkpointDir, `step-${done}`);
-        await trainer.save(dir);
+        await trainer.save(dir, { epoch, stepsPerEpoch: perEpoch });
         checkpoints.push(dir);
       }
     }

@@ -10,13 +10,16 @@
 // the whole step, and sums the gradients over the ranks before the optimizer step. The ranks
 // then hold the gradient of the whole step, bit-identical, so they clip (by the global norm)
 // and update identically: N ranks compute what 1 process with the combined batch computes.
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import type { z } from 'zod';
+import { existsSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import { z } from 'zod';
 import { parseOptions } from '../config/parse-options.js';
 import { trainerOptionsSchema, type TrainerOptions } from '../config/run-options.js';
 import type { Model } from '../engine/model.js';
 import { nativeHandle } from '../engine/model.js';
+import { checkAdapterFits } from '../engine/adapter-fit.js';
+import { writeFolderAtomic } from '../engine/atomic-write.js';
 import type { Batch } from '../data/collate.js';
 import { countPackedTargets, isPackedBatch, packBatch, type PackedBatch } from '../data/pack.js';
 import { ErrorCode, SftError } from '../errors.js';
@@ -54,7 +57,8 @@ export interface TrainerRank {
   worldSize: number;
 }
 
-const STATE_FILE = 'trainer_state.json';
+/** Every complete checkpoint folder holds this file (folders appear whole, by rename). */
+export const TRAINER_STATE_FILE = 'trainer_state.json';
 const OPTIMIZER_FILE = 'optimizer.safetensors';
 
 export class Trainer {
@@ -134,38 +138,109 @@ export class Trainer {
   }
 
   /**
-   * Writes a resumable checkpoint: the adapter (PEFT format), the optimizer state and the step.
-   * Files are written under temporary names and renamed, so an interrupted save leaves the
-   * previous checkpoint intact.
+   * Writes a resumable checkpoint: the adapter (PEFT format), the optimizer state and the step
+   * (with `position`, the epoch and the steps an epoch holds, which resume checks). The folder
+   * is written whole under a temporary name and renamed into place: a save that is killed or
+   * runs out of disk leaves the previous checkpoint (and an older `dir`) intact.
    */
-  async save(dir: string): Promise<void> {
-    await mkdir(dir, { recursive: true });
-    await this.model.saveAdapter(dir);
-    // Written by the model's thread, under a temporary name renamed into place.
-    const { step: optimizerStep } = await nativeHandle(this.model).saveOptimizerState(join(dir, OPTIMIZER_FILE));
-    const meta = { step: this.#step, optimizerStep, options: this.options };
-    await writeFile(join(dir, `${STATE_FILE}.tmp`), `${JSON.stringify(meta, null, 2)}\n`);
-    await rename(join(dir, `${STATE_FILE}.tmp`), join(dir, STATE_FILE));
+  async save(dir: string, position?: CheckpointPosition): Promise<void> {
+    await writeFolderAtomic(dir, async (temp) => {
+      await this.model.saveAdapter(temp);
+      // Written by the model's thread, under a temporary name renamed into place.
+      const { step: optimizerStep } = await nativeHandle(this.model).saveOptimizerState(join(temp, OPTIMIZER_FILE));
+      const state: TrainerState = { step: this.#step, optimizerStep, ...position, options: this.options };
+      await writeFile(join(temp, TRAINER_STATE_FILE), `${JSON.stringify(state, null, 2)}\n`);
+    });
   }
 
-  /** Restores adapter weights, optimizer state and step from save(dir). */
-  async resume(dir: string): Promise<void> {
-    let meta: { step: number; optimizerStep: number; options: Resolved };
-    try {
-      meta = JSON.parse(await readFile(join(dir, STATE_FILE), 'utf8')) as typeof meta;
-    } catch (err) {
-      throw new SftError(`cannot resume from ${dir}: ${STATE_FILE} is missing or unreadable (${(err as Error).message})`, ErrorCode.FileNotFound);
-    }
-    const differing = (Object.keys(this.options) as (keyof Resolved)[]).filter((k) => JSON.stringify(meta.options[k]) !== JSON.stringify(this.options[k]));
+  /**
+   * Restores adapter weights, optimizer state and step from save(dir), after checking the
+   * checkpoint's fields against this trainer (and `position`'s steps per epoch, when given):
+   * a step beyond the run's total, an optimizer step that disagrees, an epoch that does not
+   * hold its step, or an adapter of another rank is refused with CHECKPOINT_INVALID /
+   * ADAPTER_MISMATCH before anything is loaded. Returns the checkpoint's state.
+   */
+  async resume(dir: string, position?: Pick<CheckpointPosition, 'stepsPerEpoch'>): Promise<TrainerState> {
+    const state = await readTrainerState(dir);
+    const differing = (Object.keys(this.options) as (keyof Resolved)[]).filter((k) => JSON.stringify(state.options[k]) !== JSON.stringify(this.options[k]));
     if (differing.length > 0) {
       throw new SftError(
-        `cannot resume from ${dir}: trainer options differ from the checkpoint's (${differing.map((k) => `${k}: ${JSON.stringify(meta.options[k])} saved, ${JSON.stringify(this.options[k])} now`).join('; ')})`,
+        `cannot resume from ${dir}: trainer options differ from the checkpoint's (${differing.map((k) => `${k}: ${JSON.stringify(state.options[k])} saved, ${JSON.stringify(this.options[k])} now`).join('; ')})`,
         ErrorCode.InvalidArgument,
       );
     }
+    checkStatePosition(dir, state, this.options.totalSteps, position?.stepsPerEpoch);
+    await checkAdapterFits(dir, this.model, this.model.lora?.spec);
+    if (!existsSync(join(dir, OPTIMIZER_FILE))) throw new SftError(`cannot resume from ${dir}: ${OPTIMIZER_FILE} is missing`, ErrorCode.CheckpointInvalid);
     await this.model.loadAdapterWeights(dir);
-    await nativeHandle(this.model).loadOptimizerState(join(dir, OPTIMIZER_FILE), { step: meta.optimizerStep });
-    this.#step = meta.step;
+    await nativeHandle(this.model).loadOptimizerState(join(dir, OPTIMIZER_FILE), { step: state.optimizerStep });
+    this.#step = state.step;
+    return state;
+  }
+}
+
+/** Where in the run a checkpoint was taken: the 0-based epoch of its last step, and the optimizer steps one epoch holds. */
+export interface CheckpointPosition {
+  epoch: number;
+  stepsPerEpoch: number;
+}
+
+/** trainer_state.json. */
+export interface TrainerState extends Partial<CheckpointPosition> {
+  /** Optimizer steps taken (the checkpoint is the state after this step). */
+  step: number;
+  /** The native optimizer's own step count (it drives AdamW's bias correction). */
+  optimizerStep: number;
+  options: Resolved;
+}
+
+const count = z.number().int().nonnegative();
+const trainerStateSchema = z.looseObject({
+  step: count,
+  optimizerStep: count,
+  epoch: count.optional(),
+  stepsPerEpoch: z.number().int().positive().optional(),
+  options: z.looseObject({ totalSteps: z.number().int().positive() }),
+});
+
+/** Reads and checks the shape of dir/trainer_state.json. */
+export async function readTrainerState(dir: string): Promise<TrainerState> {
+  const file = join(dir, TRAINER_STATE_FILE);
+  let json: unknown;
+  try {
+    json = JSON.parse(await readFile(file, 'utf8'));
+  } catch (err) {
+    const missing = (err as NodeJS.ErrnoException).code === 'ENOENT';
+    throw new SftError(
+      `cannot resume from ${dir}: ${TRAINER_STATE_FILE} is ${missing ? 'missing' : `unreadable (${(err as Error).message})`}`,
+      missing ? ErrorCode.FileNotFound : ErrorCode.CheckpointInvalid,
+    );
+  }
+  const parsed = trainerStateSchema.safeParse(json);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.') || '(top level)'}: ${i.message}`).join('; ');
+    throw new SftError(`cannot resume from ${dir}: ${file} is not a trainer state this version wrote (${problems})`, ErrorCode.CheckpointInvalid);
+  }
+  return parsed.data as unknown as TrainerState; // options: compared key by key with the resuming trainer's
+}
+
+/** The checkpoint's step, epoch and totals agree with each other and with the run resuming it. */
+function checkStatePosition(dir: string, state: TrainerState, totalSteps: number, stepsPerEpoch: number | undefined): void {
+  const invalid = (what: string) => new SftError(`cannot resume from ${dir}: ${TRAINER_STATE_FILE} ${what}; the checkpoint was edited or belongs to another run`, ErrorCode.CheckpointInvalid);
+  if (state.step > totalSteps) throw invalid(`says step ${state.step}, beyond the run's ${totalSteps} steps`);
+  const named = /^step-(\d+)$/.exec(basename(dir)); // the loop's folder names
+  if (named && Number(named[1]) !== state.step) throw invalid(`says step ${state.step} in a folder named ${named[0]}`);
+  if (state.optimizerStep !== state.step) throw invalid(`says step ${state.step} but optimizerStep ${state.optimizerStep}`);
+  if (state.stepsPerEpoch !== undefined) {
+    if (state.step > 0 && state.epoch !== Math.floor((state.step - 1) / state.stepsPerEpoch)) {
+      throw invalid(`says step ${state.step} in epoch ${state.epoch}, but epochs of ${state.stepsPerEpoch} steps put that step in epoch ${Math.floor((state.step - 1) / state.stepsPerEpoch)}`);
+    }
+    if (stepsPerEpoch !== undefined && stepsPerEpoch !== state.stepsPerEpoch) {
+      throw new SftError(
+        `cannot resume from ${dir}: its epochs held ${state.stepsPerEpoch} optimizer steps, this run's hold ${stepsPerEpoch}; the training rows or the batch size changed (--data, --limit, --val-split, --batch-size)`,
+        ErrorCode.CheckpointInvalid,
+      );
+    }
   }
 }
 

@@ -5,7 +5,7 @@ import { flagName, parseOptions } from '../../config/parse-options.js';
 import { train } from '../../api/train.js';
 import { LOOP_DEFAULTS as L, LORA_DEFAULTS, OPTIMIZER_DEFAULTS as O } from '../../config/defaults.js';
 import { trainOptionsSchema } from '../../config/run-options.js';
-import { abortOnInterrupt } from '../interrupt.js';
+import { abortOnInterrupt, withResumeCommand } from '../interrupt.js';
 import { progressView } from '../progress-view.js';
 import { addDataFlags, addModelFlags, flagDefault as d, toApiOptions, type RawFlags } from '../run-flags.js';
 
@@ -56,6 +56,8 @@ export function registerTrain(program: Command): void {
           `next: sft eval --model ${options.model} --adapter ${r.out} --data ${options.data} --compare`,
         ];
         process.stdout.write(`${lines.join('\n')}\n`);
+      } catch (err) {
+        throw withResumeCommand(err);
       } finally {
         interrupt.release();
       }
