@@ -94,7 +94,7 @@ at::Tensor decoderForwardPadded(const ArchSpec& arch, const DecoderLayer& l, con
 
 at::Tensor decoderForwardPacked(const ArchSpec& arch, const DecoderLayer& l, const Rope& rope, const at::Tensor& x,
                                 const PackedLayout& layout, const RopeTables& tables, at::Generator* dropout,
-                                DecoderSaved* saved) {
+                                DecoderSaved* saved, bool outputNeeded, const PackedCacheWrite* cacheWrite) {
   const int64_t N = x.size(0);
   const int64_t H = arch.numHeads, KV = arch.numKvHeads, D = arch.headDim;
   const double eps = arch.rmsNormEps;
@@ -118,6 +118,10 @@ at::Tensor decoderForwardPacked(const ArchSpec& arch, const DecoderLayer& l, con
   q = rope.apply(q, cos, sin);
   k = rope.apply(k, cos, sin);
   at::Tensor v = p.v.view({N, KV, D}).contiguous();
+  if (cacheWrite) {  // (B, capacity, KV, D) views of the cache, indexed by (row, position) per token
+    cacheWrite->keys.permute({0, 2, 1, 3}).index_put_({cacheWrite->row, cacheWrite->position}, k);
+    cacheWrite->values.permute({0, 2, 1, 3}).index_put_({cacheWrite->row, cacheWrite->position}, v);
+  }
   at::Tensor out = attentionPackedForward(q, k, v, layout, attentionSpec(arch, l), saved ? &saved->attn : nullptr);
   at::Tensor a = linearGroupForward({&l.o}, out.view({N, H * D}), dropout, saved ? &saved->o : nullptr)[0];
   if (arch.sandwichNorms) a = outputNorm(a, l.postAttnNorm, eps, one, saved ? &saved->aPre : nullptr, saved ? &saved->rstdPostAttn : nullptr);
@@ -125,8 +129,6 @@ at::Tensor decoderForwardPacked(const ArchSpec& arch, const DecoderLayer& l, con
 
   NormOutput n2 = rmsNormForward(h1, mlpNorm(arch, l), eps, one);
   auto [gate, up] = splitGateUp(arch, linearGroupForward(gateUpMembers(arch, l), n2.y, dropout, saved ? &saved->gateUp : nullptr));
-  at::Tensor m = linearGroupForward({&l.down}, gluForward(gate, up, arch.hiddenAct), dropout, saved ? &saved->down : nullptr)[0];
-  if (arch.sandwichNorms) m = outputNorm(m, l.postFfnNorm, eps, one, saved ? &saved->mPre : nullptr, saved ? &saved->rstdPostFfn : nullptr);
   if (saved) {
     saved->x = x;
     saved->rstdIn = n1.rstd;
@@ -135,6 +137,12 @@ at::Tensor decoderForwardPacked(const ArchSpec& arch, const DecoderLayer& l, con
     saved->gate = gate;
     saved->up = up;
   }
+  // A recompute for the backward stops here unless the backward reads the down projection's
+  // input (an adapter on down) or output (a sandwich norm after it): a quarter of the layer's
+  // weights, and the activation, not run twice.
+  if (!outputNeeded && saved && !l.down.lora && !arch.sandwichNorms) return at::Tensor();
+  at::Tensor m = linearGroupForward({&l.down}, gluForward(gate, up, arch.hiddenAct), dropout, saved ? &saved->down : nullptr)[0];
+  if (arch.sandwichNorms) m = outputNorm(m, l.postFfnNorm, eps, one, saved ? &saved->mPre : nullptr, saved ? &saved->rstdPostFfn : nullptr);
   return h1 + m;
 }
 

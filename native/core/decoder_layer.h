@@ -67,11 +67,22 @@ struct DecoderSaved {
   at::Tensor mPre, rstdPostFfn;              // sandwich: MLP output before its norm
 };
 
+// Where a packed prefill writes the keys and values it computes: the layer's cache tensors
+// (B, KV, capacity, D) and, per packed token, its batch row and cache position ((N) int64 each).
+struct PackedCacheWrite {
+  at::Tensor keys, values;
+  at::Tensor row, position;
+};
+
 // x (N, C) packed tokens; `tables` hold (N, rot) per spec. `dropout` draws LoRA dropout
-// masks (null: none). `saved` (optional) receives what backwardPacked needs.
+// masks (null: none). `saved` (optional) receives what backwardPacked needs. outputNeeded
+// false (gradient checkpointing's recompute, with `saved`): the result may be undefined, the
+// work that only the output needs skipped. cacheWrite (optional): the keys and values also go
+// to a KV cache (a packed prefill, Model::prefillPacked).
 at::Tensor decoderForwardPacked(const ArchSpec& arch, const DecoderLayer& layer, const Rope& rope, const at::Tensor& x,
                                 const PackedLayout& layout, const RopeTables& tables, at::Generator* dropout,
-                                DecoderSaved* saved);
+                                DecoderSaved* saved, bool outputNeeded = true,
+                                const PackedCacheWrite* cacheWrite = nullptr);
 
 // dy (N, C) -> dx (N, C) (undefined when !needInputGrad); adds the adapters' gradients.
 // Consumes `saved`.

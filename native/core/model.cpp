@@ -291,6 +291,10 @@ at::Tensor Model::forward(const at::Tensor& ids, const at::Tensor& positions, co
     throw Error("INVALID_ARGUMENT", "KV cache holds " + std::to_string(cache->capacity) +
                                         " positions; " + std::to_string(offset + T) + " were needed");
   }
+  if (cache && offset == 0 && lastOnly && T > 1) {
+    at::Tensor logits = prefillPacked(ids, positions, valid, *cache);
+    if (logits.defined()) return logits;
+  }
   at::Tensor keyValid;
   if (cache) {
     cache->keyValid.slice(1, offset, offset + T).copy_(valid);
@@ -307,6 +311,36 @@ at::Tensor Model::forward(const at::Tensor& ids, const at::Tensor& positions, co
 
   if (lastOnly) h = h.slice(1, T - 1, T);
   return logitsOf(h);
+}
+
+// A prompt batch's first forward without padding: the valid tokens of every row one after
+// another (the training step's layout: varlen flash attention with native GQA on CUDA, no mask,
+// no padding computed), each token's key and value written to its padded cache position, so the
+// decoding steps that follow read the cache as after a padded forward. Attention over a row's
+// valid tokens in order is what the padded mask allows, so the logits are the padded forward's.
+// Returns (B, 1, V) float32: each row's last valid token (with left padding, its last column).
+at::Tensor Model::prefillPacked(const at::Tensor& ids, const at::Tensor& positions, const at::Tensor& valid,
+                                KvCache& cache) const {
+  const int64_t B = ids.size(0), T = ids.size(1);
+  const at::Tensor lensCpu = valid.sum(1).to(at::kCPU, at::kLong).contiguous();
+  const std::vector<int64_t> lens(lensCpu.data_ptr<int64_t>(), lensCpu.data_ptr<int64_t>() + B);
+  for (int64_t len : lens) {
+    if (len < 1) return at::Tensor();
+  }
+  const at::Tensor flat = valid.reshape({-1}).nonzero().squeeze(1);  // (N): row by row, in order
+  const PackedLayout layout = PackedLayout::from(lens, device_);
+  const RopeTables tables = ropeTables(positions.reshape({-1}).index_select(0, flat));
+  const at::Tensor row = at::floor_divide(flat, T), position = at::remainder(flat, T);
+  at::Tensor h = embedTokens(ids.reshape({-1}).index_select(0, flat));  // (N, C)
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    const PackedCacheWrite write{cache.keys[i], cache.values[i], row, position};
+    h = decoderForwardPacked(arch_, layers_[i], ropeOf(layers_[i]), h, layout, tables, /*dropout=*/nullptr,
+                             /*saved=*/nullptr, /*outputNeeded=*/true, &write);
+  }
+  cache.keyValid.slice(1, 0, T).copy_(valid);
+  cache.length = T;
+  const at::Tensor last = layout.cuSeqlens.slice(0, 1).to(at::kLong) - 1;  // (B): each run's last token
+  return logitsOf(h.index_select(0, last).unsqueeze(1));
 }
 
 at::Tensor Model::layersPadded(at::Tensor h, const RopeTables& tables,
@@ -564,8 +598,8 @@ TrainStepResult Model::trainStep(const PackedBatch& batch, double lossScale, boo
       if ((layers_[i].*slot.member).lora) firstAdapted = i;
     }
   }
-  auto forward = [&](size_t i, const at::Tensor& x, DecoderSaved* saved) {
-    return decoderForwardPacked(arch_, layers_[i], ropeOf(layers_[i]), x, layout, tables, dropout, saved);
+  auto forward = [&](size_t i, const at::Tensor& x, DecoderSaved* saved, bool outputNeeded = true) {
+    return decoderForwardPacked(arch_, layers_[i], ropeOf(layers_[i]), x, layout, tables, dropout, saved, outputNeeded);
   };
   auto backward = [&](size_t i, const at::Tensor& grad, DecoderSaved& saved) {
     return decoderBackwardPacked(arch_, layers_[i], ropeOf(layers_[i]), grad, layout, tables, saved,
@@ -600,7 +634,7 @@ TrainStepResult Model::trainStep(const PackedBatch& batch, double lossScale, boo
     if (i > firstAdapted) inputs.prefetch(i - 1);  // comes back while this layer computes
     restoreGenerator(dropoutGenerator_, rngStates[i]);
     DecoderSaved saved;
-    forward(i, input, &saved);
+    forward(i, input, &saved, /*outputNeeded=*/false);
     input = at::Tensor();
     grad = backward(i, grad, saved);
   }

@@ -165,6 +165,10 @@ class Model {
                           KvCache* cache, int64_t start, const at::Tensor& slot) const;
   // Final norm, lm head, soft-capping: h (..., C) -> float32 logits (..., V).
   at::Tensor logitsOf(const at::Tensor& h) const;
+  // forward's first call on an empty cache with lastOnly, padding-free: see model.cpp. Returns
+  // an undefined tensor when a row has no valid token (forward then runs padded).
+  at::Tensor prefillPacked(const at::Tensor& ids, const at::Tensor& positions, const at::Tensor& valid,
+                           KvCache& cache) const;
   // One cos / sin pair per distinct RoPE spec for these positions.
   RopeTables ropeTables(const at::Tensor& positions) const;
   const Rope& ropeOf(const DecoderLayer& layer) const { return *ropes_[layer.ropeIndex]; }
