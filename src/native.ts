@@ -180,6 +180,8 @@ export interface NativeBinding {
   /** CUDA caching-allocator bytes on device 0; throws CUDA_UNAVAILABLE without CUDA. */
   cudaMemory(): { allocated: number; peakAllocated: number; reserved: number };
   cudaResetPeak(): void;
+  /** The torch (kineto) profiler, for scripts/gpu/profile.mjs: stop(path) writes a Chrome trace. */
+  profiler: { start(): void; stop(path: string): void };
   safetensors: NativeSafetensors;
   quant: NativeQuant;
   loadModel(dir: string, arch: ArchConfig, options: NativeLoadOptions): Promise<NativeModelHandle>;

@@ -12,30 +12,12 @@
 # Logs and JSON results go to $OUT (default /tmp/nq-check).
 set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 1
-out=${OUT:-/tmp/nq-check}
-bench=${NQ_BENCH_DIR:-/tmp/nq-bench}
-model=$bench/model-qwen3-4b
-mkdir -p "$out" "$bench"
-t0=$(date +%s)
-step() { echo "== [+$(( $(date +%s) - t0 ))s] $*"; }
-failed=()
-
-step "build: addon, dist, kernel_check"
-node scripts/build-native.mjs > "$out/build.log" 2>&1 || { tail -40 "$out/build.log"; exit 1; }
-node node_modules/typescript/bin/tsc -p tsconfig.json && node scripts/build-cjs.mjs > /dev/null || exit 1
-cmake --build build --target kernel_check -j"$(nproc)" >> "$out/build.log" 2>&1 || { tail -40 "$out/build.log"; failed+=(kernel_check-build); }
+source scripts/gpu/prepare.sh
 
 step "kernel_check"
 if [ -x build/kernel_check ]; then
   ./build/kernel_check > "$out/kernel_check.log" 2>&1 || failed+=(kernel_check)
   tail -60 "$out/kernel_check.log"
-fi
-
-step "inputs and the Qwen3-4B-shaped checkpoint"
-if [ ! -f "$model/config.json" ]; then
-  mkdir -p "$bench/inputs" && tar -xJf .bench/inputs.tar.xz -C "$bench/inputs" \
-    && python3 scripts/bench/make_random_checkpoint.py --shape qwen3-4b --out "$model.tmp" --tokenizer-dir "$bench/inputs/tokenizer" > /dev/null \
-    && mv "$model.tmp" "$model" || failed+=(checkpoint)
 fi
 
 step "CUDA parity against transformers"
