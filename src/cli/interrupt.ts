@@ -1,8 +1,8 @@
 // Signals during a long command. The first SIGINT (Ctrl-C), SIGTERM (a scheduler, `kill`) or
 // SIGHUP (the terminal closed) asks the work to stop at the next step boundary (training then
 // saves a checkpoint); the command then fails with ABORTED and the process exits with the
-// shell's code for that signal (128 + its number: 130, 143, 129). A second signal exits at once:
-// checkpoints appear whole by rename, so the last complete one stays intact.
+// shell's code for that signal (128 + its number: 130, 143, 129). A second signal ends the
+// process at once: checkpoints appear whole by rename, so the last complete one stays intact.
 import { constants } from 'node:os';
 import { TrainingStopped } from '../api/train.js';
 import { ErrorCode, SftError } from '../errors.js';
@@ -17,10 +17,20 @@ export function signalExitCode(signal: StopSignal): number {
   return 128 + constants.signals[signal];
 }
 
+/**
+ * Ends the process at once by `signal` itself: its handlers go, so the signal's default action
+ * applies (the shell sees 128 + its number). process.exit() would run libtorch's static
+ * destructors under a model thread still computing, which can crash (SIGSEGV) instead.
+ */
+function quitNow(signal: StopSignal): void {
+  for (const s of STOP_SIGNALS) process.removeAllListeners(s);
+  process.kill(process.pid, signal);
+}
+
 export function abortOnInterrupt(): { signal: AbortSignal; release: () => void } {
   const controller = new AbortController();
   const onSignal = (signal: StopSignal) => {
-    if (controller.signal.aborted) process.exit(signalExitCode(signal));
+    if (controller.signal.aborted) quitNow(signal);
     received = signal;
     const again = signal === 'SIGINT' ? 'Ctrl-C again' : `${signal} again`;
     process.stderr.write(`\nsft: ${signal}: stopping after the current step (${again} to quit now)\n`);
@@ -53,8 +63,9 @@ export function resumeCommand(args: readonly string[] = process.argv.slice(2)): 
   return ['sft', ...kept, '--resume'].map(quoted).join(' ');
 }
 
-/** A stopped training run's error, with the command that continues it. */
+/** A stopped training run's error, with the command that continues it on a line of its own. */
 export function withResumeCommand(err: unknown): unknown {
   if (!(err instanceof TrainingStopped)) return err;
-  return new TrainingStopped(`${err.message}\nresume with: ${resumeCommand()}`, err.checkpoint);
+  const how = received ? `exit status ${signalExitCode(received)}: stopped by ${received}` : 'stopped';
+  return new TrainingStopped(`${err.message}\nresume with: ${resumeCommand()}\n(${how})`, err.checkpoint);
 }

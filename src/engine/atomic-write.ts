@@ -48,16 +48,14 @@ const DISK_FULL_TEXT = /No space left on device|Disk quota exceeded/;
 
 /**
  * `err` from writing `target`, as the user should see it: a full disk (a Node errno or the
- * native writer's message) becomes DISK_FULL; anything else is returned unchanged.
+ * native writer's message) becomes DISK_FULL; anything else is returned unchanged. `kept` says
+ * what of the target survived (atomic writes: all of it).
  */
-export function writeFailure(target: string, err: unknown): unknown {
+export function writeFailure(target: string, err: unknown, kept = `nothing was replaced: the previous ${basename(target)} (if any) is intact`): unknown {
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
   const message = err instanceof Error ? err.message : String(err);
   if ((code !== undefined && DISK_FULL_ERRNO.has(code)) || DISK_FULL_TEXT.test(message)) {
-    return new SftError(
-      `no space left on the device while writing ${target} (${message}); nothing was replaced, the previous ${basename(target)} (if any) is intact. Free some space and run again`,
-      ErrorCode.DiskFull,
-    );
+    return new SftError(`no space left on the device while writing ${target} (${message}); ${kept}. Free some space and run again`, ErrorCode.DiskFull);
   }
   return err;
 }

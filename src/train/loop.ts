@@ -7,6 +7,7 @@ import { appendFile, mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Batch } from '../data/collate.js';
 import { ErrorCode, SftError } from '../errors.js';
+import { writeFailure } from '../engine/atomic-write.js';
 import type { StepLog, Trainer } from './trainer.js';
 
 export interface TrainLoopOptions {
@@ -68,6 +69,15 @@ function abortReason(signal: AbortSignal): string {
   return typeof signal.reason === 'string' ? signal.reason : 'aborted';
 }
 
+/** A half-written last line (the disk full, the process killed) is dropped when the run resumes. */
+async function appendLogLine(file: string, entry: StepLog & { epoch: number }): Promise<void> {
+  try {
+    await appendFile(file, `${JSON.stringify(entry)}\n`);
+  } catch (err) {
+    throw writeFailure(file, err, 'the lines logged before are kept and a resumed run drops a half-written one');
+  }
+}
+
 export async function runTraining(trainer: Trainer, o: TrainLoopOptions): Promise<TrainLoopResult> {
   const accumulation = o.accumulation ?? 1;
   const logEvery = o.logEvery ?? 1;
@@ -93,7 +103,7 @@ export async function runTraining(trainer: Trainer, o: TrainLoopOptions): Promis
       if (o.progress) o.progress.write(progressLine(last, done, total, o.progress.isTTY === true));
       if (done % logEvery === 0 || done === total) {
         const entry = { ...last, epoch };
-        if (o.logFile) await appendFile(o.logFile, `${JSON.stringify(entry)}\n`);
+        if (o.logFile) await appendLogLine(o.logFile, entry);
         o.onLog?.(entry);
       }
       const epochEnd = i === perEpoch - 1;
