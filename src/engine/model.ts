@@ -14,7 +14,7 @@ import { writeJsonAtomic } from './atomic-write.js';
 import { parseOptions } from '../config/parse-options.js';
 import type { SameShape } from '../config/same-shape.js';
 import type { LoraTarget } from '../config/option-types.js';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { copyCheckpointSidecars } from './checkpoint-files.js';
@@ -325,7 +325,7 @@ export class Model {
     const r = await this.#live().mergeAdapter(this.dir, join(out, 'model.safetensors'));
     const config = (await readJsonFile(join(this.dir, 'config.json'))) as Record<string, unknown>;
     delete config.quantization_config;
-    await writeFile(join(out, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
+    await writeJsonAtomic(join(out, 'config.json'), config);
     await copyCheckpointSidecars(this.dir, out);
     return { outDir: out, ...r };
   }

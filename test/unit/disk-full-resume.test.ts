@@ -125,6 +125,27 @@ describe('train() when the disk fills up during a checkpoint save', () => {
     expect(adapterOf(out)).toEqual(reference);
   }, 60_000);
 
+  it('injected while appending log.jsonl: DISK_FULL; resume drops the half-written line and logs every step once', async () => {
+    const out = join(work, 'log-full');
+    const log = join(out, 'log.jsonl');
+    const run = train(options(out), {
+      onProgress: (e) => {
+        if (e.phase === 'train' && e.step === 9) disk.fullUnder = log; // step 10's line is half written
+      },
+    });
+    try {
+      await expect(run).rejects.toMatchObject({ code: 'DISK_FULL', message: expect.stringContaining('the lines logged before are kept and a resumed run drops a half-written one') });
+    } finally {
+      disk.fullUnder = undefined;
+    }
+    const lines = readFileSync(log, 'utf8').split('\n');
+    expect(() => JSON.parse(lines.at(-1) as string)).toThrow(); // the half line
+    await train({ ...options(out), resume: true });
+    const steps = readFileSync(log, 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { step: number }).step);
+    expect(steps).toEqual(Array.from({ length: 12 }, (_, i) => i + 1));
+    expect(adapterOf(out)).toEqual(reference);
+  }, 60_000);
+
   const canMount = (() => {
     if (process.getuid?.() !== 0) return false;
     const probe = mkdtempSync(join(tmpdir(), 'nq-mount-probe-'));
