@@ -19,6 +19,8 @@ import { promptSetup, loadRunModel } from './task-setup.js';
 import type { Model } from './model.js';
 import { resolveModelForRun } from './model-source.js';
 import { parseOptions } from '../config/parse-options.js';
+import { loadArchConfig } from '../config/hf-config.js';
+import { checkAdapterFits } from '../engine/adapter-fit.js';
 import type { RunControl } from './progress.js';
 
 export interface EvalResult {
@@ -67,6 +69,8 @@ function chooseSplit(o: ResolvedEvalOptions): 'all' | 'train' | 'val' | 'test' {
 export async function evaluate(options: EvalOptions, control: RunControl = {}): Promise<EvalResult> {
   const o = parseOptions(evalOptionsSchema, options, 'eval options');
   const { dir: modelDir } = await resolveModelForRun(o.model, control);
+  // A missing or mismatched adapter fails here, not after the model loaded and the base pass ran.
+  if (o.adapter !== undefined) await checkAdapterFits(o.adapter, { dir: modelDir, arch: await loadArchConfig(modelDir) });
   const data = await loadLabelledData(o, 'eval');
   const split = chooseSplit(o);
   const examples = split === 'all' ? [...data.train, ...data.val, ...data.test] : data[split];

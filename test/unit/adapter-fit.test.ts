@@ -8,6 +8,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadArchConfig } from '../../src/config/hf-config.js';
 import { baseModelName, checkAdapterFits } from '../../src/engine/adapter-fit.js';
+import { evaluate } from '../../src/api/evaluate.js';
+import type { ProgressEvent } from '../../src/api/progress.js';
 import { loadModel } from '../../src/engine/model.js';
 import { MODEL_FIXTURES } from '../helpers/fixtures.js';
 
@@ -154,3 +156,19 @@ describe('model.loadAdapter checks before the native load', () => {
     ]);
   });
 });
+
+describe('evaluate() checks the adapter before any work', () => {
+  it('a missing or mismatched adapter fails before the base pass runs', async () => {
+    const events: ProgressEvent[] = [];
+    const options = { model: 'demo', data: 'demo', template: 'demo', chat: true, labelMap: 'positive=positive,negative=negative', limit: 8, compare: true, device: 'cpu' as const };
+    await expect(evaluate({ ...options, adapter: join(work, 'gone') }, { onProgress: (e) => events.push(e) })).rejects.toMatchObject({
+      code: 'FILE_NOT_FOUND',
+      message: `adapter folder ${join(work, 'gone')} does not exist`,
+    });
+    await expect(evaluate({ ...options, adapter: join(LORA_FIXTURES, 'gemma3_text', 'adapter_init') }, { onProgress: (e) => events.push(e) })).rejects.toMatchObject({
+      code: 'ADAPTER_MISMATCH',
+    });
+    expect(events.filter((e) => e.phase === 'eval' || e.phase === 'data')).toEqual([]);
+  });
+});
+
