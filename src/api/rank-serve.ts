@@ -13,9 +13,10 @@ function report(message: RankReport, code: number): void {
 
 /** Serves this process's rank; `control` receives the rank's progress (and may throw to fail it). @internal */
 export function serveRank(control: RunControl = {}): void {
-  // Ctrl-C reaches every process of the terminal's group; rank 0 handles it (stops after the
-  // step, saves a checkpoint) and ends the workers.
-  process.on('SIGINT', () => {});
+  // Ctrl-C (and SIGHUP, the terminal closing) reaches every process of the terminal's group,
+  // a scheduler's SIGTERM may reach them all too; rank 0 handles them (stops after the step,
+  // saves a checkpoint) and ends the workers.
+  for (const signal of ['SIGINT', 'SIGHUP', 'SIGTERM'] as const) process.on(signal, () => {});
   // Rank 0 is gone: nobody will collect this rank's result.
   process.on('disconnect', () => process.exit(1));
   process.once('message', (start: RankStart) => {

@@ -32,6 +32,8 @@ export function abortOnInterrupt(): { signal: AbortSignal; release: () => void }
   const onSignal = (signal: StopSignal) => {
     if (controller.signal.aborted) quitNow(signal);
     received = signal;
+    // After a hangup the terminal is gone: writing to it fails (EIO), which must not end the run before its checkpoint.
+    if (signal === 'SIGHUP') for (const stream of [process.stdout, process.stderr]) stream.on('error', () => {});
     const again = signal === 'SIGINT' ? 'Ctrl-C again' : `${signal} again`;
     process.stderr.write(`\nsft: ${signal}: stopping after the current step (${again} to quit now)\n`);
     controller.abort(signal);
