@@ -29,16 +29,18 @@ const adapterOf = adapterTensors;
  * Runs the CLI and sends it `signals`: the first once its stderr shows step 2, each next one once
  * it acknowledged the one before (signals of one kind sent together would merge into one).
  */
-function interruptedRun(args: string[], signals: NodeJS.Signals[]): Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }> {
+function interruptedRun(args: string[], signals: NodeJS.Signals[], toGroup = false): Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [SFT_BIN, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+    // toGroup: the CLI leads a process group of its own and each signal goes to the whole group, as a terminal sends it.
+    const child = spawn(process.execPath, [SFT_BIN, ...args], { stdio: ['ignore', 'ignore', 'pipe'], detached: toGroup });
+    const send = (signal: NodeJS.Signals | undefined) => (toGroup ? process.kill(-(child.pid as number), signal) : child.kill(signal));
     let stderr = '';
     let sent = 0;
     child.stderr.setEncoding('utf8');
     child.stderr.on('data', (text: string) => {
       stderr += text;
       const due = sent === 0 ? /step 2\/36/.test(stderr) : stderr.includes('stopping after the current step');
-      if (sent < signals.length && due) child.kill(signals[sent++]);
+      if (sent < signals.length && due) send(signals[sent++]);
     });
     child.on('error', reject);
     child.on('close', (code, signal) => resolve({ code, signal, stderr }));
@@ -96,5 +98,16 @@ describe('sft train under signals', () => {
     const resumed = await sft([...trainArgs(out), '--resume']);
     expect(resumed.code, resumed.stderr).toBe(0);
     expect(adapterOf(out)).toEqual(reference);
+  }, 120_000);
+
+  it('SIGHUP to the process group of a data-parallel run: rank 0 checkpoints and exits 129; --resume finishes', async () => {
+    const out = join(work, 'world-2');
+    const args = [...trainArgs(out), '--world-size', '2'];
+    const stopped = await interruptedRun(args, ['SIGHUP'], true);
+    expect(stopped.code, stopped.stderr).toBe(129);
+    expect(stopped.stderr).toMatch(/training stopped at step \d+ \(SIGHUP\); checkpoint saved to/);
+    const resumed = await sft(printedResumeArgs(stopped.stderr));
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(resumed.stdout).toMatch(/trained 36 steps/);
   }, 120_000);
 });
