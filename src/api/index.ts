@@ -15,7 +15,7 @@ export type { BuildInfo, CudaMemory } from './runtime.js';
 export type { LoraInfo, LoraOptions } from './model.js';
 export type { LoraSpec } from './adapter-config.js';
 export { createTrainer, Trainer } from '../train/trainer.js';
-export type { StepLog, TrainerOptions } from '../train/trainer.js';
+export type { CheckpointPosition, StepLog, TrainerOptions, TrainerState } from '../train/trainer.js';
 export { runTraining } from '../train/loop.js';
 export type { TrainLoopOptions, TrainLoopResult } from '../train/loop.js';
 export { learningRate } from '../train/schedule.js';
@@ -23,7 +23,7 @@ export type { Schedule, ScheduleName } from '../train/schedule.js';
 export { collate, countTargets, promptResponseExample, IGNORE_INDEX } from '../data/collate.js';
 export type { Batch, TokenizedExample } from '../data/collate.js';
 // The seed's job: train, evaluate, the bundled demo, and what they read and write.
-export { train, latestCheckpoint } from './train.js';
+export { train, latestCheckpoint, TrainingStopped } from './train.js';
 export type { TrainResult } from './train.js';
 export { evaluate } from './evaluate.js';
 export type { EvalResult } from './evaluate.js';
