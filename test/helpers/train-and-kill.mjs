@@ -7,6 +7,9 @@
 //                      into the temporary folder, before the optimizer state and the rename
 //   after-checkpoint:N right after checkpoints/step-N is in place
 //   final-adapter      after the final adapter is written to the run folder, before run.json is finished
+//   after-ms:T         T milliseconds after step 1 began, wherever the run is then (a step, a
+//                      native write of a checkpoint, the log): the timer fires while the model's
+//                      thread works
 import { basename } from 'node:path';
 import { train } from '../../dist/api/train.js';
 import { Model } from '../../dist/engine/model.js';
@@ -17,8 +20,14 @@ const killAt = process.env.NQ_TEST_KILL_AT ?? '';
 const die = () => process.kill(process.pid, 'SIGKILL');
 
 const step = Trainer.prototype.step;
+let timerStarted = false;
 Trainer.prototype.step = function (batches) {
   if (killAt === `step:${this.stepCount + 1}`) die();
+  const delay = /^after-ms:(\d+)$/.exec(killAt);
+  if (delay && !timerStarted) {
+    timerStarted = true;
+    setTimeout(die, Number(delay[1]));
+  }
   return step.call(this, batches);
 };
 

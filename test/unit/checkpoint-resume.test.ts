@@ -73,6 +73,16 @@ describe('resume after kill -9 at any moment', () => {
     expect(message).toContain(newest ? `resumed from ${join(checkpoints, newest)}` : 'starting it again from step 0');
   }, 60_000);
 
+  it.each([100, 250, 400])('killed %i ms into training, wherever it is: resume: true gives the uninterrupted adapter', async (ms) => {
+    const out = join(work, `killed-after-${ms}ms`);
+    const ended = await killedRun(out, `after-ms:${ms}`);
+    expect([null, 'SIGKILL']).toContain(ended); // null: the run finished before the timer fired
+    const resumed = await train({ ...options(out), resume: true });
+    expect(resumed.steps).toBe(12);
+    expect(adapterOf(out)).toEqual(reference);
+    expect(loggedSteps(out)).toEqual(Array.from({ length: 12 }, (_, i) => i + 1));
+  }, 60_000);
+
   it('a run folder with run.json and no checkpoint restarts without --resume too', async () => {
     const out = join(work, 'no-checkpoint');
     expect(await killedRun(out, 'step:2')).toBe('SIGKILL');
