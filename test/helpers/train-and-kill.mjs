@@ -10,10 +10,14 @@
 //   after-ms:T         T milliseconds after step 1 began, wherever the run is then (a step, a
 //                      native write of a checkpoint, the log): the timer fires while the model's
 //                      thread works
+//   sigint-twice-in-save:N  the run listens to signals as `sft train` does (cli/interrupt.js);
+//                      inside the save of checkpoints/step-N it sends itself SIGINT twice: the
+//                      first asks for a stop, the second ends the process before the save is done
 import { basename } from 'node:path';
 import { train } from '../../dist/api/train.js';
 import { Model } from '../../dist/engine/model.js';
 import { Trainer } from '../../dist/train/trainer.js';
+import { abortOnInterrupt } from '../../dist/cli/interrupt.js';
 
 const options = JSON.parse(process.env.NQ_TEST_TRAIN_OPTIONS ?? '{}');
 const killAt = process.env.NQ_TEST_KILL_AT ?? '';
@@ -42,8 +46,13 @@ Model.prototype.saveAdapter = async function (dir) {
   await saveAdapter.call(this, dir);
   const checkpoint = /^step-(\d+)\.tmp-\d+-\d+$/.exec(basename(dir));
   if (checkpoint && killAt === `checkpoint-save:${checkpoint[1]}`) die();
+  if (checkpoint && killAt === `sigint-twice-in-save:${checkpoint[1]}`) {
+    process.kill(process.pid, 'SIGINT');
+    process.kill(process.pid, 'SIGINT');
+  }
   if (!checkpoint && killAt === 'final-adapter') die();
 };
 
-await train(options);
+const interrupt = abortOnInterrupt();
+await train(options, { signal: interrupt.signal });
 process.stdout.write('finished without being killed\n');

@@ -83,6 +83,17 @@ describe('resume after kill -9 at any moment', () => {
     expect(loggedSteps(out)).toEqual(Array.from({ length: 12 }, (_, i) => i + 1));
   }, 60_000);
 
+  it('two SIGINTs inside the save of step 8 end the process by SIGINT; step 6 is intact and resume gives the uninterrupted adapter', async () => {
+    const out = join(work, 'sigint-twice');
+    expect(await killedRun(out, 'sigint-twice-in-save:8')).toBe('SIGINT');
+    const checkpoints = join(out, 'checkpoints');
+    expect(readdirSync(checkpoints).filter((n) => /^step-\d+$/.test(n)).sort()).toEqual(['step-4', 'step-6']);
+    expect(leftovers(checkpoints)).toHaveLength(1); // the unfinished step-8 folder, under its temporary name
+    const resumed = await train({ ...options(out), resume: true });
+    expect(resumed.steps).toBe(12);
+    expect(adapterOf(out)).toEqual(reference);
+  }, 60_000);
+
   it('a run folder with run.json and no checkpoint restarts without --resume too', async () => {
     const out = join(work, 'no-checkpoint');
     expect(await killedRun(out, 'step:2')).toBe('SIGKILL');
