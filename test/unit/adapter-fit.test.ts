@@ -134,6 +134,25 @@ describe('checkAdapterFits', () => {
   });
 });
 
+describe('the sizes the check expects are the engine\'s', () => {
+  it.each([
+    ['llama', ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj']],
+    ['gemma3_text', ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj']],
+    ['phi3', ['qkv_proj', 'o_proj', 'gate_up_proj', 'down_proj']],
+  ] as const)('an adapter on every linear of %s, saved by the engine, fits its base and loads back', async (family, targets) => {
+    const dir = join(work, `all-linears-${family}`);
+    {
+      await using model = await loadModel(join(MODEL_FIXTURES, family), { device: 'cpu' });
+      await model.addLora({ r: 3, targets: [...targets] });
+      await model.saveAdapter(dir);
+    }
+    const fit = await checkAdapterFits(dir, await base(family));
+    expect(fit.spec.targets.sort()).toEqual([...targets].sort());
+    await using again = await loadModel(join(MODEL_FIXTURES, family), { device: 'cpu' });
+    await expect(again.loadAdapter(dir)).resolves.toMatchObject({ spec: { r: 3 } });
+  });
+});
+
 describe('model.loadAdapter checks before the native load', () => {
   it('names the mismatch, and warns when an adapter that fits names another base', async () => {
     await using model = await loadModel(join(MODEL_FIXTURES, 'llama'), { device: 'cpu' });
