@@ -195,13 +195,15 @@ export interface TrainerState extends Partial<CheckpointPosition> {
 }
 
 const count = z.number().int().nonnegative();
-const trainerStateSchema = z.looseObject({
-  step: count,
-  optimizerStep: count,
-  epoch: count.optional(),
-  stepsPerEpoch: z.number().int().positive().optional(),
-  options: z.looseObject({ totalSteps: z.number().int().positive() }),
-});
+const trainerStateSchema = z
+  .looseObject({
+    step: count,
+    optimizerStep: count,
+    epoch: count.optional(),
+    stepsPerEpoch: z.number().int().positive().optional(),
+    options: z.looseObject({ totalSteps: z.number().int().positive() }),
+  })
+  .refine((s) => (s.epoch === undefined) === (s.stepsPerEpoch === undefined), { message: 'epoch and stepsPerEpoch come together', path: ['epoch'] });
 
 /** Reads and checks the shape of dir/trainer_state.json. */
 export async function readTrainerState(dir: string): Promise<TrainerState> {

@@ -147,6 +147,7 @@ describe('checkpoint fields are checked on resume', () => {
     ['an epoch that does not hold the step', (s: Record<string, unknown>) => Object.assign(s, { epoch: 1 }), 'step-4', 'says step 4 in epoch 1, but epochs of 6 steps put that step in epoch 0'],
     ['a step the folder name contradicts', (s: Record<string, unknown>) => Object.assign(s, { step: 3, optimizerStep: 3 }), 'step-4', 'says step 3 in a folder named step-4'],
     ['no options', (s: Record<string, unknown>) => delete s.options, 'step-4', 'options: Invalid input'],
+    ['an epoch without the epoch length', (s: Record<string, unknown>) => delete s.stepsPerEpoch, 'step-4', 'epoch: epoch and stepsPerEpoch come together'],
   ])('%s is CHECKPOINT_INVALID, before anything is loaded or written', async (tag, edit, name, message) => {
     const out = editedCheckpoint(tag.replaceAll(' ', '-'), edit, name);
     await expect(resumeIn(out)).rejects.toMatchObject({ code: 'CHECKPOINT_INVALID', message: expect.stringContaining(message) });
