@@ -31,4 +31,6 @@ export const ErrorCode = {
   AdapterMismatch: 'ADAPTER_MISMATCH',
   /** The disk filled up during a save; the previous file is intact. */
   DiskFull: 'DISK_FULL',
+  /** An error that is not an SftError reached the CLI: a bug in sft (with --json, reported under this code). */
+  Internal: 'INTERNAL_ERROR',
 } as const;

@@ -12,7 +12,15 @@ import { registerReport } from './commands/report.js';
 import { registerSetup } from './commands/setup.js';
 import { registerTrain } from './commands/train.js';
 
-export function buildProgram(): Command {
+/** Commander's error text (and the help it shows after an error) stay off stderr under --json. */
+const QUIET_ERRORS = { outputError: () => {}, writeErr: () => {} };
+
+export interface ProgramSettings {
+  /** --json is on the command line: failures are printed by bin.ts as JSON, not by commander as text. */
+  json?: boolean;
+}
+
+export function buildProgram(settings: ProgramSettings = {}): Command {
   const program = new Command('sft')
     .description('QLoRA instruction tuning of open LLMs from Node.js')
     .version(packageVersion())
@@ -34,5 +42,11 @@ export function buildProgram(): Command {
   registerReport(program);
   registerModels(program);
   registerSetup(program);
+  for (const command of program.commands) {
+    // Every command takes --json; those without JSON results still report a failure as JSON.
+    if (!command.options.some((o) => o.long === '--json')) command.option('--json', 'on failure, print {"error": {"code", "message", "hint"}} on stdout');
+    if (settings.json) command.configureOutput(QUIET_ERRORS);
+  }
+  if (settings.json) program.configureOutput(QUIET_ERRORS);
   return program;
 }
