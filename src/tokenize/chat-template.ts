@@ -183,12 +183,41 @@ export class ChatTemplate {
       // replaced. Globals live in a parent scope here; variables shadow them, as in jinja2.
       const scope = new Environment(makeGlobals());
       for (const [key, value] of Object.entries(variables)) scope.set(key, value);
-      const result = new Interpreter(scope).run(this.template.parsed);
+      const result = new BoundedInterpreter(scope).run(this.template.parsed);
       return String(result.value);
     } catch (e) {
       const message = e instanceof TemplateRaised ? `raised: ${e.message}` : `failed: ${(e as Error).message}`;
       throw new SftError(`The chat template from ${this.origin} ${message}`, ErrorCode.ChatTemplate);
     }
+  }
+}
+
+// Bounds on one render. A chat template loops over messages and tools (a few thousand steps for
+// a long chat with tools); one that runs hundreds of thousands of steps or writes tens of
+// millions of characters (a mutated or hostile template) would hang the process or run it out
+// of memory, so it fails with CHAT_TEMPLATE instead.
+const MAX_RENDER_STEPS = 200_000;
+const MAX_RENDER_CHARS = 20_000_000;
+
+// The part of @huggingface/jinja's Interpreter used here (its .d.ts files import each other
+// without extensions, which NodeNext resolution leaves untyped).
+interface JinjaInterpreter {
+  run(program: unknown): { value: unknown };
+  evaluate(statement: unknown, environment: unknown): { value: unknown };
+}
+const InterpreterBase = Interpreter as unknown as new (environment: Environment) => JinjaInterpreter;
+
+/** @huggingface/jinja's interpreter, counting the steps it evaluates and the size of what it writes. */
+class BoundedInterpreter extends InterpreterBase {
+  private steps = 0;
+
+  override evaluate(statement: unknown, environment: unknown): { value: unknown } {
+    if (++this.steps > MAX_RENDER_STEPS) throw new Error(`it ran more than ${MAX_RENDER_STEPS} steps (a loop far longer than any chat needs)`);
+    const value = super.evaluate(statement, environment);
+    if (typeof value.value === 'string' && value.value.length > MAX_RENDER_CHARS) {
+      throw new Error(`it wrote more than ${MAX_RENDER_CHARS} characters (far more than any prompt)`);
+    }
+    return value;
   }
 }
 
@@ -214,6 +243,8 @@ function pythonRange(...args: number[]): number[] {
   const [start, stop, step] =
     args.length === 1 ? [0, args[0]!, 1] : [args[0]!, args[1]!, args[2] ?? 1];
   if (step === 0) throw new Error('range() arg 3 must not be zero');
+  const length = Math.ceil((stop - start) / step);
+  if (!(length <= MAX_RENDER_STEPS)) throw new Error(`range(${args.join(', ')}) has more than ${MAX_RENDER_STEPS} numbers`);
   const out: number[] = [];
   for (let i = start; step > 0 ? i < stop : i > stop; i += step) out.push(i);
   return out;
