@@ -32,6 +32,7 @@ const { values: opts } = parseArgs({
     child: { type: 'boolean', default: false },
     from: { type: 'string' },
     heartbeat: { type: 'string' },
+    work: { type: 'string' },
   },
 });
 const runSeed = Number(opts.seed);
@@ -66,39 +67,37 @@ const describeError = (err) => ({
 });
 
 async function childMain() {
-  const work = await mkdtemp(join(scratchRoot(), 'nq-fuzz-'));
-  try {
-    const target = (await loadTargets(work)).find((t) => t.name === opts.target);
-    const SftError = await SftErrorPromise;
-    const heartbeat = openSync(opts.heartbeat, 'r+');
-    const stats = { inputs: 0, accepted: 0, rejected: {}, maxMs: 0, maxIndex: -1 };
-    const end = Number(opts.n);
-    for (let i = Number(opts.from); i < end; i++) {
-      writeSync(heartbeat, `${String(i).padEnd(12)}\n`, 0);
-      const started = performance.now();
-      const r = await runInput(target, SftError, i);
-      const ms = performance.now() - started;
-      stats.inputs++;
-      if (ms > stats.maxMs) Object.assign(stats, { maxMs: ms, maxIndex: i });
-      if (i < target.seeds.length && r.outcome !== 'accepted') {
-        // The unmutated seed must read: a reader (or a setup) that rejects everything finds nothing.
-        const why = r.outcome === 'finding' ? describeError(r.err) : { name: 'SftError', message: `code ${r.outcome}` };
-        process.send({ type: 'finding', finding: { kind: 'seed rejected', index: i, mutations: r.mutations, ...why } });
-      }
-      if (r.outcome === 'accepted') stats.accepted++;
-      else if (r.outcome === 'finding') process.send({ type: 'finding', finding: { kind: 'error', index: i, mutations: r.mutations, ...describeError(r.err) } });
-      else stats.rejected[r.outcome] = (stats.rejected[r.outcome] ?? 0) + 1;
-      if (stats.inputs % 1000 === 0) process.send({ type: 'progress', stats });
+  const target = (await loadTargets(opts.work)).find((t) => t.name === opts.target);
+  const SftError = await SftErrorPromise;
+  const heartbeat = openSync(opts.heartbeat, 'r+');
+  const stats = { inputs: 0, accepted: 0, rejected: {}, maxMs: 0, maxIndex: -1 };
+  const end = Number(opts.n);
+  for (let i = Number(opts.from); i < end; i++) {
+    writeSync(heartbeat, `${String(i).padEnd(12)}\n`, 0);
+    const started = performance.now();
+    const r = await runInput(target, SftError, i);
+    const ms = performance.now() - started;
+    stats.inputs++;
+    if (ms > stats.maxMs) Object.assign(stats, { maxMs: ms, maxIndex: i });
+    if (i < target.seeds.length && r.outcome !== 'accepted') {
+      // The unmutated seed must read: a reader (or a setup) that rejects everything finds nothing.
+      const why = r.outcome === 'finding' ? describeError(r.err) : { name: 'SftError', message: `code ${r.outcome}` };
+      process.send({ type: 'finding', finding: { kind: 'seed rejected', index: i, mutations: r.mutations, ...why } });
     }
-    closeSync(heartbeat);
-    await new Promise((resolve) => process.send({ type: 'done', stats }, resolve));
-  } finally {
-    await rm(work, { recursive: true, force: true });
+    if (r.outcome === 'accepted') stats.accepted++;
+    else if (r.outcome === 'finding') process.send({ type: 'finding', finding: { kind: 'error', index: i, mutations: r.mutations, ...describeError(r.err) } });
+    else stats.rejected[r.outcome] = (stats.rejected[r.outcome] ?? 0) + 1;
+    if (stats.inputs % 1000 === 0) process.send({ type: 'progress', stats });
   }
+  closeSync(heartbeat);
+  await new Promise((resolve) => process.send({ type: 'done', stats }, resolve));
 }
 
-/** Runs inputs [0, n) of one target in child processes, restarting after a hang or a crash. */
-async function fuzzTarget(target, n, heartbeatFile, timeoutMs, maxFindings) {
+/**
+ * Runs inputs [0, n) of one target in child processes, restarting after a hang or a crash. A
+ * child's files live under `work`, which main() removes even after a killed child.
+ */
+async function fuzzTarget(target, n, heartbeatFile, timeoutMs, maxFindings, work) {
   const name = target.name;
   const total = { inputs: 0, accepted: 0, rejected: {}, maxMs: 0, maxIndex: -1 };
   const findings = [];
@@ -106,7 +105,7 @@ async function fuzzTarget(target, n, heartbeatFile, timeoutMs, maxFindings) {
   let from = 0;
   while (from < n && findings.length < maxFindings) {
     writeSync(openSync(heartbeatFile, 'w'), `${String(from).padEnd(12)}\n`);
-    const child = fork(import.meta.filename, ['--child', '--target', name, '--from', String(from), '--n', String(n), '--seed', String(runSeed), '--heartbeat', heartbeatFile], {
+    const child = fork(import.meta.filename, ['--child', '--target', name, '--from', String(from), '--n', String(n), '--seed', String(runSeed), '--heartbeat', heartbeatFile, '--work', join(work, name)], {
       execArgv: ['--max-old-space-size=1536'],
       stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
     });
@@ -175,7 +174,7 @@ async function main() {
     for (const name of names) if (!targets.some((t) => t.name === name)) throw new Error(`no target ${name}; targets: ${targets.map((t) => t.name).join(', ')}`);
     const results = [];
     for (const name of names) {
-      const r = await fuzzTarget(targets.find((t) => t.name === name), Number(opts.n), join(work, `${name}.heartbeat`), Number(opts['timeout-ms']), Number(opts['max-findings']));
+      const r = await fuzzTarget(targets.find((t) => t.name === name), Number(opts.n), join(work, `${name}.heartbeat`), Number(opts['timeout-ms']), Number(opts['max-findings']), work);
       results.push(r);
       if (!opts.json) {
         const rejected = Object.entries(r.rejected).sort((a, b) => b[1] - a[1]).map(([c, k]) => `${c} ${k}`).join(', ');
