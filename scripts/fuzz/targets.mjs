@@ -38,6 +38,7 @@ const utf8 = (bytes) => bytes.toString('utf8');
 /** @returns {Promise<Array<{name: string, kind: 'binary' | 'text', seeds: Buffer[], run: (bytes: Buffer) => Promise<unknown>}>>} */
 export async function loadTargets(workDir) {
   await mkdir(workDir, { recursive: true });
+  const { SftError } = await dist('errors.js');
   const { native } = await dist('native.js');
   const { readSafetensorsShapes } = await dist('engine/adapter-fit.js');
   const { readGguf, readTensorBytes } = await dist('gguf/reader.js');
@@ -62,18 +63,24 @@ export async function loadTargets(workDir) {
       seeds: [await fixture('safetensors', 'python_reference.safetensors'), await fixture('lora', 'llama', 'adapter_init', 'adapter_model.safetensors')],
       // The engine's reader (header, then every tensor's bytes) and the TypeScript header reader
       // the adapter checks use.
+      // Both run on every input; an untyped error of either is the finding, else the engine's
+      // rejection is the one counted.
       async run(bytes) {
         writeFileSync(stFile, bytes);
         const st = native().safetensors;
-        let nativeError;
+        const errors = [];
         try {
           const { tensors } = st.inspect(stFile);
           for (const t of tensors) st.read(stFile, t.name);
         } catch (err) {
-          nativeError = err;
+          errors.push(err);
         }
-        await readSafetensorsShapes(stFile);
-        if (nativeError) throw nativeError;
+        try {
+          await readSafetensorsShapes(stFile);
+        } catch (err) {
+          errors.push(err);
+        }
+        if (errors.length > 0) throw errors.find((e) => !(e instanceof SftError)) ?? errors[0];
       },
     },
     {
