@@ -7,6 +7,7 @@ import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SFT_BIN, sft } from '../helpers/cli.js';
+import { NEED, skipWithout } from '../helpers/skip.js';
 
 const GGUF_DIR = process.env.NQ_GGUF_DIR || join(homedir(), '.cache', 'node-qlora', 'gguf');
 const FIXTURES = join(import.meta.dirname, '..', 'fixtures', 'gguf');
@@ -15,7 +16,7 @@ const ref = JSON.parse(readFileSync(join(FIXTURES, 'smollm2-reference.json'), 'u
   greedy_chat: { prompt_ids: number[]; new_ids: number[]; text: string };
 };
 const gguf = join(GGUF_DIR, ref.file);
-const present = existsSync(gguf);
+const present = !skipWithout(existsSync(gguf), `sft import of ${ref.file}`, NEED.ggufModels);
 const work = mkdtempSync(join(tmpdir(), 'import-cli-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 

@@ -1,7 +1,7 @@
 // `sft report` as a user runs it (the built CLI) on a copy of the demo run, then the page in a
 // real headless Chromium: the DOM after parsing must hold the charts and the before/after
 // table, and a screenshot must show the chart lines painted. Chromium comes from the Debian
-// package `chromium` (.ci/run installs it); CHROMIUM_BIN points elsewhere.
+// package `chromium` (scripts/setup.sh installs it when root); CHROMIUM_BIN points elsewhere.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -11,6 +11,7 @@ import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { inflateSync } from 'node:zlib';
 import { sft } from '../helpers/cli.js';
+import { NEED, skipWithout } from '../helpers/skip.js';
 
 const run = promisify(execFile);
 const demoRun = join(import.meta.dirname, '..', 'fixtures', 'runs', 'demo-run');
@@ -29,21 +30,13 @@ function findChromium(): string | undefined {
 }
 
 const chromium = findChromium();
+const noChromium = skipWithout(chromium !== undefined, `sft report in a browser${process.env.CHROMIUM_BIN ? ` (CHROMIUM_BIN=${process.env.CHROMIUM_BIN} is not there)` : ''}`, NEED.chromium);
 let work: string;
 beforeAll(() => {
   work = mkdtempSync(join(tmpdir(), 'nq-report-html-'));
 });
 afterAll(() => {
   rmSync(work, { recursive: true, force: true });
-});
-
-// Without a browser this fails (CI installs one) and the browser tests below are skipped.
-it('finds headless Chromium', () => {
-  if (!chromium) {
-    throw new Error(
-      `headless Chromium is needed for the HTML report test and was not found${process.env.CHROMIUM_BIN ? ` at CHROMIUM_BIN=${process.env.CHROMIUM_BIN}` : ''}: install it (Debian/Ubuntu: apt-get install -y chromium; .ci/run does this in CI) or set CHROMIUM_BIN to its path`,
-    );
-  }
 });
 
 /** Runs headless Chromium on a page with its own profile folder; `mode` is --dump-dom or --screenshot=FILE. */
@@ -138,7 +131,7 @@ function seriesPixels(png: Buffer): number {
   return count;
 }
 
-describe.skipIf(!chromium)('sft report in a browser', () => {
+describe.skipIf(noChromium)('sft report in a browser', () => {
   let runDir: string;
   let page: string;
   let dom: string;
@@ -188,7 +181,7 @@ describe.skipIf(!chromium)('sft report in a browser', () => {
 });
 
 describe('sft report on partial or wrong folders', () => {
-  it.skipIf(!chromium)('a run directory with only eval.json: tables and a note, no charts', async () => {
+  it.skipIf(noChromium)('a run directory with only eval.json: tables and a note, no charts', async () => {
     const dir = join(work, 'eval-only');
     cpSync(join(demoRun, 'eval.json'), join(dir, 'eval.json'), { recursive: true });
     const out = join(work, 'eval-only.html');

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { loadModel } from '../../src/api/model.js';
 import { readPeftAdapterConfig } from '../../src/api/adapter-config.js';
 import { MODEL_FIXTURES, maxAbsDiff, readReferenceTensor } from '../helpers/fixtures.js';
+import { NEED, skipWithout } from '../helpers/skip.js';
 
 const LORA = join(import.meta.dirname, '..', 'fixtures', 'lora');
 const CASES = ['llama', 'qwen3', 'gemma3_text', 'mistral', 'phi3'];
@@ -49,7 +50,7 @@ describe.each(CASES)('%s', (name) => {
     }
   });
 
-  it.skipIf(python.status !== 0)("greedy tokens with peft's adapter equal peft's generate (python3 with transformers, peft)", async () => {
+  it.skipIf(skipWithout(python.status === 0, 'peft interop', NEED.pythonReference))("greedy tokens with peft's adapter equal peft's generate (python3 with transformers, peft)", async () => {
     await using model = await loadModel(join(MODEL_FIXTURES, name), { device: 'cpu' });
     await model.loadAdapter(join(dir, 'adapter_trained'));
     const stdout = execFileSync('python3', [PEFT_GREEDY, join(MODEL_FIXTURES, name), join(dir, 'adapter_trained'), JSON.stringify(ref.sequences), '8'], {
@@ -63,7 +64,7 @@ describe.each(CASES)('%s', (name) => {
     }
   });
 
-  it.skipIf(python.status !== 0)('an adapter saved here loads in peft with our logits (python3 with transformers, peft)', async () => {
+  it.skipIf(skipWithout(python.status === 0, 'peft interop', NEED.pythonReference))('an adapter saved here loads in peft with our logits (python3 with transformers, peft)', async () => {
     await using model = await loadModel(join(MODEL_FIXTURES, name), { device: 'cpu' });
     await model.loadAdapter(join(dir, 'adapter_trained'));
     const saved = join(work, name);

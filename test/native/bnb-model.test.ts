@@ -11,6 +11,7 @@ import { loadModel, type Model } from '../../src/api/model.js';
 import { quantizeCheckpoint } from '../../src/api/quantize.js';
 import { native } from '../../src/native.js';
 import { toFloats } from '../helpers/bnb.js';
+import { NEED, skipWithout } from '../helpers/skip.js';
 import { BNB_FIXTURES, MODEL_FIXTURES, eosList, maxAbsDiff, readReference, readReferenceTensor } from '../helpers/fixtures.js';
 
 interface BnbCase {
@@ -122,7 +123,7 @@ describe('sft quantize (quantizeCheckpoint)', () => {
   });
 
   const python = spawnSync('python3', ['-c', 'import transformers, bitsandbytes, accelerate'], { encoding: 'utf8' });
-  it.skipIf(python.status !== 0)('transformers + bitsandbytes load the quantized checkpoint (python3 with transformers, bitsandbytes, accelerate)', async () => {
+  it.skipIf(skipWithout(python.status === 0, 'transformers + bitsandbytes load our 4-bit checkpoint', NEED.pythonReference))('transformers + bitsandbytes load the quantized checkpoint (python3 with transformers, bitsandbytes, accelerate)', async () => {
     const out = join(work, 'for-python');
     await quantizeCheckpoint(join(MODEL_FIXTURES, 'llama'), out, { quant: 'nf4', doubleQuant: true });
     const ref = readReference('llama_nf4_twin', BNB_FIXTURES);

@@ -13,6 +13,7 @@ import { importGguf, type ImportGgufResult } from '../../src/api/import-gguf.js'
 import { loadModel } from '../../src/api/model.js';
 import { native } from '../../src/native.js';
 import { loadTokenizer } from '../../src/tokenize/tokenizer.js';
+import { NEED, skipWithout } from '../helpers/skip.js';
 
 const GGUF_DIR = process.env.NQ_GGUF_DIR || join(homedir(), '.cache', 'node-qlora', 'gguf');
 const FIXTURES = join(import.meta.dirname, '..', 'fixtures', 'gguf');
@@ -105,7 +106,8 @@ beforeAll(async () => {
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 describe.each(cases)('GGUF import of $key ($note)', (c) => {
-  const { ref, present } = c;
+  const { ref } = c;
+  const present = !skipWithout(c.present, `GGUF import of ${ref.file}`, NEED.ggufModels);
 
   it.skipIf(!present)(`writes an HF folder (${ref.file} is in ${GGUF_DIR})`, () => {
     for (const f of ['config.json', 'generation_config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json']) {
@@ -162,7 +164,7 @@ describe.each(cases)('GGUF import of $key ($note)', (c) => {
 
 describe('transformers loads the written folders', () => {
   const ready = cases.filter((c) => c.present);
-  it.skipIf(ready.length === 0 || python.status !== 0)(
+  it.skipIf(ready.length === 0 || skipWithout(python.status === 0, 'transformers loads the imported folders', NEED.pythonReference))(
     `same token ids, same logits as from the GGUF file (${ready.map((c) => c.key).join(', ') || 'no model files'}; python3 with transformers)`,
     () => {
       const args = ready.flatMap((c) => [c.out, join(FIXTURES, `${c.key}-reference.json`)]);

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SftError } from '../../src/errors.js';
 import { expectSftError } from '../helpers/errors.js';
 import { native, type StTensorData } from '../../src/native.js';
+import { NEED, skipWithout } from '../helpers/skip.js';
 import {
   bnbCases,
   bnbWeight,
@@ -215,7 +216,7 @@ describe('quantize / dequantize / gemv', () => {
     }
   });
 
-  it.skipIf(!cudaAvailable())('CUDA: quantize gives the CPU bytes; dequantize and gemv match the reference', () => {
+  it.skipIf(skipWithout(cudaAvailable(), 'CUDA quantize / dequantize / gemv', NEED.cuda))('CUDA: quantize gives the CPU bytes; dequantize and gemv match the reference', () => {
     const big = f32Tensor(gaussian(1024 * 4160, 3, 0.02), [1024, 4160]);
     for (const [type, doubleQuant] of [
       ['nf4', true],

@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SftError } from '../../src/errors.js';
 import { expectSftError } from '../helpers/errors.js';
+import { NEED, skipWithout } from '../helpers/skip.js';
 import { native, type NativeSafetensors, type StDtype, type StTensorData } from '../../src/native.js';
 
 // checkpointNames is a test/development entry point not yet in the NativeSafetensors interface.
@@ -183,10 +184,7 @@ describe('safetensors interop with the Python library', () => {
 
   const python = spawnSync('python3', ['-c', 'import safetensors, torch'], { encoding: 'utf8' });
   const pythonReady = python.status === 0;
-  const title = pythonReady
-    ? 'a file we write loads in Python identically'
-    : 'a file we write loads in Python identically (skipped: python3 with safetensors and torch not importable)';
-  it.skipIf(!pythonReady)(title, async () => {
+  it.skipIf(skipWithout(pythonReady, 'safetensors in Python loads our file', NEED.pythonReference))('a file we write loads in Python identically', async () => {
     const path = join(dir, 'for-python.safetensors');
     const tensors = sampleTensors();
     const metadata = { source: 'node-qlora', 'unicode \u00e9': '\u{1F600}' };

@@ -7,6 +7,7 @@ import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { readRows, readRowsFromFile, SUPPORTED_EXTENSIONS } from '../../src/data/read-rows.js';
 import { ErrorCode, SftError } from '../../src/errors.js';
+import { skipWithout } from '../helpers/skip.js';
 
 const FIXTURES = join(import.meta.dirname, '..', 'fixtures', 'data');
 const IMDB = resolve(import.meta.dirname, '..', '..', '..', 'shared', 'data', 'imdb');
@@ -136,7 +137,8 @@ describe('readRows: paths and directories', () => {
 });
 
 describe('readRows: the IMDB copy in ../shared/data/imdb', () => {
-  it.skipIf(!existsSync(IMDB))('reads 25,000 balanced reviews per file with the seed experiments\' columns', async () => {
+  const imdbNeed = { needs: `the seed's IMDB copy (train.csv.gz, test.csv.gz) in ${IMDB} (network)`, run: `mkdir -p ${IMDB} && cp <the seed experiment's imdb folder>/*.csv.gz ${IMDB}/` };
+  it.skipIf(skipWithout(existsSync(IMDB), 'the real IMDB copy', imdbNeed))('reads 25,000 balanced reviews per file with the seed experiments\' columns', async () => {
     const { rows, files } = await readRows(IMDB);
     expect(files.map((f) => f.slice(IMDB.length + 1))).toEqual(['test.csv.gz', 'train.csv.gz']);
     for (const file of files) {

@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { train } from '../../src/api/train.js';
 import { removeStaleTemporaries, writeFileAtomic, writeFolderAtomic, writeJsonAtomic } from '../../src/engine/atomic-write.js';
 import { adapterTensors, demoRunOptions } from '../helpers/demo-run.js';
+import { NEED, skipWithout } from '../helpers/skip.js';
 
 const disk = vi.hoisted(() => ({ fullUnder: undefined as string | undefined }));
 
@@ -154,9 +155,7 @@ describe('train() when the disk fills up during a checkpoint save', () => {
     rmSync(probe, { recursive: true, force: true });
     return ok;
   })();
-  if (!canMount) console.log('skipped: the real full-disk test needs root and `mount -t tmpfs` (run the tests as root, or in a container allowed to mount)');
-
-  it.skipIf(!canMount)('a real full tmpfs: the native writer meets ENOSPC, DISK_FULL, step-4 intact; resume gives the uninterrupted adapter', async () => {
+  it.skipIf(skipWithout(canMount, 'the real full-disk (tmpfs) test', NEED.mount))('a real full tmpfs: the native writer meets ENOSPC, DISK_FULL, step-4 intact; resume gives the uninterrupted adapter', async () => {
     const out = join(work, 'tmpfs');
     const checkpoints = join(out, 'checkpoints');
     mkdirSync(checkpoints, { recursive: true });

@@ -13,6 +13,7 @@ import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SftError } from '../../src/errors.js';
+import { NEED, skipWithout } from '../helpers/skip.js';
 import { PRE_TOKENIZER_SPLITS } from '../../src/gguf/tokenizer-byte-level.js';
 import { tokenizerFilesFromGguf, type GgufTokenizerFiles } from '../../src/gguf/tokenizer-from-gguf.js';
 import { readGguf, type GgufValue as GgufMetadataValue } from '../../src/gguf/reader.js';
@@ -77,9 +78,7 @@ const fixtures: Fixture[] = readdirSync(FIXTURES)
   .map((f) => readJson(f) as Fixture);
 const present = (f: Fixture) => existsSync(join(GGUF_DIR, f.file));
 const missingFiles = [...new Set(fixtures.filter((f) => !present(f)).map((f) => f.file))];
-if (missingFiles.length > 0) {
-  console.warn(`gguf-tokenizer: skipping cases of ${missingFiles.join(', ')} (not in ${GGUF_DIR}; run bash scripts/gguf/fetch-models.sh)`);
-}
+skipWithout(missingFiles.length === 0, `GGUF tokenizer cases of ${missingFiles.join(', ')}`, NEED.ggufModels);
 
 /** Each file's metadata is read once and shared; edits copy what they change. */
 const metadataCache = new Map<string, Promise<Record<string, GgufMetadataValue>>>();
@@ -312,10 +311,9 @@ const python = (() => {
   const probe = spawnSync('python3', ['-c', 'import transformers, tokenizers'], { encoding: 'utf8' });
   return probe.status === 0 ? 'python3' : undefined;
 })();
-if (python === undefined) console.warn('gguf-tokenizer: python3 with transformers not found, skipping the Python load check');
 const presentFixtures = fixtures.filter(present);
 
-describe.skipIf(python === undefined || presentFixtures.length === 0)('Python loads the generated files', () => {
+describe.skipIf(skipWithout(python !== undefined, 'Python loads the generated tokenizer files', NEED.pythonReference) || presentFixtures.length === 0)('Python loads the generated files', () => {
   it('gives the reference ids through tokenizers, PreTrainedTokenizerFast and AutoTokenizer', async () => {
     const all = await Promise.all(presentFixtures.map(build));
     const request = { cases: all.map((b) => ({ dir: b.dir, texts: b.fixture.texts.map((t) => t.text) })) };
