@@ -51,7 +51,7 @@ export type QuantRecord = Record<string, StTensorData>;
 export interface NativeQuant {
   quantize(
     input: StTensorData,
-    options: { type: QuantType; blocksize?: number; doubleQuant?: boolean; device?: NativeDevice },
+    options: { type: QuantType; blocksize: number; doubleQuant: boolean; device?: NativeDevice },
   ): QuantRecord;
   dequantize(serialized: QuantRecord, options: { dtype: NativeDtype; device?: NativeDevice; reference?: boolean }): StTensorData;
   gemv(x: StTensorData, serialized: QuantRecord, options?: { device?: NativeDevice }): StTensorData;
@@ -169,7 +169,8 @@ export interface NativeLoadOptions {
   /** Quantize 16-bit linear weights on load. */
   quant: 'none' | 'nf4' | 'fp4';
   doubleQuant: boolean;
-  blocksize?: number;
+  /** Elements per absmax block when quantizing on load (64..4096, a power of two). */
+  blocksize: number;
   /** Turn pre-quantized (bitsandbytes) weights into 16-bit ones. */
   dequantizeStored: boolean;
 }
@@ -195,7 +196,7 @@ export interface NativeBinding {
     srcDir: string,
     outFile: string,
     names: string[],
-    options: { type: 'nf4' | 'fp4'; blocksize?: number; doubleQuant: boolean; device: NativeDevice },
+    options: { type: 'nf4' | 'fp4'; blocksize: number; doubleQuant: boolean; device: NativeDevice },
   ): Promise<{ quantized: number; copied: number; bytesOut: number }>;
 }
 

@@ -3,11 +3,14 @@
 // thread pool (it is not tied to a loaded model). Bad arguments reject the promise.
 #include <napi.h>
 
+#include <optional>
 #include <set>
 #include <string>
 
 #include "addon/errors.h"
+#include "addon/js_options.h"
 #include "addon/registry.h"
+#include "addon/tensor_js.h"
 #include "addon/worker.h"
 #include "core/checkpoint_quantize.h"
 #include "core/errors.h"
@@ -29,9 +32,12 @@ Napi::Value QuantizeCheckpoint(const Napi::CallbackInfo& info) {
         const std::string typeName = o.Get("type").ToString().Utf8Value();
         if (typeName != "nf4" && typeName != "fp4") throw Error("INVALID_ARGUMENT", "type: expected 'nf4' or 'fp4', got '" + typeName + "'");
         const quant::Type type = typeName == "nf4" ? quant::Type::NF4 : quant::Type::FP4;
-        const int64_t blocksize = o.Has("blocksize") ? o.Get("blocksize").ToNumber().Int64Value() : 64;
-        const bool doubleQuant = o.Has("doubleQuant") ? o.Get("doubleQuant").ToBoolean().Value() : true;
-        const std::string deviceName = o.Has("device") ? o.Get("device").ToString().Utf8Value() : "cpu";
+        // Required, like every quantization setting (bitsandbytes' defaults: src/config/defaults.ts).
+        const int64_t blocksize = intOption(o, "blocksize", std::nullopt, 64);
+        const bool doubleQuant = boolOption(o, "doubleQuant", std::nullopt);
+        const std::optional<std::string> deviceOption = stringOption(o, "device");
+        if (!deviceOption) invalidArgument("device: expected 'cpu' or 'cuda' but received " + describeJs(o.Get("device")));
+        const std::string deviceName = *deviceOption;
         at::Device device(at::kCPU);
         if (deviceName == "cuda") {
 #ifdef NQ_WITH_CUDA

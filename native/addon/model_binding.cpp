@@ -598,17 +598,19 @@ at::ScalarType parseDtype(const std::string& name) {
   throw Error("INVALID_ARGUMENT", "dtype: expected 'float32', 'bfloat16' or 'float16', got '" + name + "'");
 }
 
-// {quant: 'none'|'nf4'|'fp4', doubleQuant: boolean, blocksize?: number, dequantizeStored: boolean}
+// {quant: 'none'|'nf4'|'fp4', doubleQuant: boolean, blocksize: number, dequantizeStored: boolean},
+// every field required (the defaults are the recipe's: src/config/defaults.ts).
 LoadOptions parseLoadOptions(const Napi::Object& o) {
   LoadOptions load;
-  const std::string quant = stringOption(o, "quant").value_or("none");
-  if (quant == "none") load.quant = LoadOptions::Quant::None;
-  else if (quant == "nf4") load.quant = LoadOptions::Quant::NF4;
-  else if (quant == "fp4") load.quant = LoadOptions::Quant::FP4;
-  else throw Error("INVALID_ARGUMENT", "quant: expected 'none', 'nf4' or 'fp4', got '" + quant + "'");
-  if (o.Has("doubleQuant")) load.doubleQuant = o.Get("doubleQuant").ToBoolean().Value();
-  if (o.Has("dequantizeStored")) load.dequantizeStored = o.Get("dequantizeStored").ToBoolean().Value();
-  load.blocksize = intOption(o, "blocksize", 64, 64);
+  const std::optional<std::string> quant = stringOption(o, "quant");
+  if (!quant) invalidArgument("quant: expected 'none', 'nf4' or 'fp4' but received " + describeJs(o.Get("quant")));
+  if (*quant == "none") load.quant = LoadOptions::Quant::None;
+  else if (*quant == "nf4") load.quant = LoadOptions::Quant::NF4;
+  else if (*quant == "fp4") load.quant = LoadOptions::Quant::FP4;
+  else throw Error("INVALID_ARGUMENT", "quant: expected 'none', 'nf4' or 'fp4', got '" + *quant + "'");
+  load.doubleQuant = boolOption(o, "doubleQuant", std::nullopt);
+  load.blocksize = intOption(o, "blocksize", std::nullopt, 64);
+  load.dequantizeStored = boolOption(o, "dequantizeStored", std::nullopt);
   return load;
 }
 

@@ -8,6 +8,7 @@
 #include <ATen/ATen.h>
 #include <ATen/core/grad_mode.h>
 
+#include <cmath>
 #include <map>
 #include <string>
 #include <utility>
@@ -97,7 +98,8 @@ Napi::Object serializedToJs(Napi::Env env, const std::string& weightName, const 
   return out;
 }
 
-// quantize(input, {type, blocksize, doubleQuant, device?}) -> serialized record under "weight".
+// quantize(input, {type, blocksize, doubleQuant, device?}) -> serialized record under "weight";
+// type, blocksize and doubleQuant are required.
 Napi::Value Quantize(const Napi::CallbackInfo& info) {
   return guarded(info, [&]() -> Napi::Value {
     if (info.Length() < 1) invalidArgument("quantize: expected an input tensor");
@@ -108,20 +110,16 @@ Napi::Value Quantize(const Napi::CallbackInfo& info) {
     if (typeName != "nf4" && typeName != "fp4") {
       invalidArgument("quantize: expected type to be \"nf4\" or \"fp4\" but received " + describeJs(type));
     }
+    // Both required: bitsandbytes' defaults are the recipe's (src/config/defaults.ts).
     Napi::Value blocksize = options.Get("blocksize");
-    int64_t bs = 64;
-    if (!blocksize.IsUndefined()) {
-      const double d = blocksize.IsNumber() ? blocksize.As<Napi::Number>().DoubleValue() : -1.0;
-      if (!blocksize.IsNumber() || d != static_cast<double>(static_cast<int64_t>(d))) {
-        invalidArgument("quantize: expected blocksize to be an integer but received " + describeJs(blocksize));
-      }
-      bs = static_cast<int64_t>(d);
+    const double d = blocksize.IsNumber() ? blocksize.As<Napi::Number>().DoubleValue() : -1.0;
+    if (!blocksize.IsNumber() || !std::isfinite(d) || std::fabs(d) > 1e15 || d != static_cast<double>(static_cast<int64_t>(d))) {
+      invalidArgument("quantize: expected blocksize to be an integer but received " + describeJs(blocksize));
     }
+    const int64_t bs = static_cast<int64_t>(d);
     Napi::Value dq = options.Get("doubleQuant");
-    if (!dq.IsUndefined() && !dq.IsBoolean()) {
-      invalidArgument("quantize: expected doubleQuant to be a boolean but received " + describeJs(dq));
-    }
-    const bool doubleQuant = dq.IsUndefined() ? true : dq.As<Napi::Boolean>().Value();
+    if (!dq.IsBoolean()) invalidArgument("quantize: expected doubleQuant to be a boolean but received " + describeJs(dq));
+    const bool doubleQuant = dq.As<Napi::Boolean>().Value();
     const at::Device device = deviceOption(options, "quantize");
     quant::Weight4 w = quant::quantize(input.to(device), typeName == "nf4" ? quant::Type::NF4 : quant::Type::FP4,
                                        bs, doubleQuant);

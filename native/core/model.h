@@ -36,13 +36,14 @@ struct KvCache {
   int64_t capacity = 0;
 };
 
-// How the base weights are held: as stored, or quantized on load.
+// How the base weights are held: as stored, or quantized on load. Every field is the caller's
+// (the binding requires each; bitsandbytes' defaults live in src/config/defaults.ts).
 struct LoadOptions {
   // For 16-bit checkpoints: quantize the decoder's linear layers on load (None keeps them).
   // Pre-quantized (bitsandbytes) weights load as stored, unless dequantizeStored is set.
   enum class Quant { None, NF4, FP4 } quant = Quant::None;
-  bool doubleQuant = true;
-  int64_t blocksize = 64;
+  bool doubleQuant = false;
+  int64_t blocksize = 0;  // unset: quantizing on load rejects it (QUANT_INVALID)
   bool dequantizeStored = false;  // quant 'none' asked explicitly: 4-bit files become 16-bit
 };
 
@@ -82,7 +83,7 @@ class Model {
   // Loads and shape-checks every weight. Throws WEIGHT_MISSING / WEIGHT_SHAPE naming the
   // tensor, the expected and found shapes and the checkpoint dir.
   Model(const ArchSpec& arch, const std::string& dir, at::Device device, at::ScalarType dtype,
-        const LoadOptions& load = {});
+        const LoadOptions& load);
 
   const ArchSpec& arch() const { return arch_; }
   at::Device device() const { return device_; }

@@ -59,8 +59,9 @@ at::Tensor dynamicCode();  // float32 (256), signed dynamic map for the nested a
 
 // Quantizes w (any float dtype, any device: the work runs on w's device with ATen ops, which
 // give the same bytes on CPU and CUDA). Throws QUANT_INVALID for a blocksize outside
-// 64..4096 or not a power of two.
-Weight4 quantize(const at::Tensor& w, Type type, int64_t blocksize = 64, bool doubleQuant = true);
+// 64..4096 or not a power of two. Every argument is the caller's (bitsandbytes' defaults,
+// blocksize 64 with double quantization, live in src/config/defaults.ts).
+Weight4 quantize(const at::Tensor& w, Type type, int64_t blocksize, bool doubleQuant);
 
 // float32 per-block absmax (undoes double quantization): code8[q] * nested_absmax + offset.
 at::Tensor absmaxFloat(const Weight4& w);

@@ -91,6 +91,7 @@ export async function quantizeCheckpoint(modelDir: string, outDir: string, optio
     type: opts.quant,
     doubleQuant: opts.doubleQuant,
     device: opts.device,
+    blocksize: QUANTIZE_DEFAULTS.blocksize,
   });
   const computeDtype = typeof config.dtype === 'string' ? config.dtype : typeof config.torch_dtype === 'string' ? config.torch_dtype : 'bfloat16';
   const outConfig = { ...config, quantization_config: bnbQuantizationConfig(opts.quant, opts.doubleQuant, computeDtype) };

@@ -84,10 +84,15 @@ export const DEMO_DEFAULTS = {
   seed: DATA_DEFAULTS.seed,
 } as const;
 
-/** `sft quantize` / quantizeCheckpoint: bitsandbytes' own defaults for load_in_4bit. */
+/**
+ * 4-bit storage, bitsandbytes' own defaults for load_in_4bit: `sft quantize` /
+ * quantizeCheckpoint, and loadModel's quantization on load (doubleQuant, blocksize).
+ */
 export const QUANTIZE_DEFAULTS = {
   quant: 'nf4',
   doubleQuant: true,
+  /** Elements per absmax block (bitsandbytes fixes 64 for 4-bit; not a user option). */
+  blocksize: 64,
   device: 'cpu',
 } as const;
 

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import type { ArchConfig } from '../config/arch.js';
 import { loadArchConfig, readJsonFile } from '../config/hf-config.js';
 import { loadGenerationDefaults } from '../config/generation.js';
-import { GENERATE_DEFAULTS, LORA_DEFAULTS } from '../config/defaults.js';
+import { GENERATE_DEFAULTS, LORA_DEFAULTS, QUANTIZE_DEFAULTS } from '../config/defaults.js';
 import { ErrorCode, SftError } from '../errors.js';
 import { native, type NativeModelHandle } from '../native.js';
 import { packRows, tokenMatrix, unpackRows } from '../data/pack.js';
@@ -202,7 +202,8 @@ export class Model {
       device,
       dtype,
       quant,
-      doubleQuant: opts.doubleQuant ?? true,
+      doubleQuant: opts.doubleQuant ?? QUANTIZE_DEFAULTS.doubleQuant,
+      blocksize: QUANTIZE_DEFAULTS.blocksize,
       dequantizeStored: opts.quant === 'none',
     });
     const pad = gen.padTokenId ?? gen.eosTokenIds[0] ?? 0;

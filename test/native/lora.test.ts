@@ -149,6 +149,7 @@ async function loadHandle(dir: string): Promise<NativeModelHandle> {
     dtype: 'float32',
     quant: 'none',
     doubleQuant: true,
+    blocksize: 64,
     dequantizeStored: false,
   });
 }
@@ -421,7 +422,7 @@ describe('LoRA argument and tensor errors', () => {
     const { maxNewTokens: _m, ...noMax } = gen;
     await expect(call(() => model.generate({ ids: Int32Array.of(1, 2), seqLens: Int32Array.of(2) }, noMax as never))).rejects.toThrow(/^maxNewTokens/);
     const arch = await loadArchConfig(join(MODEL_FIXTURES, 'llama'));
-    const load = { device: 'cpu', dtype: 'float32', quant: 'none', doubleQuant: true, dequantizeStored: false } as const;
+    const load = { device: 'cpu', dtype: 'float32', quant: 'none', doubleQuant: true, blocksize: 64, dequantizeStored: false } as const;
     await expect(call(() => native().loadModel(42 as never, arch, load))).rejects.toThrow(/^loadModel dir: expected a string but received 42/);
     await expect(call(() => native().loadModel(MODEL_FIXTURES, arch, { ...load, device: 'tpu' as never }))).rejects.toThrow(/^device: expected 'cpu' or 'cuda'/);
     await expect(call(() => model.saveAdapter(7 as never))).rejects.toThrow(/^saveAdapter file: expected a string/);

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { loadModel, type Model } from '../../src/api/model.js';
 import { SftError } from '../../src/errors.js';
 import { native } from '../../src/native.js';
+import { loadArchConfig } from '../../src/config/hf-config.js';
 import { MODEL_FIXTURES } from '../helpers/fixtures.js';
 
 const source = join(MODEL_FIXTURES, 'llama');
@@ -170,5 +171,36 @@ describe('dispose', () => {
       expect((await model.generate([[1, 2, 3]], { maxNewTokens: 2, eosTokenIds: [] }))[0]).toHaveLength(2);
     }
     await expect(outside.logits([[1]])).rejects.toMatchObject({ code: 'DISPOSED' });
+  });
+});
+
+describe('the binding takes every quantization setting as an argument (their defaults are src/config/defaults.ts)', () => {
+  const load = { device: 'cpu', dtype: 'float32', quant: 'nf4', doubleQuant: true, blocksize: 64, dequantizeStored: false } as const;
+
+  it.each(['quant', 'doubleQuant', 'blocksize', 'dequantizeStored'] as const)('loadModel without %s rejects naming it', async (field) => {
+    const arch = await loadArchConfig(source);
+    const { [field]: _left, ...rest } = load;
+    await expect(native().loadModel(source, arch, rest as never)).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      message: expect.stringMatching(new RegExp(`^${field}: expected .* but received undefined`)),
+    });
+  });
+
+  it('the blocksize given reaches the quantizer', async () => {
+    const arch = await loadArchConfig(source);
+    await expect(native().loadModel(source, arch, { ...load, blocksize: 96 })).rejects.toMatchObject({ code: 'QUANT_INVALID', message: expect.stringContaining('96') });
+    const handle = await native().loadModel(source, arch, { ...load, blocksize: 128 });
+    expect(handle.info().quantizedLinears).toBeGreaterThan(0);
+    await handle.dispose();
+  });
+
+  it.each(['blocksize', 'doubleQuant', 'device'] as const)('quantizeCheckpoint without %s rejects naming it', async (field) => {
+    const options = { type: 'nf4', blocksize: 64, doubleQuant: true, device: 'cpu' } as const;
+    const { [field]: _left, ...rest } = options;
+    const names = ['model.layers.0.self_attn.q_proj.weight'];
+    await expect(native().quantizeCheckpoint(source, join(work, `q-${field}.safetensors`), names, rest as never)).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      message: expect.stringMatching(new RegExp(`^${field}: expected .* but received undefined`)),
+    });
   });
 });

@@ -247,7 +247,7 @@ describe('bad inputs fail with QUANT_INVALID naming what is wrong', () => {
 
   it('rejects blocksizes that are not a power of two in 64..4096', () => {
     for (const blocksize of [48, 8192, 32, 96]) {
-      expectSftError(() => quant().quantize(w, { type: 'nf4', blocksize }), 'QUANT_INVALID', 'blocksize', String(blocksize));
+      expectSftError(() => quant().quantize(w, { type: 'nf4', blocksize, doubleQuant: true }), 'QUANT_INVALID', 'blocksize', String(blocksize));
     }
   });
 
@@ -306,7 +306,10 @@ describe('bad inputs fail with QUANT_INVALID naming what is wrong', () => {
 
   it('rejects non-float inputs and bad options', () => {
     const ints = { dtype: 'I32' as const, shape: [2, 64], data: Buffer.alloc(512) };
-    expectSftError(() => quant().quantize(ints, { type: 'nf4' }), 'QUANT_INVALID', 'dtype');
+    expectSftError(() => quant().quantize(ints, { type: 'nf4', blocksize: 64, doubleQuant: true }), 'QUANT_INVALID', 'dtype');
+    // bitsandbytes' defaults are the recipe's (src/config/defaults.ts): the binding requires each.
+    expectSftError(() => quant().quantize(w, { type: 'nf4', doubleQuant: true } as never), 'INVALID_ARGUMENT', 'blocksize', 'undefined');
+    expectSftError(() => quant().quantize(w, { type: 'nf4', blocksize: 64 } as never), 'INVALID_ARGUMENT', 'doubleQuant', 'undefined');
     expectSftError(() => quant().quantize(w, { type: 'nf5' as 'nf4' }), 'INVALID_ARGUMENT', 'type', 'nf5');
     expectSftError(() => quant().dequantize(good(), { dtype: 'int8' as 'float32' }), 'INVALID_ARGUMENT', 'dtype');
   });
