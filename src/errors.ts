@@ -31,6 +31,10 @@ export const ErrorCode = {
   AdapterMismatch: 'ADAPTER_MISMATCH',
   /** The disk filled up during a save; the previous file is intact. */
   DiskFull: 'DISK_FULL',
+  /** A training step's loss was NaN / Inf (onNonfinite 'stop'); the update was not applied. */
+  NonFiniteLoss: 'NONFINITE_LOSS',
+  /** A training step's gradient norm was NaN / Inf (onNonfinite 'stop'); the update was not applied. */
+  NonFiniteGradNorm: 'NONFINITE_GRAD_NORM',
   /** An error that is not an SftError reached the CLI: a bug in sft (with --json, reported under this code). */
   Internal: 'INTERNAL_ERROR',
 } as const;

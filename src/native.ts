@@ -116,7 +116,11 @@ export interface NativeModelHandle {
   /** Accumulated gradients (F32; zeros where none accumulated). */
   gradients(): Promise<Record<string, StTensorData>>;
   zeroGrad(): Promise<void>;
-  /** Clips to maxGradNorm (<= 0: no clipping), one AdamW step, zeroes the gradients; gradNorm is the norm before clipping. */
+  /**
+   * Clips to maxGradNorm (<= 0: no clipping), one AdamW step, zeroes the gradients; gradNorm is
+   * the norm before clipping. skipNonFinite: a NaN / Inf norm zeroes the gradients and changes
+   * nothing else (applied: false); false applies the update whatever the norm.
+   */
   optimizerStep(options: {
     lr: number;
     beta1: number;
@@ -124,7 +128,8 @@ export interface NativeModelHandle {
     eps: number;
     weightDecay: number;
     maxGradNorm: number;
-  }): Promise<{ gradNorm: number }>;
+    skipNonFinite: boolean;
+  }): Promise<{ gradNorm: number; applied: boolean }>;
   /** Writes the adapter tensors to `file` in peft's adapter_model.safetensors layout (on the model's thread). */
   saveAdapter(file: string): Promise<void>;
   /** Replaces every adapter tensor with those of a peft adapter_model.safetensors. */

@@ -38,7 +38,9 @@ void saveAdapterFile(const Model& model, const std::string& file) {
 
 void loadAdapterFile(Model& model, const std::string& file) {
   requireLora(model);
-  model.setLoraTensors(readAll(file));
+  NamedTensors tensors = readAll(file);
+  for (const auto& [name, t] : tensors) st::requireFinite(t, name, file);  // WEIGHT_NONFINITE naming it
+  model.setLoraTensors(tensors);
 }
 
 int64_t saveOptimizerFile(const Model& model, const std::string& file) {

@@ -24,7 +24,7 @@ NamedTensors cpuCopies(const NamedTensors& tensors);
 // the bytes peft's save_pretrained layout expects and earlier versions of ours wrote.
 void saveAdapterFile(const Model& model, const std::string& file);
 // Replaces every adapter tensor with the file's (any float dtype); LORA_INVALID names a missing,
-// unexpected or misshapen tensor and changes nothing.
+// unexpected or misshapen tensor and changes nothing; WEIGHT_NONFINITE names one holding NaN / Inf.
 void loadAdapterFile(Model& model, const std::string& file);
 
 // AdamW moments (+ the dropout generator when dropout > 0), metadata {"step": "<optimizer steps>"}.

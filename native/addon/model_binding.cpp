@@ -435,12 +435,12 @@ class ModelHandle : public Napi::ObjectWrap<ModelHandle> {
         undefinedToJs);
   }
 
-  // optimizerStep({lr, beta1, beta2, eps, weightDecay, maxGradNorm}) -> {gradNorm}
+  // optimizerStep({lr, beta1, beta2, eps, weightDecay, maxGradNorm, skipNonFinite}) -> {gradNorm, applied}
   Napi::Value OptimizerStep(const Napi::CallbackInfo& info) {
     std::shared_ptr<ModelState> state = state_;
-    return onWorker<double>(
+    return onWorker<OptimizerStepResult>(
         info,
-        [&]() -> std::function<double()> {
+        [&]() -> std::function<OptimizerStepResult()> {
           Napi::Object o = objectArg(info, 0, "optimizerStep");
           OptimizerStepOptions options;
           options.adamw.lr = numberOption(o, "lr", std::nullopt);
@@ -449,11 +449,13 @@ class ModelHandle : public Napi::ObjectWrap<ModelHandle> {
           options.adamw.eps = numberOption(o, "eps", std::nullopt);
           options.adamw.weightDecay = numberOption(o, "weightDecay", std::nullopt);
           options.maxGradNorm = numberOption(o, "maxGradNorm", std::nullopt);
+          options.skipNonFinite = boolOption(o, "skipNonFinite", std::nullopt);
           return [state, options]() { return state->model->optimizerStep(options); };
         },
-        [](Napi::Env env, double& norm) -> Napi::Value {
+        [](Napi::Env env, OptimizerStepResult& r) -> Napi::Value {
           Napi::Object out = Napi::Object::New(env);
-          out.Set("gradNorm", Napi::Number::New(env, norm));
+          out.Set("gradNorm", Napi::Number::New(env, r.gradNorm));
+          out.Set("applied", Napi::Boolean::New(env, r.applied));
           return out;
         });
   }

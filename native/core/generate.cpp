@@ -41,6 +41,20 @@ PaddedBatch leftPad(const std::vector<std::vector<int64_t>>& prompts, int64_t pa
   return out;
 }
 
+namespace {
+// NONFINITE_LOGITS naming the prompts whose logits held NaN / Inf (rows: (B) bool).
+void throwIfNonFinite(const at::Tensor& rows) {
+  at::Tensor bad = rows.nonzero().reshape({-1}).to(at::kCPU);
+  if (bad.numel() == 0) return;
+  std::string list;
+  for (int64_t i = 0; i < bad.numel() && i < 8; ++i) list += (i ? ", " : "") + std::to_string(bad[i].item<int64_t>());
+  if (bad.numel() > 8) list += ", ...";
+  throw Error("NONFINITE_LOGITS", "the model produced NaN or Inf logits for prompt" + std::string(bad.numel() == 1 ? " " : "s ") +
+                                      list + "; its weights or adapter hold non-finite or overflowing values (a diverged "
+                                      "training run, or a dtype too narrow for them)");
+}
+}  // namespace
+
 std::vector<std::vector<int64_t>> generateGreedy(const Model& model,
                                                  const std::vector<std::vector<int64_t>>& prompts,
                                                  const GreedyOptions& options) {
@@ -87,7 +101,10 @@ std::vector<std::vector<int64_t>> generateGreedy(const Model& model,
   const bool graphs = !(graphsEnv && std::string(graphsEnv) == "0");
   std::unique_ptr<DecodeGraph> graph =
       graphs && options.maxNewTokens > kGraphMinSteps ? makeDecodeGraph(model, cache) : nullptr;
+  // Rows that met a NaN / Inf logit while unfinished: kept on the device, read once at the end.
+  at::Tensor nonFinite = at::zeros({B}, unfinished.options());
   for (int64_t step = 0; step < options.maxNewTokens; ++step) {
+    nonFinite.logical_or_(at::isfinite(logits).all(-1).logical_not_().logical_and_(unfinished));
     if (step < options.minNewTokens && eos.numel() > 0) {
       logits.index_fill_(1, eos, -std::numeric_limits<float>::infinity());
     }
@@ -115,6 +132,7 @@ std::vector<std::vector<int64_t>> generateGreedy(const Model& model,
     logits = model.forward(next.unsqueeze(1), lastPos.unsqueeze(1), ones, &cache, /*lastOnly=*/true).select(1, 0);
   }
 
+  throwIfNonFinite(nonFinite);
   at::Tensor tokens = at::stack(steps, 1).to(at::kCPU);  // (B, steps)
   auto acc = tokens.accessor<int64_t, 2>();
   for (int64_t b = 0; b < B; ++b) {

@@ -18,7 +18,8 @@ struct GreedyOptions {
 };
 
 // Returns, per prompt, only the new tokens: up to and including the first EOS, or
-// maxNewTokens tokens when none came.
+// maxNewTokens tokens when none came. Throws NONFINITE_LOGITS naming the prompts when a step's
+// logits held NaN or Inf for an unfinished prompt (checked on the device, read once per call).
 std::vector<std::vector<int64_t>> generateGreedy(const Model& model,
                                                  const std::vector<std::vector<int64_t>>& prompts,
                                                  const GreedyOptions& options);

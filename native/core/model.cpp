@@ -48,7 +48,10 @@ class WeightLoader {
                                       shapeString(info.shape) + " but config.json implies " +
                                       shapeString(expected));
     }
-    return ckpt_.get(name).to(device_, dtype_, /*non_blocking=*/false, /*copy=*/true);
+    at::Tensor stored = ckpt_.get(name);
+    at::Tensor t = stored.to(device_, dtype_, /*non_blocking=*/false, /*copy=*/true);
+    st::requireFinite(t, name, ckpt_.fileOf(name), stored);
+    return t;
   }
 
   at::Tensor takeIf(bool wanted, const std::string& name, std::vector<int64_t> expected) {
@@ -654,7 +657,7 @@ std::vector<std::pair<std::string, at::Tensor>> Model::gradients() const {
   return out;
 }
 
-double Model::optimizerStep(const OptimizerStepOptions& o) {
+OptimizerStepResult Model::optimizerStep(const OptimizerStepOptions& o) {
   if (!hasLora()) throw Error("LORA_INVALID", "this model has no LoRA adapters to update; call addLora first");
   std::vector<at::Tensor> params, grads;
   bool any = false;
@@ -668,10 +671,15 @@ double Model::optimizerStep(const OptimizerStepOptions& o) {
   }
   for (const at::Tensor& p : params) grads.push_back(p.grad().defined() ? p.grad() : at::zeros_like(p));
   at::Tensor norm = totalGradNorm(grads);
+  const double gradNorm = norm.item<double>();
+  if (o.skipNonFinite && !std::isfinite(gradNorm)) {
+    zeroGrad();
+    return {gradNorm, false};
+  }
   if (o.maxGradNorm > 0) clipGradsWithNorm(grads, o.maxGradNorm, norm);
   optimizer_.step(params, grads, o.adamw);
   zeroGrad();
-  return norm.item<double>();
+  return {gradNorm, true};
 }
 
 at::Tensor Model::dropoutRngState() const {

@@ -76,12 +76,21 @@ struct TrainStepResult {
 struct OptimizerStepOptions {
   AdamWOptions adamw;
   double maxGradNorm = 0.0;  // <= 0: no clipping
+  // A NaN / Inf gradient norm leaves the adapters and the optimizer state as they were (the
+  // gradients are zeroed); false applies the update whatever the norm, as torch does.
+  bool skipNonFinite = false;
+};
+
+struct OptimizerStepResult {
+  double gradNorm = 0.0;  // total norm before clipping
+  bool applied = false;   // false: skipped for a non-finite norm (skipNonFinite)
 };
 
 class Model {
  public:
   // Loads and shape-checks every weight. Throws WEIGHT_MISSING / WEIGHT_SHAPE naming the
-  // tensor, the expected and found shapes and the checkpoint dir.
+  // tensor, the expected and found shapes and the checkpoint dir, WEIGHT_NONFINITE naming a
+  // tensor that holds NaN or Inf (each loaded tensor is checked once) and its file.
   Model(const ArchSpec& arch, const std::string& dir, at::Device device, at::ScalarType dtype,
         const LoadOptions& load);
 
@@ -144,9 +153,9 @@ class Model {
   // fp32 gradients in parameter order (zeros where none has accumulated).
   std::vector<std::pair<std::string, at::Tensor>> gradients() const;
   // Clips (when maxGradNorm > 0), takes one AdamW step, zeroes the grads; returns the total
-  // gradient norm before clipping. Throws NO_GRADIENTS when no trainStep has added gradients
-  // since the last step.
-  double optimizerStep(const OptimizerStepOptions& options);
+  // gradient norm before clipping, and whether the step was taken (see skipNonFinite). Throws
+  // NO_GRADIENTS when no trainStep has added gradients since the last step.
+  OptimizerStepResult optimizerStep(const OptimizerStepOptions& options);
   const AdamW& optimizer() const { return optimizer_; }
   // Tensors keyed "exp_avg.<name>" / "exp_avg_sq.<name>"; validated like setLoraTensors.
   // `tensors` may also hold "rng.dropout" (dropoutRngState()), restored with the moments.

@@ -641,8 +641,13 @@ Weight4 parseSerialized(const std::function<bool(const std::string&)>& has,
 }  // namespace
 
 Weight4 readSerialized(const st::Checkpoint& ckpt, const std::string& weightName) {
-  return parseSerialized([&](const std::string& n) { return ckpt.has(n); },
-                         [&](const std::string& n) { return ckpt.get(n); }, weightName, ckpt.dir());
+  Weight4 w = parseSerialized([&](const std::string& n) { return ckpt.has(n); },
+                              [&](const std::string& n) { return ckpt.get(n); }, weightName, ckpt.dir());
+  // The packed codes cannot be NaN; the scales can. absmaxFloat folds in the nested absmax.
+  st::requireFinite(w.code, weightName + ".quant_map", ckpt.fileOf(weightName + ".quant_map"));
+  st::requireFinite(absmaxFloat(w), weightName + (w.nested ? ".absmax (with its .nested_absmax)" : ".absmax"),
+                    ckpt.fileOf(weightName + ".absmax"));
+  return w;
 }
 
 Weight4 fromSerialized(const std::map<std::string, at::Tensor>& tensors, const std::string& weightName,

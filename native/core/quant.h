@@ -88,7 +88,8 @@ at::Tensor gemv(const at::Tensor& x, const Weight4& w);
 // ".quant_state.bitsandbytes__nf4|fp4" (U8 bytes of a JSON object: quant_type, blocksize,
 // dtype, shape, nested_blocksize, nested_dtype, nested_offset).
 bool isSerialized(const st::Checkpoint& ckpt, const std::string& weightName);
-// Throws QUANT_INVALID naming the tensor when a companion is missing or inconsistent.
+// Throws QUANT_INVALID naming the tensor when a companion is missing or inconsistent, and
+// WEIGHT_NONFINITE (st::requireFinite) when its quant_map or absmax holds NaN or Inf.
 Weight4 readSerialized(const st::Checkpoint& ckpt, const std::string& weightName);
 // The same over tensors already in memory (full name -> tensor, e.g. handed over from JS);
 // `origin` starts every message.

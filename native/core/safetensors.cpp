@@ -12,6 +12,7 @@
 #include <atomic>
 #include <bit>
 #include <cerrno>
+#include <cmath>
 #include <cstring>
 #include <fstream>
 #include <limits>
@@ -457,6 +458,35 @@ at::Tensor Checkpoint::get(const std::string& name) const {
   auto it = where_.find(name);
   if (it == where_.end()) fail("ST_MISSING", "checkpoint " + dir_ + " has no tensor named " + json::quote(name));
   return files_[it->second]->tensor(name);
+}
+
+const std::string& Checkpoint::fileOf(const std::string& name) const {
+  auto it = where_.find(name);
+  if (it == where_.end()) fail("ST_MISSING", "checkpoint " + dir_ + " has no tensor named " + json::quote(name));
+  return files_[it->second]->path();
+}
+
+namespace {
+// A sum in double is finite exactly when every element is (no float16/32 tensor overflows it).
+bool allFinite(const at::Tensor& t) {
+  if (!t.defined() || !at::isFloatingType(t.scalar_type()) || t.numel() == 0) return true;
+  return std::isfinite(at::sum(t, at::kDouble).item<double>());
+}
+}  // namespace
+
+void requireFinite(const at::Tensor& t, const std::string& name, const std::string& file, const at::Tensor& stored) {
+  if (allFinite(t)) return;
+  at::Tensor bad = at::isfinite(t).logical_not_().reshape({-1});
+  const int64_t count = bad.sum().item<int64_t>();
+  const int64_t first = bad.to(at::kByte).argmax().item<int64_t>();
+  const std::string where = "tensor " + json::quote(name) + " in " + file + " holds " + std::to_string(count) +
+                            " non-finite value" + (count == 1 ? "" : "s") + " (NaN or Inf; the first at flat index " +
+                            std::to_string(first) + ")";
+  if (stored.defined() && allFinite(stored)) {
+    fail("WEIGHT_NONFINITE", where + " after conversion to " + c10::toString(t.scalar_type()) +
+                                 ": the stored values exceed its range; load in a wider dtype (bfloat16 or float32)");
+  }
+  fail("WEIGHT_NONFINITE", where + "; the file is corrupt or was saved after training diverged");
 }
 
 // ---- write ------------------------------------------------------------------------------

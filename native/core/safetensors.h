@@ -15,6 +15,7 @@
 //   ST_HOLE          bytes of the data section not covered by any tensor
 //   ST_INDEX         model.safetensors.index.json unreadable or naming missing shards
 //   ST_MISSING       a tensor asked for is not in the file / checkpoint
+//   WEIGHT_NONFINITE a floating-point tensor read from a file holds NaN or Inf (requireFinite)
 #pragma once
 #include <cstdint>
 #include <map>
@@ -80,12 +81,20 @@ class Checkpoint {
   bool has(const std::string& name) const;
   const TensorInfo& info(const std::string& name) const;  // throws ST_MISSING naming the dir
   at::Tensor get(const std::string& name) const;          // throws ST_MISSING naming the dir
+  const std::string& fileOf(const std::string& name) const;  // path of the file holding it
 
  private:
   std::string dir_;
   std::vector<std::shared_ptr<File>> files_;
   std::map<std::string, size_t> where_;  // tensor name -> index into files_
 };
+
+// The once-per-tensor NaN / Inf check of what a load read (one reduction, on the tensor's
+// device): throws WEIGHT_NONFINITE naming `name`, `file`, how many values are not finite and
+// the first one's flat index. Non-float tensors pass. `stored`, when given, is the tensor as
+// stored before a dtype conversion: when it is finite, the message blames the conversion.
+void requireFinite(const at::Tensor& t, const std::string& name, const std::string& file,
+                   const at::Tensor& stored = at::Tensor());
 
 // Writes tensors (any device; copied to CPU contiguous) in the safetensors format: header
 // with 8-byte-aligned length, tensors in the given order, optional __metadata__.

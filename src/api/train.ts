@@ -250,6 +250,7 @@ export async function trainRank(
       eps: o.eps,
       maxGradNorm: o.maxGradNorm,
       gradientCheckpointing: o.gradientCheckpointing,
+      onNonfinite: o.onNonfinite,
     }, rank ? { rank: rank.rank, worldSize: rank.worldSize } : undefined);
     if (lead) await mkdir(out, { recursive: true });
     const logFile = join(out, 'log.jsonl');

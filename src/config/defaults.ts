@@ -46,6 +46,8 @@ export const OPTIMIZER_DEFAULTS = {
   eps: 1e-8,
   maxGradNorm: 1,
   gradientCheckpointing: true,
+  /** A NaN / Inf loss or gradient norm stops the run (the alternative, 'skip', drops that step's update). */
+  onNonfinite: 'stop',
 } as const;
 
 /** The training loop (train(), runTraining). */

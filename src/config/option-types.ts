@@ -70,6 +70,13 @@ export interface OptimizerOptions {
   maxGradNorm?: number;
   /** Recompute each decoder layer in backward instead of keeping its activations (less memory). @default true */
   gradientCheckpointing?: boolean;
+  /**
+   * A NaN / Inf loss or gradient norm: 'stop' fails with NONFINITE_LOSS / NONFINITE_GRAD_NORM
+   * naming the step, the lr and the last finite loss; 'skip' drops that step's update (the
+   * adapter and optimizer state stay as they were) and counts it in the log (skippedSteps).
+   * Either way the non-finite update is never applied. @default 'stop'
+   */
+  onNonfinite?: 'stop' | 'skip';
 }
 
 /** createTrainer(model, options). */

@@ -40,6 +40,7 @@ export const optimizerFields = {
   eps: z.number().positive().default(O.eps),
   maxGradNorm: z.number().min(0).default(O.maxGradNorm),
   gradientCheckpointing: z.boolean().default(O.gradientCheckpointing),
+  onNonfinite: z.enum(['stop', 'skip']).default(O.onNonfinite),
 };
 
 export const trainOptionsSchema = z

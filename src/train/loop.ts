@@ -53,14 +53,15 @@ export function progressBar(done: number, total: number, width = 24): string {
 
 /** One status line: bar, step, loss, lr, grad norm, throughput (processed tokens), memory. */
 export function progressLine(
-  log: Pick<StepLog, 'loss' | 'lr' | 'gradNorm' | 'tokensPerSecond' | 'peakMemoryGiB'> & { inputTokensPerSecond?: number | undefined },
+  log: Pick<StepLog, 'loss' | 'lr' | 'gradNorm' | 'tokensPerSecond' | 'peakMemoryGiB' | 'skippedSteps'> & { inputTokensPerSecond?: number | undefined },
   done: number,
   total: number,
   tty: boolean,
 ): string {
   const bar = progressBar(done, total);
   const mem = log.peakMemoryGiB === undefined ? '' : ` mem ${log.peakMemoryGiB.toFixed(1)} GiB`;
-  const text = `${bar} step ${done}/${total} loss ${log.loss.toFixed(4)} lr ${log.lr.toExponential(2)} grad ${log.gradNorm.toFixed(3)} ${Math.round(log.inputTokensPerSecond ?? log.tokensPerSecond)} tok/s${mem}`;
+  const skipped = log.skippedSteps ? ` (${log.skippedSteps} skipped: NaN / Inf)` : '';
+  const text = `${bar} step ${done}/${total} loss ${log.loss.toFixed(4)} lr ${log.lr.toExponential(2)} grad ${log.gradNorm.toFixed(3)} ${Math.round(log.inputTokensPerSecond ?? log.tokensPerSecond)} tok/s${mem}${skipped}`;
   return tty ? `\r${text}${done === total ? '\n' : ''}` : `${text}\n`;
 }
 

@@ -49,6 +49,10 @@ export interface StepLog {
   inputTokensPerSecond: number;
   /** Peak CUDA memory during the step (GiB); absent on CPU. */
   peakMemoryGiB?: number;
+  /** This step's loss or gradient norm was NaN / Inf and its update was dropped (onNonfinite 'skip'). */
+  skipped?: true;
+  /** Steps dropped so far for a NaN / Inf loss or gradient norm; absent while none was. */
+  skippedSteps?: number;
 }
 
 /** This process's place in a data-parallel run (its model joined the process group). */
@@ -66,6 +70,9 @@ export class Trainer {
   readonly options: Resolved;
   readonly rank: TrainerRank;
   #step = 0;
+  /** Steps whose update was dropped for a NaN / Inf (onNonfinite 'skip'): the optimizer did not count them. */
+  #skipped = 0;
+  #lastFinite: { step: number; loss: number } | undefined;
 
   constructor(model: Model, options: TrainerOptions, rank: TrainerRank = { rank: 0, worldSize: 1 }) {
     if (!model.lora) {
@@ -111,14 +118,23 @@ export class Trainer {
     }
     if (worldSize > 1) [lossSum] = (await handle.allReduceGradients([lossSum])) as [number];
     const lr = learningRate(this.schedule, this.#step);
-    const { gradNorm } = await handle.optimizerStep({
-      lr,
-      beta1: this.options.beta1,
-      beta2: this.options.beta2,
-      eps: this.options.eps,
-      weightDecay: this.options.weightDecay,
-      maxGradNorm: this.options.maxGradNorm,
-    });
+    // A NaN / Inf loss or gradient norm never reaches the weights: native checks the norm
+    // before the update (skipNonFinite) and a bad loss skips the optimizer call.
+    const lossFinite = Number.isFinite(lossSum);
+    if (!lossFinite) await handle.zeroGrad();
+    const { gradNorm, applied } = lossFinite
+      ? await handle.optimizerStep({
+          lr,
+          beta1: this.options.beta1,
+          beta2: this.options.beta2,
+          eps: this.options.eps,
+          weightDecay: this.options.weightDecay,
+          maxGradNorm: this.options.maxGradNorm,
+          skipNonFinite: true,
+        })
+      : { gradNorm: Number.NaN, applied: false };
+    if (!applied) this.#nonFinite(lossFinite ? 'gradient norm' : 'loss', lossFinite ? gradNorm : lossSum / tokens, lr);
+    else this.#lastFinite = { step: this.#step + 1, loss: lossSum / tokens };
     this.#step++;
     const seconds = (performance.now() - started) / 1000;
     const inputTokens = packed.reduce((n, b) => n + b.ids.length, 0);
@@ -132,9 +148,26 @@ export class Trainer {
       seconds,
       tokensPerSecond: tokens / seconds,
       inputTokensPerSecond: inputTokens / seconds,
+      ...(applied ? {} : { skipped: true as const }),
+      ...(this.#skipped > 0 ? { skippedSteps: this.#skipped } : {}),
     };
     if (onCuda) log.peakMemoryGiB = native().cudaMemory().peakAllocated / 2 ** 30;
     return log;
+  }
+
+  /** onNonfinite: 'stop' throws (the step is not counted); 'skip' counts the step as skipped. */
+  #nonFinite(what: 'loss' | 'gradient norm', value: number, lr: number): void {
+    const step = this.#step + 1;
+    if (this.options.onNonfinite === 'skip') {
+      this.#skipped++;
+      return;
+    }
+    const last = this.#lastFinite ? `${this.#lastFinite.loss.toFixed(4)} at step ${this.#lastFinite.step}` : 'none since this trainer started';
+    throw new SftError(
+      `training step ${step}: the ${what} is ${value} (lr ${lr.toExponential(2)}; last finite loss ${last}); the update was not applied. ` +
+        'Lower --lr or check the data and resume from the last checkpoint, or pass --on-nonfinite skip to drop such steps',
+      what === 'loss' ? ErrorCode.NonFiniteLoss : ErrorCode.NonFiniteGradNorm,
+    );
   }
 
   /**
@@ -148,7 +181,7 @@ export class Trainer {
       await this.model.saveAdapter(temp);
       // Written by the model's thread, under a temporary name renamed into place.
       const { step: optimizerStep } = await nativeHandle(this.model).saveOptimizerState(join(temp, OPTIMIZER_FILE));
-      const state: TrainerState = { step: this.#step, optimizerStep, ...position, options: this.options };
+      const state: TrainerState = { step: this.#step, optimizerStep, ...(this.#skipped > 0 ? { skippedSteps: this.#skipped } : {}), ...position, options: this.options };
       await writeFile(join(temp, TRAINER_STATE_FILE), `${JSON.stringify(state, null, 2)}\n`);
     });
   }
@@ -162,7 +195,8 @@ export class Trainer {
    */
   async resume(dir: string, position?: Pick<CheckpointPosition, 'stepsPerEpoch'>): Promise<TrainerState> {
     const state = await readTrainerState(dir);
-    const differing = (Object.keys(this.options) as (keyof Resolved)[]).filter((k) => JSON.stringify(state.options[k]) !== JSON.stringify(this.options[k]));
+    // onNonfinite may change: a run stopped by a NaN resumes with 'skip'.
+    const differing = (Object.keys(this.options) as (keyof Resolved)[]).filter((k) => k !== 'onNonfinite' && JSON.stringify(state.options[k]) !== JSON.stringify(this.options[k]));
     if (differing.length > 0) {
       throw new SftError(
         `cannot resume from ${dir}: trainer options differ from the checkpoint's (${differing.map((k) => `${k}: ${JSON.stringify(state.options[k])} saved, ${JSON.stringify(this.options[k])} now`).join('; ')})`,
@@ -175,6 +209,7 @@ export class Trainer {
     await this.model.loadAdapterWeights(dir);
     await nativeHandle(this.model).loadOptimizerState(join(dir, OPTIMIZER_FILE), { step: state.optimizerStep });
     this.#step = state.step;
+    this.#skipped = state.skippedSteps ?? 0;
     return state;
   }
 }
@@ -189,8 +224,10 @@ export interface CheckpointPosition {
 export interface TrainerState extends Partial<CheckpointPosition> {
   /** Optimizer steps taken (the checkpoint is the state after this step). */
   step: number;
-  /** The native optimizer's own step count (it drives AdamW's bias correction). */
+  /** The native optimizer's own step count (it drives AdamW's bias correction): step - skippedSteps. */
   optimizerStep: number;
+  /** Steps whose update was dropped for a NaN / Inf loss or gradient norm (onNonfinite 'skip'). */
+  skippedSteps?: number;
   options: Resolved;
 }
 
@@ -199,6 +236,7 @@ const trainerStateSchema = z
   .looseObject({
     step: count,
     optimizerStep: count,
+    skippedSteps: count.optional(),
     epoch: count.optional(),
     stepsPerEpoch: z.number().int().positive().optional(),
     options: z.looseObject({ totalSteps: z.number().int().positive() }),
@@ -232,7 +270,10 @@ function checkStatePosition(dir: string, state: TrainerState, totalSteps: number
   if (state.step > totalSteps) throw invalid(`says step ${state.step}, beyond the run's ${totalSteps} steps`);
   const named = /^step-(\d+)$/.exec(basename(dir)); // the loop's folder names
   if (named && Number(named[1]) !== state.step) throw invalid(`says step ${state.step} in a folder named ${named[0]}`);
-  if (state.optimizerStep !== state.step) throw invalid(`says step ${state.step} but optimizerStep ${state.optimizerStep}`);
+  const skipped = state.skippedSteps ?? 0;
+  if (state.optimizerStep + skipped !== state.step) {
+    throw invalid(`says step ${state.step} but optimizerStep ${state.optimizerStep}${skipped ? ` and ${skipped} skipped steps` : ''}`);
+  }
   if (state.stepsPerEpoch !== undefined) {
     if (state.step > 0 && state.epoch !== Math.floor((state.step - 1) / state.stepsPerEpoch)) {
       throw invalid(`says step ${state.step} in epoch ${state.epoch}, but epochs of ${state.stepsPerEpoch} steps put that step in epoch ${Math.floor((state.step - 1) / state.stepsPerEpoch)}`);

@@ -192,6 +192,7 @@ describe.each(cases)('%s LoRA training matches transformers + peft (fp32, cpu)',
     eps: ref.adamw.eps,
     weightDecay: ref.adamw.weight_decay,
     maxGradNorm: ref.max_grad_norm,
+    skipNonFinite: false,
   };
   const loraOptions = {
     targets: ref.lora.targets,
@@ -398,7 +399,7 @@ describe('LoRA argument and tensor errors', () => {
   });
 
   it('optimizerStep without gradients and a batch without targets', async () => {
-    const opts = { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, maxGradNorm: 0 };
+    const opts = { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, maxGradNorm: 0, skipNonFinite: false };
     await expect(model.optimizerStep(opts)).rejects.toMatchObject({ code: 'NO_GRADIENTS' });
     const none = await model.trainStep(packed([[1, 2]], [[1, -100]]), { lossScale: 1, gradientCheckpointing: false });
     expect(none).toEqual({ lossSum: 0, tokens: 0 });
@@ -478,7 +479,7 @@ describe('4-bit (bitsandbytes NF4) base', () => {
       const batch = packBatch({ ids, attentionMask, labels });
       const tokens = (await model.trainStep(batch, { lossScale: 0, gradientCheckpointing: false })).tokens;
       await model.zeroGrad();
-      const opts = { lr: 2e-2, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.0, maxGradNorm: 1.0 };
+      const opts = { lr: 2e-2, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.0, maxGradNorm: 1.0, skipNonFinite: false };
       const losses: number[] = [];
       for (let step = 0; step < 6; step++) {
         const r = await model.trainStep(batch, { lossScale: 1 / tokens, gradientCheckpointing: step % 2 === 1 });

@@ -33,6 +33,7 @@ export function registerTrain(program: Command): void {
     .option('--epochs <n>', 'passes over the training rows', d(L.epochs))
     .option('--max-steps <n>', 'stop after N optimizer steps')
     .option('--no-gradient-checkpointing', 'keep activations instead of recomputing them (faster, more memory)')
+    .option('--on-nonfinite <mode>', 'a NaN / Inf loss or gradient norm: stop (an error naming the step) or skip (drop that update, count it in the log)', O.onNonfinite)
     .option('--log-every <n>', 'log every N steps', d(L.logEvery))
     .option('--save-every <n>', 'also checkpoint every N steps (always at epoch ends)')
     .option('--resume [checkpoint]', 'continue from the newest checkpoint in --out (or the one given)')
