@@ -8,12 +8,14 @@ import { rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { DEMO_DEFAULTS } from '../config/defaults.js';
+import { numberIn, OPTION_RANGES as R } from '../config/option-ranges.js';
 import type { SameShape } from '../config/same-shape.js';
 import type { EvalReport } from '../eval/report-types.js';
 import { ErrorCode, SftError } from '../errors.js';
 import { evaluate } from './evaluate.js';
 import { parseOptions } from '../config/parse-options.js';
 import type { RunControl } from './progress.js';
+import { checkOutputPath } from '../io/output-path.js';
 import { train, type TrainResult } from './train.js';
 
 /** runDemo(options) (`sft demo`). */
@@ -34,9 +36,9 @@ export const demoOptionsSchema = z
   .object({
     out: z.string().min(1).default(DEMO_DEFAULTS.out),
     device: z.enum(['cpu', 'cuda']).optional(),
-    epochs: z.number().int().positive().default(DEMO_DEFAULTS.epochs),
-    lr: z.number().positive().default(DEMO_DEFAULTS.lr),
-    seed: z.number().int().min(0).default(DEMO_DEFAULTS.seed),
+    epochs: numberIn(R.epochs).default(DEMO_DEFAULTS.epochs),
+    lr: numberIn(R.lr).default(DEMO_DEFAULTS.lr),
+    seed: numberIn(R.seed).default(DEMO_DEFAULTS.seed),
   })
   .strict();
 const demoSchemaMatches: SameShape<DemoOptions, z.input<typeof demoOptionsSchema>> = true;
@@ -80,6 +82,7 @@ async function clearEarlierDemo(out: string): Promise<void> {
 export async function runDemo(options: DemoOptions = {}, control: RunControl = {}): Promise<DemoResult> {
   const o = parseOptions(demoOptionsSchema, options, 'demo options');
   const out = resolve(o.out);
+  checkOutputPath(out, 'folder');
   await clearEarlierDemo(out);
   const device = o.device ? { device: o.device } : {};
   const trained = await train(

@@ -2,6 +2,7 @@
 // generate greedily, decode the new tokens.
 import { z } from 'zod';
 import { GENERATE_DEFAULTS } from '../config/defaults.js';
+import { numberIn, OPTION_RANGES } from '../config/option-ranges.js';
 import type { EngineOptions } from '../config/option-types.js';
 import type { SameShape } from '../config/same-shape.js';
 import { loadTokenizer } from '../tokenize/tokenizer.js';
@@ -9,6 +10,8 @@ import { loadRunModel } from './task-setup.js';
 import { resolveModelForRun } from './model-source.js';
 import { parseOptions } from '../config/parse-options.js';
 import type { RunControl } from './progress.js';
+import { loadArchConfig } from '../config/hf-config.js';
+import { checkPromptsFitContext } from '../config/context-length.js';
 
 /** generateText(options) (`sft generate`): give exactly one of prompt and chat. */
 export interface GenerateTextOptions extends EngineOptions {
@@ -29,8 +32,8 @@ export const generateTextSchema = z
     model: z.string().min(1),
     prompt: z.string().optional(),
     chat: z.string().optional(),
-    maxNewTokens: z.number().int().min(0).default(GENERATE_DEFAULTS.maxNewTokens),
-    minNewTokens: z.number().int().min(0).default(GENERATE_DEFAULTS.minNewTokens),
+    maxNewTokens: numberIn(OPTION_RANGES.generateNewTokens).default(GENERATE_DEFAULTS.maxNewTokens),
+    minNewTokens: numberIn(OPTION_RANGES.minNewTokens).default(GENERATE_DEFAULTS.minNewTokens),
     device: z.enum(['cpu', 'cuda']).optional(),
     dtype: z.enum(['float32', 'bfloat16', 'float16']).optional(),
     quant: z.enum(['none', 'nf4', 'fp4']).optional(),
@@ -58,6 +61,7 @@ export async function generateText(options: GenerateTextOptions, control: RunCon
     opts.chat !== undefined
       ? await tokenizer.encodeChat([{ role: 'user', content: opts.chat }], { addGenerationPrompt: true, enableThinking: false })
       : await tokenizer.encode(opts.prompt ?? '', { addSpecialTokens: true });
+  checkPromptsFitContext([promptIds.length], opts.maxNewTokens, (await loadArchConfig(dir)).maxPositionEmbeddings);
   const model = await loadRunModel(dir, opts);
   try {
     const [ids = []] = await model.generate([promptIds], { maxNewTokens: opts.maxNewTokens, minNewTokens: opts.minNewTokens });

@@ -14,7 +14,7 @@ export function parseOptions<S extends z.ZodType>(
   if (result.success) return result.data;
   const problems = result.error.issues.map((issue) => {
     const path = issue.path.length ? name(issue.path.join('.')) : '(root)';
-    const received = issue.code === 'invalid_type' && 'input' in issue && issue.input !== undefined ? ` (received ${JSON.stringify(issue.input)})` : '';
+    const received = issue.code === 'invalid_type' && !issue.message.includes('received') && 'input' in issue && issue.input !== undefined ? ` (received ${JSON.stringify(issue.input)})` : '';
     return `${path}: ${issue.message}${received}`;
   });
   throw new SftError(`invalid ${what}: ${problems.join('; ')}`, ErrorCode.InvalidArgument);

@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { DATA_DEFAULTS as D, EVAL_DEFAULTS, LOOP_DEFAULTS, LORA_DEFAULTS, OPTIMIZER_DEFAULTS as O } from './defaults.js';
 import type { EvalOptions, TrainerOptions, TrainOptions } from './option-types.js';
+import { numberIn, OPTION_RANGES as R } from './option-ranges.js';
 import type { SameShape } from './same-shape.js';
 
 export type { EvalOptions, TrainerOptions, TrainOptions };
@@ -18,11 +19,11 @@ const dataFields = {
   labelMap: z.string().min(1).default(D.labelMap),
   template: z.string().min(1).default(D.template),
   chat: z.boolean().default(D.chat),
-  maxSeqLen: z.number().int().min(8).default(D.maxSeqLen),
-  valSplit: z.number().min(0).default(D.valSplit),
-  testSplit: z.number().min(0).default(D.testSplit),
-  limit: z.number().int().positive().optional(),
-  seed: z.number().int().min(0).default(D.seed),
+  maxSeqLen: numberIn(R.maxSeqLen).default(D.maxSeqLen),
+  valSplit: numberIn(R.valSplit).default(D.valSplit),
+  testSplit: numberIn(R.valSplit).default(D.testSplit),
+  limit: numberIn(R.limit).optional(),
+  seed: numberIn(R.seed).default(D.seed),
 };
 
 const engineFields = {
@@ -31,14 +32,14 @@ const engineFields = {
   quant: z.enum(['none', 'nf4', 'fp4']).optional(),
 };
 export const optimizerFields = {
-  lr: z.number().positive().default(O.lr),
+  lr: numberIn(R.lr).default(O.lr),
   schedule: z.enum(['linear', 'cosine', 'constant', 'constant_with_warmup']).default(O.schedule),
-  warmupSteps: z.number().int().min(0).default(O.warmupSteps),
-  weightDecay: z.number().min(0).default(O.weightDecay),
+  warmupSteps: numberIn(R.warmupSteps).default(O.warmupSteps),
+  weightDecay: numberIn(R.weightDecay).default(O.weightDecay),
   beta1: z.number().min(0).lt(1).default(O.beta1),
   beta2: z.number().min(0).lt(1).default(O.beta2),
-  eps: z.number().positive().default(O.eps),
-  maxGradNorm: z.number().min(0).default(O.maxGradNorm),
+  eps: numberIn(R.eps).default(O.eps),
+  maxGradNorm: numberIn(R.maxGradNorm).default(O.maxGradNorm),
   gradientCheckpointing: z.boolean().default(O.gradientCheckpointing),
   onNonfinite: z.enum(['stop', 'skip']).default(O.onNonfinite),
 };
@@ -49,20 +50,20 @@ export const trainOptionsSchema = z
     ...dataFields,
     ...engineFields,
     out: z.string().min(1),
-    loraR: z.number().int().positive().default(LORA_DEFAULTS.r),
-    loraAlpha: z.number().positive().default(LORA_DEFAULTS.alpha),
+    loraR: numberIn(R.loraR).default(LORA_DEFAULTS.r),
+    loraAlpha: numberIn(R.loraAlpha).default(LORA_DEFAULTS.alpha),
     loraDropout: z.number().min(0).lt(1).default(LORA_DEFAULTS.dropout),
     loraTargets: z.array(z.enum(LORA_TARGETS)).nonempty().optional(),
     useRslora: z.boolean().default(LORA_DEFAULTS.useRslora),
     ...optimizerFields,
-    batchSize: z.number().int().positive().default(LOOP_DEFAULTS.batchSize),
-    gradAccum: z.number().int().positive().default(LOOP_DEFAULTS.gradAccum),
-    epochs: z.number().int().positive().default(LOOP_DEFAULTS.epochs),
-    maxSteps: z.number().int().positive().optional(),
-    logEvery: z.number().int().positive().default(LOOP_DEFAULTS.logEvery),
-    saveEvery: z.number().int().positive().optional(),
+    batchSize: numberIn(R.batchSize).default(LOOP_DEFAULTS.batchSize),
+    gradAccum: numberIn(R.gradAccum).default(LOOP_DEFAULTS.gradAccum),
+    epochs: numberIn(R.epochs).default(LOOP_DEFAULTS.epochs),
+    maxSteps: numberIn(R.steps).optional(),
+    logEvery: numberIn(R.steps).default(LOOP_DEFAULTS.logEvery),
+    saveEvery: numberIn(R.steps).optional(),
     resume: z.union([z.boolean(), z.string().min(1)]).default(false),
-    worldSize: z.number().int().min(1).default(LOOP_DEFAULTS.worldSize),
+    worldSize: numberIn(R.worldSize).default(LOOP_DEFAULTS.worldSize),
   })
   .strict()
   .refine((o) => o.batchSize % o.gradAccum === 0, { message: 'batch size must be a multiple of it', path: ['gradAccum'] })
@@ -80,8 +81,8 @@ export const evalOptionsSchema = z
     ...dataFields,
     ...engineFields,
     split: z.enum(['all', 'train', 'val', 'test']).optional(),
-    batchSize: z.number().int().positive().default(EVAL_DEFAULTS.batchSize),
-    maxNewTokens: z.number().int().positive().default(EVAL_DEFAULTS.maxNewTokens),
+    batchSize: numberIn(R.batchSize).default(EVAL_DEFAULTS.batchSize),
+    maxNewTokens: numberIn(R.maxNewTokens).default(EVAL_DEFAULTS.maxNewTokens),
     out: z.string().min(1).optional(),
   })
   .strict()
@@ -89,7 +90,7 @@ export const evalOptionsSchema = z
 export type ResolvedEvalOptions = z.output<typeof evalOptionsSchema>;
 
 /** createTrainer's options: the optimizer fields of train() plus the steps the schedule spans. */
-export const trainerOptionsSchema = z.object({ ...optimizerFields, totalSteps: z.number().int().positive() }).strict();
+export const trainerOptionsSchema = z.object({ ...optimizerFields, totalSteps: numberIn(R.steps) }).strict();
 
 // Compile-time: the documented interfaces and the schemas accept the same options.
 export type SchemasMatchTheirInterfaces = [
