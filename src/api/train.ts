@@ -22,11 +22,12 @@ import { ADAPTER_WEIGHTS_FILE } from '../engine/adapter-fit.js';
 import { readRunRecord } from '../eval/run-dir.js';
 import { loadLabelledData, type LabelledData } from './dataset.js';
 import { buildPrompts, scoreExamples } from './evaluate.js';
-import { promptSetup, loadRunModel } from './task-setup.js';
+import { checkTrainMemory, promptSetup, loadRunModel } from './task-setup.js';
 import { nativeHandle } from './model.js';
 import { resolveModelForRun } from './model-source.js';
 import { parseOptions } from '../config/parse-options.js';
 import type { RunControl } from './progress.js';
+import { checkOutputPath } from '../io/output-path.js';
 
 export interface TrainResult {
   out: string;
@@ -167,6 +168,7 @@ export async function trainWithWorkers(
   recordExtras: Record<string, unknown> = {},
 ): Promise<TrainResult> {
   const o: ResolvedTrainOptions = parseOptions(trainOptionsSchema, options, 'train options');
+  checkOutputPath(o.out, 'folder');
   if (o.worldSize === 1) return trainRank(o, control, recordExtras);
   const { resumeFrom, finished } = await planRunStart(o, resolve(o.out));
   if (finished) return finishedRun(resolve(o.out), finished, control);
@@ -199,7 +201,7 @@ export async function trainRank(
   if (data.train.length === 0) {
     throw new SftError(`no training rows in ${data.source} (${data.skipped.length} skipped)`, ErrorCode.InvalidArgument);
   }
-  const { tokenizer, builder } = await promptSetup(modelDir, o);
+  const { tokenizer, builder } = await promptSetup(modelDir, o, lead ? control : {});
   const answerOf = new Map(data.classes.map((c) => [c.name, c.answer]));
   const built = await builder.examples(data.train.map((e) => ({ text: e.text, answer: answerOf.get(e.label) as string })));
   const examples: TokenizedExample[] = built.map(({ ids, labels }) => ({ ids, labels }));
@@ -220,6 +222,7 @@ export async function trainRank(
   }
   const totalSteps = Math.min(o.maxSteps ?? Infinity, o.epochs * perEpoch);
 
+  await checkTrainMemory(modelDir, o, microBatch, examples.reduce((n, e) => Math.max(n, e.ids.length), 0));
   const model = await loadRunModel(modelDir, o);
   try {
     const info = model.info();

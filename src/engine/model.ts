@@ -12,12 +12,14 @@ import { peftAdapterConfig, type LoraSpec } from './adapter-config.js';
 import { checkUserAdapter } from './adapter-fit.js';
 import { writeJsonAtomic } from './atomic-write.js';
 import { parseOptions } from '../config/parse-options.js';
+import { numberIn, OPTION_RANGES } from '../config/option-ranges.js';
 import type { SameShape } from '../config/same-shape.js';
 import type { LoraTarget } from '../config/option-types.js';
 import { mkdir } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { copyCheckpointSidecars } from './checkpoint-files.js';
+import { checkPromptsFitContext } from '../config/context-length.js';
 
 export type Device = 'cpu' | 'cuda';
 export type Dtype = 'float32' | 'bfloat16' | 'float16';
@@ -74,7 +76,7 @@ const logitsSchemaMatches: SameShape<LogitsOptions, z.input<typeof logitsOptions
 export const generateOptionsSchema = z
   .object({
     /** Upper bound on new tokens per prompt. Default 32 (config/defaults.ts GENERATE_DEFAULTS). */
-    maxNewTokens: z.number().int().min(0).default(GENERATE_DEFAULTS.maxNewTokens),
+    maxNewTokens: numberIn(OPTION_RANGES.generateNewTokens).default(GENERATE_DEFAULTS.maxNewTokens),
     /** EOS is suppressed until this many tokens were generated (transformers' min_new_tokens). Default 0. */
     minNewTokens: z.number().int().min(0).default(GENERATE_DEFAULTS.minNewTokens),
     /** Any of these ends a sequence. Default: generation_config.json, else config.json. */
@@ -233,6 +235,7 @@ export class Model {
    */
   async generate(ids: number[][], options: GenerateOptions = {}): Promise<number[][]> {
     const opts = parseOptions(generateOptionsSchema, options, 'generate options');
+    checkPromptsFitContext(ids.map((row) => row.length), opts.maxNewTokens, this.arch.maxPositionEmbeddings);
     const handle = this.#live();
     const out = await handle.generate(packRows(ids, 'ids'), {
       maxNewTokens: opts.maxNewTokens,
