@@ -31,6 +31,8 @@ export const ErrorCode = {
   AdapterMismatch: 'ADAPTER_MISMATCH',
   /** The disk filled up during a save; the previous file is intact. */
   DiskFull: 'DISK_FULL',
+  /** An output path (--out, a run folder, a report file) that cannot be written: checked before any work. */
+  OutputNotWritable: 'OUTPUT_NOT_WRITABLE',
   /** A training step's loss was NaN / Inf (onNonfinite 'stop'); the update was not applied. */
   NonFiniteLoss: 'NONFINITE_LOSS',
   /** A training step's gradient norm was NaN / Inf (onNonfinite 'stop'); the update was not applied. */

@@ -22,6 +22,7 @@ import { parseOptions } from '../config/parse-options.js';
 import { loadArchConfig } from '../config/hf-config.js';
 import { checkAdapterFits } from '../engine/adapter-fit.js';
 import type { RunControl } from './progress.js';
+import { checkOutputPath } from '../io/output-path.js';
 
 export interface EvalResult {
   report: EvalReport;
@@ -68,6 +69,7 @@ function chooseSplit(o: ResolvedEvalOptions): 'all' | 'train' | 'val' | 'test' {
 
 export async function evaluate(options: EvalOptions, control: RunControl = {}): Promise<EvalResult> {
   const o = parseOptions(evalOptionsSchema, options, 'eval options');
+  if (o.out !== undefined) checkOutputPath(o.out, 'folder');
   const { dir: modelDir } = await resolveModelForRun(o.model, control);
   // A missing or mismatched adapter fails here, not after the model loaded and the base pass ran.
   if (o.adapter !== undefined) await checkAdapterFits(o.adapter, { dir: modelDir, arch: await loadArchConfig(modelDir) });
@@ -79,7 +81,7 @@ export async function evaluate(options: EvalOptions, control: RunControl = {}): 
   }
   control.onProgress?.({ phase: 'data', message: `${examples.length} rows from ${data.source} (split ${split}; ${data.skipped.length} skipped)` });
 
-  const { tokenizer, template, builder } = await promptSetup(modelDir, o);
+  const { tokenizer, template, builder } = await promptSetup(modelDir, o, control);
   const prompts = await buildPrompts(builder, examples, o.maxNewTokens);
 
   const model = await loadRunModel(modelDir, o);

@@ -9,6 +9,7 @@ import type { SameShape } from '../config/same-shape.js';
 import type { ConvertProgress } from '../gguf/convert.js';
 import { importGgufFile, type ImportGgufResult } from '../gguf/import.js';
 import { parseOptions } from '../config/parse-options.js';
+import { checkOutputPath } from '../io/output-path.js';
 
 /** importGguf(file, outDir, options) (`sft import`). */
 export interface ImportGgufOptions {
@@ -41,6 +42,7 @@ export type { ImportGgufResult };
 export async function importGguf(file: string, outDir: string, options: ImportGgufOptions = {}): Promise<ImportGgufResult> {
   const { onProgress, signal, ...rest } = options;
   const opts = parseOptions(importOptionsSchema, rest, 'importGguf options');
+  checkOutputPath(outDir, 'folder');
   return importGgufFile(file, outDir, {
     dtype: opts.dtype,
     ...(opts.maxShardBytes !== undefined ? { maxShardBytes: opts.maxShardBytes } : {}),

@@ -2,6 +2,7 @@
 // weights stored 4-bit in bitsandbytes' layout (Linear4bit state dict + quantization_config),
 // which transformers + bitsandbytes load, and loadModel loads as stored.
 import { mkdir, writeFile } from 'node:fs/promises';
+import { checkOutputPath } from '../io/output-path.js';
 import { copyCheckpointSidecars } from '../engine/checkpoint-files.js';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -73,6 +74,7 @@ export async function quantizeCheckpoint(modelDir: string, outDir: string, optio
   const src = resolve(modelDir);
   const out = resolve(outDir);
   if (src === out) throw new SftError(`--out must differ from --model (${src})`, ErrorCode.InvalidArgument);
+  checkOutputPath(out, 'folder');
   const config = (await readJsonFile(join(src, 'config.json'))) as Record<string, unknown>;
   if (config.quantization_config) {
     throw new SftError(`${src} is already quantized (config.json has quantization_config); quantize a 16-bit checkpoint`, ErrorCode.InvalidArgument);

@@ -27,6 +27,7 @@ export const ERROR_HINTS: Readonly<Record<string, string>> = {
   CHECKPOINT_INVALID: 'resume from another checkpoint, or start the run again in a new --out folder',
   ADAPTER_MISMATCH: 'load the adapter on the base model it was trained for, with its rank and target modules',
   DISK_FULL: 'free some space on the disk the message names and run the command again',
+  OUTPUT_NOT_WRITABLE: 'choose an --out in a folder you can write to',
   NONFINITE_LOSS: 'lower --lr or raise --warmup-steps; --on-nonfinite skip steps over such batches',
   NONFINITE_GRAD_NORM: 'lower --lr, set --max-grad-norm, or raise --warmup-steps; --on-nonfinite skip steps over such batches',
   INTERNAL_ERROR: 'this is a bug in sft: report it with the message and the command line',
