@@ -18,6 +18,8 @@ export interface PromptSetup {
   tokenizer: Tokenizer;
   template: PromptTemplate;
   builder: PromptBuilder;
+  /** max-seq-len as applied: the option, or the model's context length when that is shorter. */
+  maxSeqLen: number;
 }
 
 /** max-seq-len beyond the model's context length is lowered to it (rows are cut to fit), with a progress note. */
@@ -31,7 +33,7 @@ export async function promptSetup(modelDir: string, o: { template: string; chat:
     maxSeqLen,
     endTokenIds: (await loadGenerationDefaults(modelDir)).eosTokenIds,
   });
-  return { tokenizer, template, builder };
+  return { tokenizer, template, builder, maxSeqLen };
 }
 
 /**

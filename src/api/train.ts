@@ -201,14 +201,14 @@ export async function trainRank(
   if (data.train.length === 0) {
     throw new SftError(`no training rows in ${data.source} (${data.skipped.length} skipped)`, ErrorCode.InvalidArgument);
   }
-  const { tokenizer, builder } = await promptSetup(modelDir, o, lead ? control : {});
+  const { tokenizer, builder, maxSeqLen } = await promptSetup(modelDir, o, lead ? control : {});
   const answerOf = new Map(data.classes.map((c) => [c.name, c.answer]));
   const built = await builder.examples(data.train.map((e) => ({ text: e.text, answer: answerOf.get(e.label) as string })));
   const examples: TokenizedExample[] = built.map(({ ids, labels }) => ({ ids, labels }));
   const cut = built.filter((e) => e.cutTokens > 0).length;
   control.onProgress?.({
     phase: 'data',
-    message: `${data.train.length} training rows from ${data.source} (val ${data.val.length}, test ${data.test.length}, skipped ${data.skipped.length}; ${cut} texts cut to fit max-seq-len ${o.maxSeqLen})`,
+    message: `${data.train.length} training rows from ${data.source} (val ${data.val.length}, test ${data.test.length}, skipped ${data.skipped.length}; ${cut} texts cut to fit max-seq-len ${maxSeqLen})`,
   });
 
   // A step's micro-batches: gradAccum per rank; rank r runs those with index = r (mod worldSize).
