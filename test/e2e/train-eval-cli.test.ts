@@ -126,7 +126,7 @@ describe('sft eval on messy data', () => {
 describe('option errors name the option and what it accepts', () => {
   const base = ['train', '--model', 'demo', '--data', 'demo', '--out', '/tmp/never-written'];
   it.each([
-    [['--lr', 'abc'], /--lr.*expected number.*"abc"/],
+    [['--lr', 'abc'], /--lr: expected a number in \(0, 1\] but received "abc"/],
     [['--schedule', 'sometimes'], /--schedule.*linear.*cosine/],
     [['--lora-targets', 'q_proj,wq'], /--lora-targets.*q_proj/],
     [['--batch-size', '16', '--grad-accum', '3'], /--grad-accum: batch size must be a multiple of it/],
