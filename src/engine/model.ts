@@ -99,9 +99,9 @@ export const loraOptionsSchema = z
     /** Linear modules that get adapters. Default q_proj, k_proj, v_proj (the seed's recipe; Phi-3: qkv_proj). */
     targets: z.array(z.enum(['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj', 'qkv_proj', 'gate_up_proj'])).nonempty().optional(),
     /** Rank. Default 16. */
-    r: z.number().int().positive().default(LORA_DEFAULTS.r),
+    r: numberIn(OPTION_RANGES.loraR).default(LORA_DEFAULTS.r),
     /** lora_alpha; scaling = alpha / r (alpha / sqrt(r) with useRslora). Default 32. */
-    alpha: z.number().positive().default(LORA_DEFAULTS.alpha),
+    alpha: numberIn(OPTION_RANGES.loraAlpha).default(LORA_DEFAULTS.alpha),
     /** Dropout on the adapter's input during training. Default 0. */
     dropout: z.number().min(0).lt(1).default(LORA_DEFAULTS.dropout),
     useRslora: z.boolean().default(LORA_DEFAULTS.useRslora),

@@ -63,3 +63,11 @@ describe('option ranges', () => {
     expect([e.code, e.message]).toEqual(['INVALID_ARGUMENT', expect.stringContaining('maxNewTokens: expected an integer in [1, 1048576]')]);
   });
 });
+
+describe('model.addLora() uses the same ranges for r and alpha', () => {
+  it('r 0 and alpha 1e9 are refused with the range', async () => {
+    const { loraOptionsSchema } = await import('../../src/engine/model.js');
+    expectSftError(() => parseOptions(loraOptionsSchema, { r: 0 }, 'addLora options'), 'INVALID_ARGUMENT', 'r: expected an integer in [1, 4096] but received 0');
+    expectSftError(() => parseOptions(loraOptionsSchema, { alpha: 1e9 }, 'addLora options'), 'INVALID_ARGUMENT', 'alpha: expected a number in (0, 65536]');
+  });
+});
