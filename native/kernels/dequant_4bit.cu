@@ -9,8 +9,11 @@
 // Speed: a memory-bound stream (4 bytes written per byte read for bf16 out). Each thread
 // decodes CHUNKS chunks of 32 elements (16 packed bytes each), issuing all their 16-byte loads
 // before the first use so that more bytes are in flight per thread; pairs of values are
-// rounded and packed with one cvt instruction. kernel_check times CHUNKS = 1, 2, 4 (variants).
+// rounded and packed with one cvt instruction. kernel_check times CHUNKS = 1, 2, 4 (variants
+// 0-2) and the coalesced layout (variants 3, 4: see dequant4bitCoalescedKernel).
 // Not here: the 4-bit matrix-vector product (gemv_4bit.cu), which never materializes the weight.
+#include <algorithm>
+
 #include <ATen/cuda/CUDAContext.h>
 #include <c10/cuda/CUDAException.h>
 #include <c10/cuda/CUDAGuard.h>
@@ -30,7 +33,7 @@ using detail::pack2;
 constexpr int kThreads = 256;
 constexpr int kChunkBytes = 16;
 constexpr int kChunkElems = 32;
-constexpr int kDefaultVariant = 0;  // one chunk per thread: fastest on every shape on the H200 (2026-12-03 kernel_check)
+constexpr int kDefaultVariant = 3;  // coalesced, 4 groups per thread (variant 0, the fastest of the chunked ones, ran at 18-45% of copy on the H200)
 
 // e / d for a divisor that is usually a power of two (shift >= 0): a shift instead of a
 // 64-bit division, which costs dozens of instructions.
@@ -124,6 +127,65 @@ __global__ void __launch_bounds__(kThreads)
   }
 }
 
+// Coalesced layout (variants 3 and 4): a thread decodes groups of 8 elements (one 32-bit load of
+// 4 packed bytes, one 16-byte store of 8 bf16 / f16 values, two of fp32), consecutive threads
+// taking consecutive groups, so each load and store instruction of a warp covers one contiguous
+// run (128 bytes read, 512 written); G groups per thread are loaded before the first is decoded,
+// and before the block waits for its code table.
+// The chunked kernel above writes 64 contiguous bytes per thread instead: a warp's store
+// instruction then touches 32 runs 64 bytes apart. Needs vectorOk; a tail of numel % 8 elements
+// is decoded by the last thread of the grid.
+template <typename T, typename Absmax, int G>
+__global__ void __launch_bounds__(kThreads)
+    dequant4bitCoalescedKernel(const uint8_t* __restrict__ packed, const float* __restrict__ code, Absmax absmaxOf,
+                               int64_t blocksize, int blockShift, int64_t numel, T* __restrict__ out) {
+  __shared__ float sCode[16];
+  const int64_t groups = numel / 8;
+  const int64_t first = static_cast<int64_t>(blockIdx.x) * kThreads * G + threadIdx.x;
+  const uint32_t* words = reinterpret_cast<const uint32_t*>(packed);
+  uint32_t raw[G];
+  float scale[G];
+#pragma unroll
+  for (int u = 0; u < G; ++u) {
+    const int64_t g = first + u * kThreads;
+    if (g < groups) {
+      raw[u] = __ldcs(words + g);
+      scale[u] = absmaxOf(divide(g * 8, blocksize, blockShift));
+    }
+  }
+  // The table after the loads are issued: its load and the barrier overlap theirs.
+  if (threadIdx.x < 16) sCode[threadIdx.x] = code[threadIdx.x];
+  __syncthreads();
+#pragma unroll
+  for (int u = 0; u < G; ++u) {
+    const int64_t g = first + u * kThreads;
+    if (g >= groups) break;
+    float v[8];
+#pragma unroll
+    for (int j = 0; j < 4; ++j) {  // byte j holds elements 2j (high nibble) and 2j + 1
+      const uint32_t byte = (raw[u] >> (8 * j)) & 0xffu;
+      v[2 * j] = __fmul_rn(sCode[byte >> 4], scale[u]);
+      v[2 * j + 1] = __fmul_rn(sCode[byte & 15u], scale[u]);
+    }
+    if constexpr (sizeof(T) == 4) {
+      float4* d = reinterpret_cast<float4*>(out + g * 8);
+      d[0] = make_float4(v[0], v[1], v[2], v[3]);
+      d[1] = make_float4(v[4], v[5], v[6], v[7]);
+    } else {
+      *reinterpret_cast<uint4*>(out + g * 8) =
+          make_uint4(pack2<T>(v[0], v[1]), pack2<T>(v[2], v[3]), pack2<T>(v[4], v[5]), pack2<T>(v[6], v[7]));
+    }
+  }
+  const int64_t lastThread = static_cast<int64_t>(gridDim.x) * kThreads - 1;
+  if (static_cast<int64_t>(blockIdx.x) * kThreads + threadIdx.x == lastThread) {
+    for (int64_t e = groups * 8; e < numel; ++e) {  // the tail: fewer than 8 elements
+      const uint32_t byte = packed[e >> 1];
+      const uint32_t q = (e & 1) ? (byte & 15u) : (byte >> 4);
+      out[e] = fromFloat<T>(__fmul_rn(sCode[q], absmaxOf(divide(e, blocksize, blockShift))));
+    }
+  }
+}
+
 int log2IfPow2(int64_t v) {
   if (v <= 0 || (v & (v - 1)) != 0) return -1;
   int s = 0;
@@ -160,6 +222,16 @@ void launchChunks(const uint8_t* p, const float* c, const Absmax& absmaxOf, int6
   C10_CUDA_KERNEL_LAUNCH_CHECK();
 }
 
+template <typename T, typename Absmax, int G>
+void launchCoalesced(const uint8_t* p, const float* c, const Absmax& absmaxOf, int64_t blocksize, int64_t numel, T* out,
+                     cudaStream_t stream) {
+  const int64_t grid = std::max<int64_t>(1, detail::ceilDiv(numel / 8, int64_t{kThreads} * G));
+  TORCH_CHECK(grid <= 0x7fffffff, "dequantize4bit: numel ", numel, " is too large for one launch");
+  dequant4bitCoalescedKernel<T, Absmax, G><<<static_cast<unsigned>(grid), kThreads, 0, stream>>>(
+      p, c, absmaxOf, blocksize, log2IfPow2(blocksize), numel, out);
+  C10_CUDA_KERNEL_LAUNCH_CHECK();
+}
+
 template <typename Absmax>
 void launchDequant(const at::Tensor& packed, const at::Tensor& code, const Absmax& absmaxOf, int64_t blocksize,
                    int64_t numel, at::Tensor& out, int variant) {
@@ -174,10 +246,13 @@ void launchDequant(const at::Tensor& packed, const at::Tensor& code, const Absma
   detail::dispatchFloat(out.scalar_type(), "dequantize4bit", [&](auto tag) {
     using T = decltype(tag);
     T* o = detail::ptr<T>(out);
+    if (variant >= 3 && !vectorOk) variant = 0;  // the coalesced kernel needs aligned pointers
     switch (variant) {
       case 0: launchChunks<T, Absmax, 1>(p, c, absmaxOf, blocksize, numel, vectorOk, o, stream); break;
       case 1: launchChunks<T, Absmax, 2>(p, c, absmaxOf, blocksize, numel, vectorOk, o, stream); break;
-      default: launchChunks<T, Absmax, 4>(p, c, absmaxOf, blocksize, numel, vectorOk, o, stream); break;
+      case 2: launchChunks<T, Absmax, 4>(p, c, absmaxOf, blocksize, numel, vectorOk, o, stream); break;
+      case 3: launchCoalesced<T, Absmax, 4>(p, c, absmaxOf, blocksize, numel, o, stream); break;
+      default: launchCoalesced<T, Absmax, 8>(p, c, absmaxOf, blocksize, numel, o, stream); break;
     }
   });
 }
@@ -197,7 +272,9 @@ const char* dequantVariantName(int variant) {
   switch (variant) {
     case 0: return "1 chunk/thread";
     case 1: return "2 chunks/thread";
-    default: return "4 chunks/thread";
+    case 2: return "4 chunks/thread";
+    case 3: return "coalesced, 4 groups/thread";
+    default: return "coalesced, 8 groups/thread";
   }
 }
 

@@ -6,8 +6,9 @@
 
 namespace nq::kernels::variants {
 
-// Dequantization: each thread decodes 1, 2 or 4 chunks of 32 elements (variants 0, 1, 2).
-constexpr int kDequantVariants = 3;
+// Dequantization: each thread decodes 1, 2 or 4 chunks of 32 elements (variants 0, 1, 2), or
+// (coalesced) 4 or 8 groups of 8 elements, consecutive threads on consecutive groups (3, 4).
+constexpr int kDequantVariants = 5;
 const char* dequantVariantName(int variant);
 void dequantize4bitInto(const at::Tensor& packed, const at::Tensor& code, const at::Tensor& absmax,
                         int64_t blocksize, int64_t numel, at::Tensor& out, int variant);
