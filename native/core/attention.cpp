@@ -144,6 +144,16 @@ AttentionGrads attentionPackedBackward(const at::Tensor& dout, const AttentionSa
 at::Tensor attentionPadded(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& mask,
                            const AttentionSpec& spec) {
   const int64_t B = q.size(0), H = q.size(1), KV = k.size(1), S = k.size(2), D = q.size(3);
+  if (q.size(2) == 1 && mask.scalar_type() != at::kBool) {
+    // Decoding one token, the mask an additive bias (B * KV, 1, S) (Model's decodingBias): the
+    // H / KV query heads of a group read their kv head as a (G, D) block (nothing expanded or
+    // copied), and one GEMM gives scale * q k^T + bias.
+    const int64_t G = H / KV;
+    at::Tensor scores = at::baddbmm(mask, q.reshape({B * KV, G, D}), k.reshape({B * KV, S, D}).transpose(1, 2),
+                                    /*beta=*/1, /*alpha=*/spec.scale);               // (B * KV, G, S)
+    at::Tensor probs = at::softmax(scores, -1);  // accumulates in fp32, rounds once to the compute dtype
+    return at::bmm(probs, v.reshape({B * KV, S, D})).view({B, H, 1, D});
+  }
   if (q.size(2) == 1) {
     // Decoding one token: the H / KV query heads of a group read their kv head as a (G, D)
     // block, so nothing is expanded or copied: (B, KV, G, D) @ (B, KV, D, S).

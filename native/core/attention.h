@@ -48,8 +48,8 @@ struct AttentionGrads {
 AttentionGrads attentionPackedBackward(const at::Tensor& dout, const AttentionSaved& saved, const PackedLayout& layout,
                                        const AttentionSpec& spec);
 
-// q (B, H, T, D), k / v (B, KV, S, D), mask (B, 1, T, S) bool (true = may attend). Returns
-// (B, H, T, D).
+// q (B, H, T, D), k / v (B, KV, S, D), mask (B, 1, T, S) bool (true = may attend), or for
+// T = 1 an additive bias (B * KV, 1, S) of 0 / -inf in the compute dtype. Returns (B, H, T, D).
 at::Tensor attentionPadded(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& mask,
                            const AttentionSpec& spec);
 

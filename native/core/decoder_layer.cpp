@@ -52,14 +52,23 @@ at::Tensor outputNorm(const at::Tensor& a, const at::Tensor& weight, double eps,
 
 }  // namespace
 
-at::Tensor decoderForwardPadded(const ArchSpec& arch, const DecoderLayer& l, const Rope& rope, const at::Tensor& h,
-                                const RopeTables& tables, const at::Tensor& mask, LayerCache* cache) {
-  const int64_t B = h.size(0), T = h.size(1), C = h.size(2);
+PaddedLayerOutput decoderForwardPadded(const ArchSpec& arch, const DecoderLayer& l, const Rope& rope,
+                                       const at::Tensor& input, const at::Tensor& residual, const RopeTables& tables,
+                                       const at::Tensor& mask, LayerCache* cache) {
+  const int64_t B = input.size(0), T = input.size(1), C = input.size(2);
   const int64_t H = arch.numHeads, KV = arch.numKvHeads, D = arch.headDim;
   const double eps = arch.rmsNormEps;
   const auto& [cos, sin] = tables[l.ropeIndex];
 
-  at::Tensor n1 = rmsNorm(h, l.inputNorm, eps, plusOne(arch)).view({B * T, C});
+  // h = input + residual (the previous layer's two halves) and its norm, in one pass.
+  at::Tensor h = input, n1;
+  if (residual.defined()) {
+    NormAddOutput in = rmsNormAdd(input, residual, l.inputNorm, eps, plusOne(arch));
+    h = in.sum;
+    n1 = in.y.view({B * T, C});
+  } else {
+    n1 = rmsNorm(h, l.inputNorm, eps, plusOne(arch)).view({B * T, C});
+  }
   Qkv p = splitQkv(arch, linearGroupForward(qkvMembers(arch, l), n1, nullptr, nullptr));
   at::Tensor q = p.q.view({B, T, H, D}), k = p.k.view({B, T, KV, D});
   if (arch.qkNorm) {
@@ -83,13 +92,12 @@ at::Tensor decoderForwardPadded(const ArchSpec& arch, const DecoderLayer& l, con
   at::Tensor out = attentionPadded(q, k, v, mask, attentionSpec(arch, l));  // (B, H, T, D)
   at::Tensor a = linearGroupForward({&l.o}, out.transpose(1, 2).reshape({B * T, H * D}), nullptr, nullptr)[0];
   if (arch.sandwichNorms) a = rmsNorm(a, l.postAttnNorm, eps, plusOne(arch));
-  at::Tensor h1 = h + a.view({B, T, C});
-
-  at::Tensor n2 = rmsNorm(h1, mlpNorm(arch, l), eps, plusOne(arch)).view({B * T, C});
+  NormAddOutput mid = rmsNormAdd(h, a.view({B, T, C}), mlpNorm(arch, l), eps, plusOne(arch));  // h1 = h + a, n2
+  const at::Tensor n2 = mid.y.view({B * T, C});
   auto [gate, up] = splitGateUp(arch, linearGroupForward(gateUpMembers(arch, l), n2, nullptr, nullptr));
   at::Tensor m = linearGroupForward({&l.down}, gluForward(gate, up, arch.hiddenAct), nullptr, nullptr)[0];
   if (arch.sandwichNorms) m = rmsNorm(m, l.postFfnNorm, eps, plusOne(arch));
-  return h1 + m.view({B, T, C});
+  return {mid.sum, m.view({B, T, C})};
 }
 
 at::Tensor decoderForwardPacked(const ArchSpec& arch, const DecoderLayer& l, const Rope& rope, const at::Tensor& x,

@@ -48,9 +48,18 @@ struct LayerCache {
   at::Tensor slot;
 };
 
-// h (B, T, C); positions enter through `tables` ((B, T, rot) per spec); mask (B, 1, T, S).
-at::Tensor decoderForwardPadded(const ArchSpec& arch, const DecoderLayer& layer, const Rope& rope, const at::Tensor& h,
-                                const RopeTables& tables, const at::Tensor& mask, LayerCache* cache);
+// A padded layer's output as its two halves, h1 + delta: the add is left to the next layer's
+// input norm (one fused pass, rmsNormAdd) or to the caller after the last layer.
+struct PaddedLayerOutput {
+  at::Tensor h1;     // (B, T, C) the residual after attention
+  at::Tensor delta;  // (B, T, C) the MLP's contribution
+};
+
+// The layer's input is input + residual (residual undefined: input alone), (B, T, C);
+// positions enter through `tables` ((B, T, rot) per spec); mask (B, 1, T, S).
+PaddedLayerOutput decoderForwardPadded(const ArchSpec& arch, const DecoderLayer& layer, const Rope& rope,
+                                       const at::Tensor& input, const at::Tensor& residual, const RopeTables& tables,
+                                       const at::Tensor& mask, LayerCache* cache);
 
 // Everything the packed backward reads, per layer.
 struct DecoderSaved {

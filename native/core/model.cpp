@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <set>
@@ -260,6 +261,17 @@ at::Tensor buildMask(const at::Tensor& keyValid, int64_t offset, int64_t T, int6
   return allowed.unsqueeze(1);
 }
 
+// A one-token query's (B, 1, 1, S) bool mask as the additive bias (0 or -inf) that attention adds
+// inside its score GEMM (attentionPadded): (B * KV, 1, S) in the compute dtype. Left bool when
+// soft-capping sits between the scores and the mask.
+at::Tensor decodingBias(const at::Tensor& allowed, const ArchSpec& arch, at::ScalarType dtype) {
+  if (arch.attnLogitSoftcap > 0) return allowed;
+  const int64_t B = allowed.size(0), S = allowed.size(-1), KV = arch.numKvHeads;
+  at::Tensor bias = at::zeros({B, 1, 1, S}, allowed.options().dtype(dtype));
+  bias.masked_fill_(allowed.logical_not(), -std::numeric_limits<double>::infinity());
+  return bias.expand({B, KV, 1, S}).reshape({B * KV, 1, S});
+}
+
 // One mask per distinct window size of the layers, made by `build(window)`, shared by the
 // layers that use it.
 template <class Build>
@@ -306,8 +318,10 @@ at::Tensor Model::forward(const at::Tensor& ids, const at::Tensor& positions, co
     keyValid = valid;
   }
   // One mask per distinct window size, shared by the layers that use it.
-  std::vector<std::pair<int64_t, at::Tensor>> masks =
-      layerMasks(layers_, [&](int64_t window) { return buildMask(keyValid, offset, T, window); });
+  std::vector<std::pair<int64_t, at::Tensor>> masks = layerMasks(layers_, [&](int64_t window) {
+    at::Tensor mask = buildMask(keyValid, offset, T, window);
+    return T == 1 ? decodingBias(mask, arch_, dtype_) : mask;
+  });
 
   at::Tensor h = layersPadded(embedTokens(ids), ropeTables(positions), masks, cache, offset, at::Tensor());
   if (cache) cache->length = offset + T;
@@ -349,6 +363,7 @@ at::Tensor Model::prefillPacked(const at::Tensor& ids, const at::Tensor& positio
 at::Tensor Model::layersPadded(at::Tensor h, const RopeTables& tables,
                                const std::vector<std::pair<int64_t, at::Tensor>>& masks, KvCache* cache, int64_t start,
                                const at::Tensor& slot) const {
+  at::Tensor residual;  // each layer's output is h + residual, added by the next layer's input norm
   for (size_t i = 0; i < layers_.size(); ++i) {
     const DecoderLayer& l = layers_[i];
     const at::Tensor* mask = nullptr;
@@ -357,9 +372,11 @@ at::Tensor Model::layersPadded(at::Tensor h, const RopeTables& tables,
     }
     LayerCache layerCache;
     if (cache) layerCache = {cache->keys[i], cache->values[i], start, slot};
-    h = decoderForwardPadded(arch_, l, ropeOf(l), h, tables, *mask, cache ? &layerCache : nullptr);
+    PaddedLayerOutput out = decoderForwardPadded(arch_, l, ropeOf(l), h, residual, tables, *mask, cache ? &layerCache : nullptr);
+    h = out.h1;
+    residual = out.delta;
   }
-  return h;
+  return residual.defined() ? h + residual : h;
 }
 
 at::Tensor Model::logitsOf(const at::Tensor& h) const {
@@ -378,7 +395,7 @@ at::Tensor Model::decodeStep(const at::Tensor& ids, const at::Tensor& positions,
   std::vector<std::pair<int64_t, at::Tensor>> masks = layerMasks(layers_, [&](int64_t window) {
     at::Tensor allowed = cache.keyValid;
     if (window > 0) allowed = allowed & (keyIndex > slot - window);
-    return allowed.view({allowed.size(0), 1, 1, cache.capacity});
+    return decodingBias(allowed.view({allowed.size(0), 1, 1, cache.capacity}), arch_, dtype_);
   });
   at::Tensor h = layersPadded(embedTokens(ids), ropeTables(positions), masks, &cache, 0, slot);
   return logitsOf(h).select(1, 0);

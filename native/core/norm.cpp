@@ -42,6 +42,21 @@ NormOutput rmsNormForward(const at::Tensor& x, const at::Tensor& weight, double 
   return rmsNormForwardReference(x, weight, eps, plusOne);
 }
 
+NormAddOutput rmsNormAdd(const at::Tensor& x, const at::Tensor& residual, const at::Tensor& weight, double eps,
+                         bool plusOne) {
+#ifdef NQ_WITH_CUDA
+  if (useKernel(x) && x.sizes() == residual.sizes() && x.scalar_type() == residual.scalar_type()) {
+    const int64_t C = x.size(-1);
+    auto [sum, y, rstd] = kernels::rmsNormAddForward(x.reshape({-1, C}).contiguous(),
+                                                     residual.reshape({-1, C}).contiguous(), weight.contiguous(), eps,
+                                                     plusOne);
+    return {sum.view(x.sizes()), y.view(x.sizes())};
+  }
+#endif
+  at::Tensor sum = x + residual;
+  return {sum, rmsNormForward(sum, weight, eps, plusOne).y};
+}
+
 at::Tensor rmsNormBackward(const at::Tensor& dy, const at::Tensor& x, const at::Tensor& weight,
                            const at::Tensor& rstd, bool plusOne) {
 #ifdef NQ_WITH_CUDA

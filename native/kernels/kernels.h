@@ -48,6 +48,11 @@ void dequantize4bitNestedInto(const at::Tensor& packed, const at::Tensor& code, 
 // true (gemma; weight (C) of any float dtype): y = round(x_f32 * rstd * (1 + float(weight))).
 std::tuple<at::Tensor, at::Tensor> rmsNormForward(const at::Tensor& x, const at::Tensor& weight, double eps,
                                                   bool weightPlusOne);
+// The same norm of sum = round(x + residual) (x's shape and dtype, rounded as ATen's add), in
+// one pass: returns (sum, y, rstd).
+std::tuple<at::Tensor, at::Tensor, at::Tensor> rmsNormAddForward(const at::Tensor& x, const at::Tensor& residual,
+                                                                 const at::Tensor& weight, double eps,
+                                                                 bool weightPlusOne);
 // dx (x's shape and dtype) of the same map for a frozen weight: with w_eff = weight (or
 // 1 + weight) in fp32, g = dy_f32 * w_eff, xhat = x_f32 * rstd:
 // dx = round(rstd * (g - xhat * mean(g * xhat))). dy: x's shape and dtype; rstd from the forward.

@@ -44,11 +44,26 @@ __device__ __forceinline__ float rowSum(float v, float* scratch) {
 // Weight as the effective fp32 multiplier: gemma stores w - 1.
 __device__ __forceinline__ float effectiveWeight(float w, bool plusOne) { return plusOne ? 1.0f + w : w; }
 
+// V elements of x (plus the residual's, rounded to T as ATen's add rounds, when given).
+template <int V, typename T>
+__device__ __forceinline__ void loadInput(const T* __restrict__ x, const T* __restrict__ r, float (&f)[V]) {
+  loadVec<V>(x, f);
+  if (r) {
+    float g[V];
+    loadVec<V>(r, g);
+#pragma unroll
+    for (int i = 0; i < V; ++i) f[i] = roundTo<T>(f[i] + g[i]);
+  }
+}
+
 // x, y (rows, C) contiguous; weight (C); rstd (rows). V elements per access (C % V == 0).
+// With a residual r (x's shape; may be null) the row normalized is round(x + r), which is also
+// written to sum: a residual add and the norm that reads it in one pass.
 template <typename T, typename W, int V, int G>
 __global__ void __launch_bounds__(kThreads)
-    rmsNormForwardKernel(const T* __restrict__ x, const W* __restrict__ weight, int64_t rows, int64_t C, float eps,
-                         bool plusOne, T* __restrict__ y, float* __restrict__ rstdOut) {
+    rmsNormForwardKernel(const T* __restrict__ x, const T* __restrict__ residual, const W* __restrict__ weight,
+                         int64_t rows, int64_t C, float eps, bool plusOne, T* __restrict__ sum, T* __restrict__ y,
+                         float* __restrict__ rstdOut) {
   __shared__ float scratch[32];
   constexpr int kRowsPerBlock = G <= 32 ? kThreads / G : 1;
   const int64_t row = static_cast<int64_t>(blockIdx.x) * kRowsPerBlock + threadIdx.x / G;
@@ -56,12 +71,14 @@ __global__ void __launch_bounds__(kThreads)
   const bool valid = row < rows;  // no early return: the whole warp takes part in the shuffles
   const int64_t nvec = C / V;
   const T* xr = x + row * C;
+  const T* rr = residual ? residual + row * C : nullptr;
 
   float ss = 0.0f;
   if (valid) {
     for (int64_t v = t; v < nvec; v += G) {
       float f[V];
-      loadVec<V>(xr + v * V, f);
+      loadInput<V>(xr + v * V, rr ? rr + v * V : nullptr, f);
+      if (rr) storeVec<V>(sum + row * C + v * V, f);
 #pragma unroll
       for (int i = 0; i < V; ++i) ss = fmaf(f[i], f[i], ss);
     }
@@ -75,7 +92,7 @@ __global__ void __launch_bounds__(kThreads)
   T* yr = y + row * C;
   for (int64_t v = t; v < nvec; v += G) {
     float f[V], w[V];
-    loadVec<V>(xr + v * V, f);
+    loadInput<V>(xr + v * V, rr ? rr + v * V : nullptr, f);  // the sum again, recomputed: same bits
     loadVec<V>(weight + v * V, w);
 #pragma unroll
     for (int i = 0; i < V; ++i) {
@@ -207,6 +224,32 @@ void dispatchRows(const at::Tensor& x, const at::Tensor& w, int64_t rows, int64_
 
 }  // namespace
 
+namespace {
+// Both forward entry points: residual undefined for the plain norm; sum written when defined.
+void launchForward(const at::Tensor& x, const at::Tensor& residual, const at::Tensor& w, int64_t rows, int64_t C,
+                   double eps, bool weightPlusOne, at::Tensor& sum, at::Tensor& y, at::Tensor& rstd, const char* fn) {
+  if (rows == 0) return;
+  cudaStream_t stream = at::cuda::getCurrentCUDAStream();
+  const bool r = residual.defined();
+  const bool aligned = detail::isAligned16(x.data_ptr()) && detail::isAligned16(w.data_ptr()) &&
+                       (!r || (detail::isAligned16(residual.data_ptr()) && detail::isAligned16(sum.data_ptr())));
+  dispatchRows(x, w, rows, C, aligned, fn, [&](auto tag, auto wtag, auto v, auto group, dim3 grid) {
+    using T = decltype(tag);
+    using W = decltype(wtag);
+    rmsNormForwardKernel<T, W, decltype(v)::value, decltype(group)::value><<<grid, kThreads, 0, stream>>>(
+        detail::ptr<const T>(x), r ? detail::ptr<const T>(residual) : nullptr, detail::ptr<const W>(w), rows, C,
+        static_cast<float>(eps), weightPlusOne, r ? detail::ptr<T>(sum) : nullptr, detail::ptr<T>(y),
+        rstd.data_ptr<float>());
+  });
+}
+
+at::Tensor rowsOf(const at::Tensor& x) {
+  std::vector<int64_t> rowShape = x.sizes().vec();
+  rowShape.pop_back();
+  return at::empty(rowShape, x.options().dtype(at::kFloat));
+}
+}  // namespace
+
 std::tuple<at::Tensor, at::Tensor> rmsNormForward(const at::Tensor& x, const at::Tensor& weight, double eps,
                                                   bool weightPlusOne) {
   constexpr const char* fn = "rmsNormForward";
@@ -216,20 +259,31 @@ std::tuple<at::Tensor, at::Tensor> rmsNormForward(const at::Tensor& x, const at:
   const c10::cuda::CUDAGuard guard(x.device());
   const at::Tensor w = normWeight(weight, x, C, weightPlusOne, fn);
   at::Tensor y = at::empty_like(x, at::MemoryFormat::Contiguous);
-  std::vector<int64_t> rowShape = x.sizes().vec();
-  rowShape.pop_back();
-  at::Tensor rstd = at::empty(rowShape, x.options().dtype(at::kFloat));
-  if (rows == 0) return {y, rstd};
-  cudaStream_t stream = at::cuda::getCurrentCUDAStream();
-  const bool aligned = detail::isAligned16(x.data_ptr()) && detail::isAligned16(w.data_ptr());
-  dispatchRows(x, w, rows, C, aligned, fn, [&](auto tag, auto wtag, auto v, auto group, dim3 grid) {
-    using T = decltype(tag);
-    using W = decltype(wtag);
-    rmsNormForwardKernel<T, W, decltype(v)::value, decltype(group)::value><<<grid, kThreads, 0, stream>>>(
-        detail::ptr<const T>(x), detail::ptr<const W>(w), rows, C, static_cast<float>(eps), weightPlusOne,
-        detail::ptr<T>(y), rstd.data_ptr<float>());
-  });
+  at::Tensor rstd = rowsOf(x);
+  at::Tensor none;
+  launchForward(x, at::Tensor(), w, rows, C, eps, weightPlusOne, none, y, rstd, fn);
   return {y, rstd};
+}
+
+std::tuple<at::Tensor, at::Tensor, at::Tensor> rmsNormAddForward(const at::Tensor& x, const at::Tensor& residual,
+                                                                 const at::Tensor& weight, double eps,
+                                                                 bool weightPlusOne) {
+  constexpr const char* fn = "rmsNormAddForward";
+  checkRows(x, fn);
+  checkRows(residual, fn);
+  TORCH_CHECK(residual.sizes() == x.sizes() && residual.scalar_type() == x.scalar_type() &&
+                  residual.device() == x.device(),
+              fn, ": residual must match x (", x.sizes(), " ", x.scalar_type(), "), got ", residual.sizes(), " ",
+              residual.scalar_type());
+  const int64_t C = x.size(-1);
+  const int64_t rows = x.numel() / C;
+  const c10::cuda::CUDAGuard guard(x.device());
+  const at::Tensor w = normWeight(weight, x, C, weightPlusOne, fn);
+  at::Tensor sum = at::empty_like(x, at::MemoryFormat::Contiguous);
+  at::Tensor y = at::empty_like(x, at::MemoryFormat::Contiguous);
+  at::Tensor rstd = rowsOf(x);
+  launchForward(x, residual, w, rows, C, eps, weightPlusOne, sum, y, rstd, fn);
+  return {sum, y, rstd};
 }
 
 at::Tensor rmsNormBackward(const at::Tensor& dy, const at::Tensor& x, const at::Tensor& weight,

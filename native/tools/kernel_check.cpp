@@ -404,8 +404,19 @@ void checkRmsNorm() {
     record("rmsnorm fwd", rstdOk, 0, true);
     record("rmsnorm fwd", expectBitEqual("rmsnorm fwd " + what, y, fromHost(yRef, {c.rows, c.C}, c.dtype)), 0, true);
     expectClose("rmsnorm bwd", what, dx, fromHostDouble(dxRef, {c.rows, c.C}), tolerance(c.dtype));
+
+    // The fused residual add: the norm of x + x2 in one pass equals ATen's add, then the kernel above.
+    const at::Tensor x2 = randomOn({c.rows, c.C}, c.dtype, 2.0);
+    const at::Tensor sumRef = x + x2;
+    poison({yBytes, yBytes, c.rows * 4});
+    auto [sum, yAdd, rstdAdd] = kernels::rmsNormAddForward(x, x2, w, eps, c.plusOne);
+    auto [yPlain, rstdPlain] = kernels::rmsNormForward(sumRef, w, eps, c.plusOne);
+    bool addOk = expectBitEqual("rmsnorm+add sum " + what, sum, sumRef);
+    addOk = expectBitEqual("rmsnorm+add y " + what, yAdd, yPlain) && addOk;
+    addOk = expectBitEqual("rmsnorm+add rstd " + what, rstdAdd, rstdPlain) && addOk;
+    record("rmsnorm+add fwd", addOk, 0, true);
   }
-  std::printf("(c) rmsnorm: %zu cases, %d failures\n", cases.size(), gFailures - before);
+  std::printf("(c) rmsnorm (and + residual): %zu cases, %d failures\n", cases.size(), gFailures - before);
 }
 
 void checkRope() {
