@@ -96,6 +96,7 @@ std::vector<std::vector<int64_t>> generateGreedy(const Model& model,
   const int64_t switchAt = model.longRopeSwitchLength();
   // Enough steps to repay one capture: replay them from a CUDA graph (null on CPU / longrope).
   constexpr int64_t kGraphMinSteps = 4;
+  constexpr int64_t kStopCheckEvery = 8;
   // NQ_CUDA_GRAPHS=0 runs every step eagerly (the check that graphs change no token uses it).
   const char* graphsEnv = std::getenv("NQ_CUDA_GRAPHS");
   const bool graphs = !(graphsEnv && std::string(graphsEnv) == "0");
@@ -111,8 +112,14 @@ std::vector<std::vector<int64_t>> generateGreedy(const Model& model,
     at::Tensor next = logits.argmax(-1);  // (B)
     next = at::where(unfinished, next, at::full_like(next, options.padTokenId));
     steps.push_back(next);
-    if (eos.numel() > 0) unfinished = unfinished & at::isin(next, eos).logical_not();
-    if (step + 1 == options.maxNewTokens || !unfinished.any().item<bool>()) break;
+    if (step + 1 == options.maxNewTokens) break;
+    if (eos.numel() > 0) {
+      unfinished = unfinished & at::isin(next, eos).logical_not();
+      // Whether every row has finished is a host read, which waits for the GPU: replayed graph
+      // steps ask every kStopCheckEvery steps so the host keeps queueing work ahead of the GPU.
+      // The steps past the last EOS only add padding, which the trim below drops.
+      if ((!graph || (step + 1) % kStopCheckEvery == 0) && !unfinished.any().item<bool>()) break;
+    }
     lastPos = lastPos + 1;
     const int64_t width = T0 + step + 1;  // padded prompt + new tokens, the next one included
     if (switchAt > 0 && cache.length <= switchAt && width > switchAt) {

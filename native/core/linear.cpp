@@ -75,9 +75,6 @@ at::Tensor dropoutMask(const at::Tensor& x, double p, at::Generator* generator) 
   return keep.div_(1.0 - p);
 }
 
-// The adapter matrices in the compute dtype (fp32 parameters; a cast is tiny).
-at::Tensor asDtype(const at::Tensor& t, at::ScalarType dtype) { return t.scalar_type() == dtype ? t : t.to(dtype); }
-
 // a^T-style products whose result accumulates into an fp32 gradient: bf16/fp16 inputs on CUDA
 // give an fp32 result directly (cuBLAS accumulates in fp32 either way).
 at::Tensor mmFloat(const at::Tensor& a, const at::Tensor& b) {
@@ -104,14 +101,129 @@ bool noDropout(const std::vector<const Linear*>& members) {
 
 }  // namespace
 
+// Decoding a group of 4-bit members (q/k/v, gate/up) with one gemv: their packed bytes and
+// float32 absmax laid end to end once, on the first decoding call (the members' own tensors then
+// view the stacked buffers, so nothing is held twice), and kept on the group's first member.
+// Null when the members cannot share one gemv (16-bit, different block sizes or maps, blocks
+// that would straddle two members).
+const quant::Weight4* stackedForDecoding(const std::vector<const Linear*>& members) {
+  if (members.size() < 2) return nullptr;
+  std::shared_ptr<StackedWeight4>& cache = members[0]->stacked;
+  if (cache && cache->members.size() == members.size()) {
+    bool same = true;
+    for (size_t j = 0; j < members.size(); ++j) {
+      same = same && members[j]->w4 && cache->members[j] == members[j]->w4.get() &&
+             members[j]->w4->packed.is_alias_of(cache->weight.packed);
+    }
+    if (same) return &cache->weight;
+  }
+  const quant::Weight4* first = members[0]->w4.get();
+  if (!first) return nullptr;
+  int64_t outTotal = 0, bytes = 0;
+  for (const Linear* l : members) {
+    const quant::Weight4* w = l->w4.get();
+    if (!w || w->shape.size() != 2 || w->shape[1] != first->shape[1] || w->blocksize != first->blocksize ||
+        w->type != first->type || w->numel() % w->blocksize != 0 || (w->numel() / 2) % 16 != 0 ||
+        !w->packed.is_cuda() || !at::equal(w->code, first->code)) {
+      return nullptr;
+    }
+    outTotal += w->shape[0];
+    bytes += w->numel() / 2;
+  }
+  auto s = std::make_shared<StackedWeight4>();
+  quant::Weight4& st = s->weight;
+  st.type = first->type;
+  st.blocksize = first->blocksize;
+  st.shape = {outTotal, first->shape[1]};
+  st.dtype = first->dtype;
+  st.code = first->code;
+  st.packed = at::empty({bytes, 1}, first->packed.options());
+  std::vector<at::Tensor> absmax;
+  for (const Linear* l : members) absmax.push_back(quant::absmaxFloatCached(*l->w4));
+  st.absmax = at::cat(absmax).contiguous();
+  int64_t byte0 = 0, block0 = 0;
+  for (const Linear* l : members) {
+    quant::Weight4& w = *l->w4;
+    const int64_t n = w.numel() / 2, blocks = w.numel() / w.blocksize;
+    at::Tensor packed = st.packed.slice(0, byte0, byte0 + n);
+    packed.copy_(w.packed.reshape({n, 1}));
+    w.packed = packed.view(w.packed.sizes());
+    const at::Tensor absmaxF = st.absmax.slice(0, block0, block0 + blocks);
+    if (w.nested) {
+      w.absmaxCache = std::make_shared<const quant::Weight4::AbsmaxCache>(quant::Weight4::AbsmaxCache{w.absmax, absmaxF});
+    } else {
+      w.absmax = absmaxF;
+    }
+    s->members.push_back(&w);
+    byte0 += n;
+    block0 += blocks;
+  }
+  cache = s;
+  return &cache->weight;
+}
+
+// The group's adapters as GroupAdapters (null when not every member has one, or the scalings
+// differ), cached on the first member.
+const GroupAdapters* groupAdapters(const std::vector<const Linear*>& members, at::ScalarType dtype) {
+  if (members.size() < 2) return nullptr;
+  for (const Linear* l : members) {
+    if (!l->lora || l->lora->scaling != members[0]->lora->scaling) return nullptr;
+  }
+  std::shared_ptr<GroupAdapters>& cache = members[0]->adapters;
+  if (cache && cache->a.scalar_type() == dtype && cache->adapters.size() == members.size()) {
+    bool same = true;
+    for (size_t j = 0; j < members.size(); ++j) {
+      const LoraAdapter* a = members[j]->lora.get();
+      same = same && cache->adapters[j] == a && cache->versions[2 * j] == a->A._version() &&
+             cache->versions[2 * j + 1] == a->B._version();
+    }
+    if (same) return cache.get();
+  }
+  auto g = std::make_shared<GroupAdapters>();
+  int64_t rTotal = 0, outTotal = 0;
+  std::vector<at::Tensor> as;
+  for (const Linear* l : members) {
+    const LoraAdapter* a = l->lora.get();
+    g->adapters.push_back(a);
+    g->versions.push_back(a->A._version());
+    g->versions.push_back(a->B._version());
+    as.push_back(a->A.detach());
+    rTotal += a->A.size(0);
+    outTotal += a->B.size(0);
+  }
+  g->a = at::cat(as, 0).to(dtype);
+  g->b = at::zeros({outTotal, rTotal}, g->a.options());
+  int64_t out0 = 0, r0 = 0;
+  for (const Linear* l : members) {
+    const at::Tensor& B = l->lora->B;
+    g->b.slice(0, out0, out0 + B.size(0)).slice(1, r0, r0 + B.size(1)).copy_(B.detach());
+    out0 += B.size(0);
+    r0 += B.size(1);
+  }
+  cache = g;
+  return cache.get();
+}
+
 std::vector<at::Tensor> linearGroupForward(const std::vector<const Linear*>& members, const at::Tensor& x,
                                            at::Generator* dropout, LinearGroupSaved* saved) {
   const at::ScalarType dtype = x.scalar_type();
   const size_t M = members.size();
   std::vector<at::Tensor> ys(M);
-  // Decoding: Linear's own path (the 4-bit gemv kernel; it adds the bias itself).
+  // Decoding: the 4-bit gemv kernel, one for the whole group when its weights can be stacked,
+  // else Linear's own path per member (it adds the bias itself).
   const bool decode = !saved && decodingRows(x);
-  if (decode) {
+  const quant::Weight4* stacked = decode ? stackedForDecoding(members) : nullptr;
+  at::Tensor yAll;  // the whole group's output when it is one (rows, sum out) buffer
+  if (stacked) {
+    at::Tensor y = quant::gemv(x, *stacked);  // (rows, sum out)
+    yAll = y;
+    int64_t at0 = 0;
+    for (size_t j = 0; j < M; ++j) {
+      ys[j] = y.narrow(-1, at0, members[j]->outFeatures());
+      at0 += members[j]->outFeatures();
+      if (members[j]->bias.defined()) ys[j].add_(members[j]->bias);  // in place: ys[j] stays a view of y
+    }
+  } else if (decode) {
     for (size_t j = 0; j < M; ++j) ys[j] = (*members[j])(x);
   } else if (fusedGemm(members, x)) {
     // Biases go into the GEMM (addmm), as nn.Linear adds them: one rounding, not two.
@@ -123,6 +235,7 @@ std::vector<at::Tensor> linearGroupForward(const std::vector<const Linear*>& mem
     }
     at::Tensor w = stackedWeight(members, dtype, x).t();
     at::Tensor y = biased ? at::addmm(at::cat(biases), x, w) : at::mm(x, w);  // (rows, sum out)
+    yAll = y;
     int64_t at0 = 0;
     for (size_t j = 0; j < M; ++j) {
       ys[j] = y.slice(1, at0, at0 + members[j]->outFeatures());
@@ -147,11 +260,18 @@ std::vector<at::Tensor> linearGroupForward(const std::vector<const Linear*>& mem
     if (members[j]->lora) adapted.push_back(j);
   }
   if (adapted.empty()) return ys;
-  std::vector<at::Tensor> xa(M);
   const bool training = dropout != nullptr;
+  if (!saved && !training && yAll.defined() && x.is_cuda()) {
+    // Inference: every adapter of the group in two GEMMs, added into the group's buffer.
+    if (const GroupAdapters* g = groupAdapters(members, dtype)) {
+      yAll.addmm_(at::mm(x, g->a.t()), g->b.t(), /*beta=*/1, /*alpha=*/members[0]->lora->scaling);
+      return ys;
+    }
+  }
+  std::vector<at::Tensor> xa(M);
   if (adapted.size() > 1 && (!training || noDropout(members))) {
     std::vector<at::Tensor> as;
-    for (size_t j : adapted) as.push_back(asDtype(members[j]->lora->A, dtype));
+    for (size_t j : adapted) as.push_back(members[j]->lora->castA(dtype));
     at::Tensor all = at::mm(x, at::cat(as, 0).t());  // (rows, sum r)
     int64_t at0 = 0;
     for (size_t j : adapted) {
@@ -164,12 +284,12 @@ std::vector<at::Tensor> linearGroupForward(const std::vector<const Linear*>& mem
       const LoraAdapter& a = *members[j]->lora;
       at::Tensor keep = dropoutMask(x, a.dropout, dropout);
       if (saved) saved->keep[j] = keep;
-      xa[j] = at::mm(keep.defined() ? x * keep : x, asDtype(a.A, dtype).t());
+      xa[j] = at::mm(keep.defined() ? x * keep : x, a.castA(dtype).t());
     }
   }
   for (size_t j : adapted) {
     const LoraAdapter& a = *members[j]->lora;
-    ys[j].addmm_(xa[j], asDtype(a.B, dtype).t(), /*beta=*/1, /*alpha=*/a.scaling);
+    ys[j].addmm_(xa[j], a.castB(dtype).t(), /*beta=*/1, /*alpha=*/a.scaling);
     if (saved) saved->xa[j] = xa[j];
   }
   if (saved) saved->x = x;  // the adapters' A gradients read it
@@ -218,7 +338,7 @@ at::Tensor linearGroupBackward(const std::vector<const Linear*>& members, const 
     const LoraAdapter& a = *members[j]->lora;
     // dB = s dy^T xa; d(xa) = s dy B.
     accumulateGrad(a.B, mmFloat(dys[j].t(), saved.xa[j]).mul_(a.scaling));
-    dxa[j] = at::mm(dys[j], asDtype(a.B, dtype)).mul_(a.scaling);  // (rows, r)
+    dxa[j] = at::mm(dys[j], a.castB(dtype)).mul_(a.scaling);  // (rows, r)
   }
   bool shared = adapted.size() > 1;
   for (size_t j : adapted) shared = shared && !saved.keep[j].defined();
@@ -226,7 +346,7 @@ at::Tensor linearGroupBackward(const std::vector<const Linear*>& members, const 
     std::vector<at::Tensor> parts, as;
     for (size_t j : adapted) {
       parts.push_back(dxa[j]);
-      as.push_back(asDtype(members[j]->lora->A, dtype));
+      as.push_back(members[j]->lora->castA(dtype));
     }
     at::Tensor all = at::cat(parts, 1);             // (rows, sum r)
     at::Tensor dA = mmFloat(all.t(), x);            // (sum r, in)
@@ -243,7 +363,7 @@ at::Tensor linearGroupBackward(const std::vector<const Linear*>& members, const 
       const at::Tensor& keep = saved.keep[j];
       accumulateGrad(a.A, mmFloat(dxa[j].t(), keep.defined() ? x * keep : x));
       if (!needDx) continue;
-      at::Tensor back = at::mm(dxa[j], asDtype(a.A, dtype));  // d(drop(x)); times the mask for dx
+      at::Tensor back = at::mm(dxa[j], a.castA(dtype));  // d(drop(x)); times the mask for dx
       dx.add_(keep.defined() ? back * keep : back);
     }
   }

@@ -23,11 +23,18 @@
 
 namespace nq {
 
+struct StackedWeight4;
+
 struct Linear {
   at::Tensor weight;                   // (out, in) in the compute dtype, or undefined if 4-bit
   std::shared_ptr<quant::Weight4> w4;  // the 4-bit weight, or null
   at::Tensor bias;                     // (out) or undefined
   std::shared_ptr<LoraAdapter> lora;   // trainable adapter, or null
+  // Decoding: the 4-bit weights of the group this layer leads (q of q/k/v, gate of gate/up)
+  // stacked for one gemv; built on first use (linear.cpp).
+  mutable std::shared_ptr<StackedWeight4> stacked;
+  // Inference on CUDA: the adapters of the group this layer leads as two matrices (linear.cpp).
+  mutable std::shared_ptr<struct GroupAdapters> adapters;
   bool defined() const { return weight.defined() || w4 != nullptr; }
   int64_t outFeatures() const { return weight.defined() ? weight.size(0) : w4->shape[0]; }
   int64_t inFeatures() const { return weight.defined() ? weight.size(1) : w4->shape[1]; }
@@ -37,6 +44,23 @@ struct Linear {
   at::Tensor dense(at::ScalarType dtype) const;
   int64_t parameterCount() const;
   int64_t bytes() const;
+};
+
+// A group's 4-bit weights as one (sum out, in) weight whose packed bytes and float32 absmax the
+// members' own tensors view.
+struct StackedWeight4 {
+  std::vector<const quant::Weight4*> members;
+  quant::Weight4 weight;
+};
+
+// Inference with an adapter on every member of a group, all with one scaling: every A stacked
+// (sum r, in) and every B as one block-diagonal (sum out, sum r) matrix, in the compute dtype,
+// so the adapters add into the group's output with two GEMMs; rebuilt when a parameter changes
+// (its version counter) or the dtype does.
+struct GroupAdapters {
+  std::vector<const LoraAdapter*> adapters;
+  std::vector<int64_t> versions;  // A and B of each adapter
+  at::Tensor a, b;
 };
 
 // What a group's backward needs from its forward.

@@ -15,6 +15,16 @@ double loraScaling(int64_t r, double alpha, bool useRslora) {
   return useRslora ? alpha / std::sqrt(static_cast<double>(r)) : alpha / static_cast<double>(r);
 }
 
+const at::Tensor& LoraAdapter::Cast::of(const at::Tensor& param, at::ScalarType dtype) {
+  if (param.scalar_type() == dtype) return param;
+  if (!value.defined() || value.scalar_type() != dtype || !source.is_same(param) || version != param._version()) {
+    value = param.detach().to(dtype);
+    source = param;
+    version = param._version();
+  }
+  return value;
+}
+
 LoraAdapter makeLoraAdapter(int64_t in, int64_t out, int64_t r, double scaling, double dropout,
                             at::Generator& cpuGenerator, at::Device device) {
   if (dropout < 0.0 || dropout >= 1.0) {

@@ -17,6 +17,20 @@ struct LoraAdapter {
   at::Tensor B;          // (out, r) fp32, requires grad; peft's lora_B.weight
   double scaling = 1.0;  // alpha / r, or alpha / sqrt(r) with rsLoRA
   double dropout = 0.0;  // probability of zeroing an input element (training only)
+
+  // A or B in the compute dtype: cast once and kept while the parameter is unchanged (its
+  // version counter moves with every in-place update: an optimizer step, a load), so a
+  // decoding step does not cast every adapter again. The parameter itself when dtype is fp32.
+  const at::Tensor& castA(at::ScalarType dtype) const { return a16.of(A, dtype); }
+  const at::Tensor& castB(at::ScalarType dtype) const { return b16.of(B, dtype); }
+
+ private:
+  struct Cast {
+    at::Tensor source, value;
+    int64_t version = -1;
+    const at::Tensor& of(const at::Tensor& param, at::ScalarType dtype);
+  };
+  mutable Cast a16, b16;
 };
 
 // alpha / r, or alpha / sqrt(r). Throws LORA_INVALID for r <= 0 quoting the value.

@@ -3,7 +3,8 @@
 #  1. builds the addon and kernel_check; checks and times every CUDA kernel (kernel_check);
 #  2. CUDA parity against transformers (cuda_reference.py + parity.mjs: fp32 and bf16 logits,
 #     greedy tokens, batched == one at a time);
-#  3. CUDA-graph decoding changes no token (decode-graph-check.mjs with and without graphs);
+#  3. CUDA-graph decoding changes no token (decode-graph-check.mjs with and without graphs); the
+#     4-bit decoding path with a LoRA adapter equals the CPU engine (nf4-lora-check.mjs);
 #  4. LoRA training: the tiny fixture on CPU fp32 vs CUDA bf16, and the Qwen3-4B shape in NF4 at
 #     16 x 512 tokens with and without checkpointing (train-step.mjs); batch-1 decode speed on it
 #     (model-memory.mjs).
@@ -33,6 +34,10 @@ if [ -s "$out/decode-graph.json" ] && cmp -s "$out/decode-eager.json" "$out/deco
 else
   echo "decode graphs: DIFFER or failed"; tail -n 5 "$out/decode-eager.err" "$out/decode-graph.err"; failed+=(decode-graph)
 fi
+
+step "NF4 + LoRA decoding on CUDA vs the CPU engine"
+node scripts/gpu/nf4-lora-check.mjs "$out/nf4-lora.json" 2>&1 | tail -12
+[ "${PIPESTATUS[0]}" = 0 ] || failed+=(nf4-lora)
 
 step "LoRA training: tiny CPU vs CUDA, Qwen3-4B shape 16 x 512"
 node scripts/bench/train-step.mjs "$model" "$out/train-step.json" 2>&1 | tail -8 || failed+=(train-step)
