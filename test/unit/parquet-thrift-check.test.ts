@@ -23,7 +23,7 @@ describe('parquet Thrift check', () => {
     const { bytes } = mutatedInput(seeds, 'binary', 7, 'parquet', index) as { bytes: Buffer };
     const err = await rejection(bytes);
     expect(err.code).toBe('INVALID_DATA');
-    expect(err.message).toMatch(/^damaged\.parquet: (page header|footer).*at byte \d+/);
+    expect(err.message).toMatch(/^damaged\.parquet: page header at byte \d+: (a Thrift map of 14840 declared|unknown Thrift type 15)/);
   });
 
   it('a footer list declaring more elements than bytes left is refused', async () => {
