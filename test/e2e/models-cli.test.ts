@@ -100,16 +100,19 @@ describe('sft generate --model org/name', () => {
     const mark = server.requests.length;
     const res = await sft(['generate', '--model', 'org/tiny', '--prompt', 'hi', '--json']);
     expect(res.code).toBe(1);
-    expect(res.stderr).toContain('HF_HUB_OFFLINE');
-    expect(res.stderr).toContain('[HUB_OFFLINE]');
+    // --json: the failure is one {"error": {code, message, hint}} line on stdout
+    const { error } = JSON.parse(res.stdout.trim());
+    expect(error.code).toBe('HUB_OFFLINE');
+    expect(`${error.message} ${error.hint}`).toContain('HF_HUB_OFFLINE');
     expect(server.requests.length).toBe(mark);
   });
 
   it('a gated repo without HF_TOKEN: exit 1, saying to set it; with it, it downloads', async () => {
     const refused = await sft(['generate', '--model', 'org/gated', '--prompt', 'hi', '--json']);
     expect(refused.code).toBe(1);
-    expect(refused.stderr).toContain('HF_TOKEN');
-    expect(refused.stderr).toContain('[HUB_AUTH]');
+    const { error } = JSON.parse(refused.stdout.trim());
+    expect(error.code).toBe('HUB_AUTH');
+    expect(`${error.message} ${error.hint}`).toContain('HF_TOKEN');
     vi.stubEnv('HF_TOKEN', server.token);
     const ok = await sft(['generate', '--model', 'org/gated', '--prompt', 'hi', '--max-new-tokens', '2', '--json']);
     expect(ok.code, ok.stderr).toBe(0);
