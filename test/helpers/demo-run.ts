@@ -4,13 +4,18 @@
 import { join } from 'node:path';
 import { native } from '../../src/native.js';
 
-export const demoRunOptions = (out: string) => ({
+/** The bundled demo task as train() takes it: model, data, chat template, labels, row length. */
+export const demoTask = {
   model: 'demo',
   data: 'demo',
   template: 'demo',
   chat: true,
   labelMap: 'positive=positive,negative=negative',
   maxSeqLen: 96,
+};
+
+export const demoRunOptions = (out: string) => ({
+  ...demoTask,
   limit: 48,
   batchSize: 8,
   epochs: 2,

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { train, trainWithWorkers, type TrainResult } from '../../src/api/train.js';
 import { native } from '../../src/native.js';
+import { demoTask } from '../helpers/demo-run.js';
 
 let work: string;
 beforeAll(() => {
@@ -20,12 +21,7 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
 // 2 processes would differ by design. lr 1e-3 and no warmup so the adapter moves far from its
 // init (B = 0) and a wrong gradient shows.
 const options = (out: string) => ({
-  model: 'demo',
-  data: 'demo',
-  template: 'demo',
-  chat: true,
-  labelMap: 'positive=positive,negative=negative',
-  maxSeqLen: 96,
+  ...demoTask,
   limit: 64,
   batchSize: 16,
   epochs: 1,

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ProgressEvent } from '../../src/api/progress.js';
 import { train, type TrainResult } from '../../src/api/train.js';
-import { native } from '../../src/native.js';
+import { adapterTensors, demoTask } from '../helpers/demo-run.js';
 
 let work: string;
 beforeAll(() => {
@@ -16,12 +16,7 @@ beforeAll(() => {
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 const options = (out: string) => ({
-  model: 'demo',
-  data: 'demo',
-  template: 'demo',
-  chat: true,
-  labelMap: 'positive=positive,negative=negative',
-  maxSeqLen: 96,
+  ...demoTask,
   limit: 96,
   batchSize: 16,
   epochs: 2,
@@ -34,11 +29,6 @@ const options = (out: string) => ({
 });
 const losses = (out: string) =>
   readFileSync(join(out, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { step: number; loss: number }));
-const adapterBytes = (out: string) => {
-  const file = join(out, 'adapter_model.safetensors');
-  const { tensors } = native().safetensors.inspect(file);
-  return tensors.map((t) => Buffer.from(native().safetensors.read(file, t.name).data.buffer).toString('base64'));
-};
 
 describe('train() API', () => {
   let full: TrainResult;
@@ -75,7 +65,7 @@ describe('train() API', () => {
     const b = losses(out);
     expect(b.map((l) => l.step)).toEqual(a.map((l) => l.step));
     b.forEach((l, i) => expect(l.loss).toBe(a[i]?.loss));
-    expect(adapterBytes(out)).toEqual(adapterBytes(join(work, 'full')));
+    expect(adapterTensors(out)).toEqual(adapterTensors(join(work, 'full')));
   }, 60_000);
 
   it('resume with nothing to resume from says so', async () => {
