@@ -74,6 +74,11 @@ export type NativeDtype = 'float32' | 'bfloat16' | 'float16';
 export interface NativeModelHandle {
   /** ids: a row-major (shape[0], shape[1]) matrix; attentionMask: 1 = token, 0 = padding (null: all tokens). Logits row-major [batch, seq, vocab] float32. */
   logits(ids: Int32Array, shape: [number, number], attentionMask: Uint8Array | null): Promise<{ shape: number[]; data: Float32Array }>;
+  /**
+   * Sequence classification (a model loaded with numLabels): logits [B, numLabels] float32 of
+   * the score head at each row's last token where attentionMask is 1 (left or right padding).
+   */
+  classifyLogits(ids: Int32Array, shape: [number, number], attentionMask: Uint8Array | null): Promise<{ shape: number[]; data: Float32Array }>;
   /** Greedy continuation of each packed prompt; resolves with only the new tokens of each, packed. */
   generate(
     prompts: PackedTokens,
@@ -113,6 +118,13 @@ export interface NativeModelHandle {
    * sequence excluded).
    */
   trainStep(batch: PackedBatch, options: { lossScale: number; gradientCheckpointing: boolean }): Promise<{ lossSum: number; tokens: number }>;
+  /**
+   * Classification forward + backward of a packed batch (a model loaded with numLabels, after
+   * addLora, whose trainable parameters then include the score head
+   * "base_model.model.score.weight"); ADDS d(lossSum * lossScale)/d(parameters). lossSum: the
+   * rows' summed loss (CE, or R-Drop / SupCon as the options ask); rows: sequences counted.
+   */
+  classifyStep(batch: PackedClassifyBatch, options: ClassifyStepOptions): Promise<{ lossSum: number; rows: number }>;
   /** Accumulated gradients (F32; zeros where none accumulated). */
   gradients(): Promise<Record<string, StTensorData>>;
   zeroGrad(): Promise<void>;
@@ -158,6 +170,26 @@ export interface NativeModelHandle {
   mergeAdapter(srcDir: string, outFile: string): Promise<{ tensors: number; bytes: number }>;
 }
 
+/** A padding-free classification batch: sequence i is the next seqLens[i] ids; labels[i] its class. */
+export interface PackedClassifyBatch {
+  ids: Int32Array;
+  /** Each >= 1, summing to ids.length. */
+  seqLens: Int32Array;
+  /** One class index in [0, numLabels) per sequence. */
+  labels: Int32Array;
+}
+
+/** classifyStep's options: every field required (the defaults are the recipe's, src/config/defaults.ts). */
+export interface ClassifyStepOptions {
+  lossScale: number;
+  gradientCheckpointing: boolean;
+  /** > 0: R-Drop, two passes with independent dropout: (CE1 + CE2) / 2 + rdropAlpha x symmetric KL / 2. */
+  rdropAlpha: number;
+  /** > 0: (1 - w) x CE + w x SupCon over the L2-normalized pooled features of the batch's rows. */
+  supconWeight: number;
+  supconTemperature: number;
+}
+
 export interface NativeModelInfo {
   device: NativeDevice;
   dtype: NativeDtype;
@@ -178,6 +210,12 @@ export interface NativeLoadOptions {
   blocksize: number;
   /** Turn pre-quantized (bitsandbytes) weights into 16-bit ones. */
   dequantizeStored: boolean;
+  /** Sequence classification: a score head of numLabels classes (absent: none). */
+  numLabels?: number;
+  /** With numLabels: the head's init std (config.json's initializer_range), unless the checkpoint holds score.weight. */
+  scoreInitStd?: number;
+  /** With numLabels: seed of the head's normal init. */
+  scoreSeed?: number;
 }
 
 export interface NativeBinding {

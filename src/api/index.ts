@@ -12,7 +12,8 @@ export { SftError, ErrorCode } from '../errors.js';
 // The engine underneath: build facts, CUDA memory, CPU threads (the raw addon stays internal).
 export { buildInfo, cudaMemory, resetCudaPeakMemory, setCpuThreads } from './runtime.js';
 export type { BuildInfo, CudaMemory } from './runtime.js';
-export type { LoraInfo, LoraOptions } from './model.js';
+export type { ClassifyLogits, LoraInfo, LoraOptions } from './model.js';
+export type { ClassifyBatch } from '../engine/classify-batch.js';
 export type { LoraSpec } from './adapter-config.js';
 export { createTrainer, Trainer } from '../train/trainer.js';
 export type { CheckpointPosition, StepLog, TrainerOptions, TrainerState } from '../train/trainer.js';
@@ -30,7 +31,7 @@ export type { EvalResult } from './evaluate.js';
 export { runDemo } from './demo.js';
 export type { DemoOptions, DemoResult, SeedTableRow } from './demo.js';
 export type { ProgressEvent, RunControl } from './progress.js';
-export type { DataOptions, EngineOptions, EvalOptions, LoraTarget, OptimizerOptions, TrainOptions } from '../config/option-types.js';
+export type { ClassifyLossOptions, DataOptions, EngineOptions, EvalOptions, LoraTarget, OptimizerOptions, TrainOptions } from '../config/option-types.js';
 export type { EvalReport, EvalMetrics, ConfusionMatrix, PredictionLine, RunRecord, SkippedRow, TrainLogLine } from '../eval/report-types.js';
 export { readRows } from '../data/read-rows.js';
 export type { DataRow } from '../data/read-rows.js';

@@ -235,6 +235,7 @@ export async function trainRank(
       // Same init on every rank; each rank its own dropout masks (rank 0's = a single process's).
       ...(rank ? { dropoutSeed: o.seed + rank.rank } : {}),
       ...(o.loraTargets ? { targets: o.loraTargets } : {}),
+      ...(o.freezeLayers > 0 ? { freezeLayers: o.freezeLayers } : {}),
     });
     if (rank) {
       const handle = nativeHandle(model);
@@ -254,6 +255,9 @@ export async function trainRank(
       maxGradNorm: o.maxGradNorm,
       gradientCheckpointing: o.gradientCheckpointing,
       onNonfinite: o.onNonfinite,
+      rdropAlpha: o.rdropAlpha,
+      supconWeight: o.supconWeight,
+      supconTemperature: o.supconTemperature,
     }, rank ? { rank: rank.rank, worldSize: rank.worldSize } : undefined);
     if (lead) await mkdir(out, { recursive: true });
     const logFile = join(out, 'log.jsonl');

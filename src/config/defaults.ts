@@ -50,6 +50,19 @@ export const OPTIMIZER_DEFAULTS = {
   onNonfinite: 'stop',
 } as const;
 
+/**
+ * Sequence-classification mode (train() / createTrainer with task 'classify'): the optional
+ * losses of the seeds' classifiers are off unless asked for; SupCon's temperature is the seed's.
+ */
+export const CLASSIFY_DEFAULTS = {
+  task: 'generate',
+  /** R-Drop: weight of the symmetric KL between two dropout passes (0: one pass, plain cross-entropy). */
+  rdropAlpha: 0,
+  /** Supervised contrastive loss: total = (1 - w) x CE + w x SupCon (0: off). */
+  supconWeight: 0,
+  supconTemperature: 0.07,
+} as const;
+
 /** The training loop (train(), runTraining). */
 export const LOOP_DEFAULTS = {
   batchSize: 16,

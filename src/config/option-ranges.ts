@@ -41,6 +41,10 @@ export const OPTION_RANGES = {
   epochs: { min: 1, max: 100_000, integer: true },
   steps: { min: 1, max: MAX_STEPS, integer: true },
   worldSize: { min: 1, max: 256, integer: true },
+  numLabels: { min: 1, max: 65536, integer: true },
+  rdropAlpha: { min: 0, max: 1e6 },
+  supconWeight: { min: 0, max: 1 },
+  supconTemperature: { min: 0, max: 1e6, minExclusive: true },
 } as const satisfies Record<string, NumberRange>;
 
 /** "an integer in [1, 65536]", "a number in (0, 1]". */

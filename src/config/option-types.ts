@@ -79,16 +79,44 @@ export interface OptimizerOptions {
   onNonfinite?: 'stop' | 'skip';
 }
 
+/**
+ * The optional losses of sequence-classification training (a model loaded with task
+ * 'classify'); ignored by generation-mode training. Per row, averaged over the rows of a step:
+ * CE = cross-entropy of the score head's logits at the row's last token;
+ * R-Drop = the row runs twice with independent LoRA dropout: (CE1 + CE2) / 2 + rdropAlpha x
+ * (KL(P1 || P2) + KL(P2 || P1)) / 2 (the R-Drop paper's; it needs loraDropout > 0 to differ from CE);
+ * SupCon = supervised contrastive loss (Khosla et al.) over the L2-normalized pooled features of
+ * the rows of one micro-batch: total = (1 - supconWeight) x CE + supconWeight x SupCon.
+ */
+export interface ClassifyLossOptions {
+  /** R-Drop weight of the symmetric KL between two dropout passes; 0 runs one pass. @default 0 */
+  rdropAlpha?: number;
+  /** Weight of the supervised contrastive loss, in [0, 1]; 0 turns it off. @default 0 */
+  supconWeight?: number;
+  /** Temperature of the supervised contrastive loss (the seed's). @default 0.07 */
+  supconTemperature?: number;
+}
+
 /** createTrainer(model, options). */
-export interface TrainerOptions extends OptimizerOptions {
+export interface TrainerOptions extends OptimizerOptions, ClassifyLossOptions {
   /** Optimizer steps the schedule spans. */
   totalSteps: number;
 }
 
 /** train(options): the seed's QLoRA SFT job (`sft train`). */
-export interface TrainOptions extends DataOptions, EngineOptions, OptimizerOptions {
+export interface TrainOptions extends DataOptions, EngineOptions, OptimizerOptions, ClassifyLossOptions {
   /** Preset name (`sft models`), Hub repo id (org/name), local checkpoint folder, a .gguf file, or 'demo'. */
   model: string;
+  /**
+   * 'generate': the model writes the label as text (the IMDB seed). 'classify': a score head
+   * reads the last token and the loss is cross-entropy over numLabels classes (peft SEQ_CLS
+   * adapters). @default 'generate'
+   */
+  task?: 'generate' | 'classify';
+  /** Classes of the score head (task 'classify'). @default the label map's size */
+  numLabels?: number;
+  /** No LoRA adapters on the first N decoder layers (peft's layers_to_transform = N and up). @default 0 */
+  freezeLayers?: number;
   /** Run folder: adapter (PEFT format), run.json, log.jsonl, checkpoints/. */
   out: string;
   /** LoRA rank. @default 16 */

@@ -4,7 +4,7 @@
 // the SameShape checks below hold equal to these schemas. Every failure names the option and
 // what it accepts (config/parse-options.ts).
 import { z } from 'zod';
-import { DATA_DEFAULTS as D, EVAL_DEFAULTS, LOOP_DEFAULTS, LORA_DEFAULTS, OPTIMIZER_DEFAULTS as O } from './defaults.js';
+import { CLASSIFY_DEFAULTS as CL, DATA_DEFAULTS as D, EVAL_DEFAULTS, LOOP_DEFAULTS, LORA_DEFAULTS, OPTIMIZER_DEFAULTS as O } from './defaults.js';
 import type { EvalOptions, TrainerOptions, TrainOptions } from './option-types.js';
 import { numberIn, OPTION_RANGES as R } from './option-ranges.js';
 import type { SameShape } from './same-shape.js';
@@ -44,9 +44,20 @@ export const optimizerFields = {
   onNonfinite: z.enum(['stop', 'skip']).default(O.onNonfinite),
 };
 
+/** The optional losses of classification training (option-types.ts ClassifyLossOptions). */
+export const classifyLossFields = {
+  rdropAlpha: numberIn(R.rdropAlpha).default(CL.rdropAlpha),
+  supconWeight: numberIn(R.supconWeight).default(CL.supconWeight),
+  supconTemperature: numberIn(R.supconTemperature).default(CL.supconTemperature),
+};
+
 export const trainOptionsSchema = z
   .object({
     model: z.string().min(1),
+    task: z.enum(['generate', 'classify']).default(CL.task),
+    numLabels: numberIn(R.numLabels).optional(),
+    freezeLayers: z.number().int().min(0).default(0),
+    ...classifyLossFields,
     ...dataFields,
     ...engineFields,
     out: z.string().min(1),
@@ -90,7 +101,7 @@ export const evalOptionsSchema = z
 export type ResolvedEvalOptions = z.output<typeof evalOptionsSchema>;
 
 /** createTrainer's options: the optimizer fields of train() plus the steps the schedule spans. */
-export const trainerOptionsSchema = z.object({ ...optimizerFields, totalSteps: numberIn(R.steps) }).strict();
+export const trainerOptionsSchema = z.object({ ...optimizerFields, ...classifyLossFields, totalSteps: numberIn(R.steps) }).strict();
 
 // Compile-time: the documented interfaces and the schemas accept the same options.
 export type SchemasMatchTheirInterfaces = [

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import type { ArchConfig } from '../config/arch.js';
 import { loadArchConfig, readJsonFile } from '../config/hf-config.js';
 import { loadGenerationDefaults } from '../config/generation.js';
-import { GENERATE_DEFAULTS, LORA_DEFAULTS, QUANTIZE_DEFAULTS } from '../config/defaults.js';
+import { CLASSIFY_DEFAULTS, GENERATE_DEFAULTS, LORA_DEFAULTS, QUANTIZE_DEFAULTS } from '../config/defaults.js';
 import { ErrorCode, SftError } from '../errors.js';
 import { native, type NativeModelHandle } from '../native.js';
 import { packRows, tokenMatrix, unpackRows } from '../data/pack.js';
@@ -40,8 +40,18 @@ export const loadModelOptionsSchema = z
     quant: z.enum(['none', 'nf4', 'fp4']).optional(),
     /** Quantize the per-block absmax too (bitsandbytes' double quantization). Default true. */
     doubleQuant: z.boolean().optional(),
+    /** 'classify' adds a score head (numLabels classes) read at each row's last token. Default 'generate'. */
+    task: z.enum(['generate', 'classify']).default(CLASSIFY_DEFAULTS.task),
+    /** Classes of the score head; required with task 'classify'. */
+    numLabels: numberIn(OPTION_RANGES.numLabels).optional(),
+    /** Seed of the score head's init, normal(0, initializer_range). Default 3407. */
+    seed: numberIn(OPTION_RANGES.seed).default(LORA_DEFAULTS.seed),
   })
-  .strict();
+  .strict()
+  .refine((o) => (o.task === 'classify') === (o.numLabels !== undefined), {
+    message: "numLabels is required with task 'classify' and only allowed with it",
+    path: ['numLabels'],
+  });
 /** How loadModel() holds the weights. */
 export interface LoadModelOptions {
   /** Where the weights live and the math runs. @default 'cuda' when this build has CUDA and a GPU is visible, else 'cpu' */
@@ -57,6 +67,17 @@ export interface LoadModelOptions {
   quant?: 'none' | 'nf4' | 'fp4';
   /** Quantize the per-block absmax too (bitsandbytes' double quantization). @default true (bitsandbytes') */
   doubleQuant?: boolean;
+  /**
+   * 'generate': logits over the vocabulary (lm head). 'classify': sequence classification as
+   * transformers' *ForSequenceClassification: a score head (numLabels x hidden, no bias, fp32,
+   * trainable with the adapters) applied to the final hidden state of each row's last
+   * non-padding token. The checkpoint's `score.weight` is used when it has one. @default 'generate'
+   */
+  task?: 'generate' | 'classify';
+  /** Classes of the score head; required with task 'classify'. @default none (required with task 'classify') */
+  numLabels?: number;
+  /** Seed of the score head's init: normal(0, config.json's initializer_range), as transformers initializes it. @default 3407 */
+  seed?: number;
 }
 const loadModelSchemaMatches: SameShape<LoadModelOptions, z.input<typeof loadModelOptionsSchema>> = true;
 
@@ -139,6 +160,14 @@ export interface LoraOptions {
 const loraSchemaMatches: SameShape<LoraOptions, z.input<typeof loraOptionsSchema>> = true;
 void [loadModelSchemaMatches, logitsSchemaMatches, generateSchemaMatches, loraSchemaMatches];
 
+/** model.classifyLogits() result: fp32 logits of the score head. */
+export interface ClassifyLogits {
+  /** [batch, numLabels] */
+  shape: number[];
+  /** Row-major float32 logits. */
+  data: Float32Array;
+}
+
 export interface LoraInfo {
   spec: LoraSpec;
   /** Full names of the modules carrying adapters, e.g. model.layers.3.self_attn.q_proj. */
@@ -182,14 +211,20 @@ export class Model {
   readonly arch: ArchConfig;
   readonly eosTokenIds: number[];
   readonly padTokenId: number;
+  /** 'classify': the model has a score head of numLabels classes (classifyLogits, classification training). */
+  readonly task: 'generate' | 'classify';
+  /** Classes of the score head (task 'classify'), else undefined. */
+  readonly numLabels: number | undefined;
   #lora: LoraInfo | undefined;
 
-  private constructor(handle: NativeModelHandle, dir: string, arch: ArchConfig, eos: number[], pad: number) {
+  private constructor(handle: NativeModelHandle, dir: string, arch: ArchConfig, eos: number[], pad: number, numLabels: number | undefined) {
     this.#handle = handle;
     this.dir = dir;
     this.arch = arch;
     this.eosTokenIds = eos;
     this.padTokenId = pad;
+    this.task = numLabels === undefined ? 'generate' : 'classify';
+    this.numLabels = numLabels;
   }
 
   /** Use loadModel(). */
@@ -207,9 +242,10 @@ export class Model {
       doubleQuant: opts.doubleQuant ?? QUANTIZE_DEFAULTS.doubleQuant,
       blocksize: QUANTIZE_DEFAULTS.blocksize,
       dequantizeStored: opts.quant === 'none',
+      ...(opts.task === 'classify' ? { numLabels: opts.numLabels, scoreInitStd: await initializerRange(dir), scoreSeed: opts.seed } : {}),
     });
     const pad = gen.padTokenId ?? gen.eosTokenIds[0] ?? 0;
-    return new Model(handle, dir, arch, gen.eosTokenIds, pad);
+    return new Model(handle, dir, arch, gen.eosTokenIds, pad, opts.task === 'classify' ? opts.numLabels : undefined);
   }
 
   [HANDLE](): NativeModelHandle {
@@ -227,6 +263,21 @@ export class Model {
     const handle = this.#live();
     const m = tokenMatrix(ids, opts.attentionMask);
     return handle.logits(m.ids, m.shape, m.attentionMask);
+  }
+
+  /**
+   * Sequence classification (a model loaded with task 'classify'): fp32 logits [batch,
+   * numLabels] of the score head at each row's last non-padding token. Rows may be left- or
+   * right-padded (attentionMask 0 on padding); positions count real tokens only.
+   */
+  async classifyLogits(ids: number[][], options: LogitsOptions = {}): Promise<ClassifyLogits> {
+    const opts = parseOptions(logitsOptionsSchema, options, 'classifyLogits options');
+    if (this.task !== 'classify') {
+      throw new SftError(`classifyLogits: model ${this.dir} was loaded without a score head; load it with {task: 'classify', numLabels}`, ErrorCode.InvalidArgument);
+    }
+    const handle = this.#live();
+    const m = tokenMatrix(ids, opts.attentionMask);
+    return handle.classifyLogits(m.ids, m.shape, m.attentionMask);
   }
 
   /**
@@ -353,6 +404,16 @@ export class Model {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.dispose();
   }
+}
+
+/** config.json's initializer_range (the text config's for multimodal checkpoints; transformers' default 0.02). */
+async function initializerRange(dir: string): Promise<number> {
+  const config = (await readJsonFile(join(dir, 'config.json'))) as { initializer_range?: unknown; text_config?: { initializer_range?: unknown } };
+  const value = config.initializer_range ?? config.text_config?.initializer_range ?? 0.02;
+  if (typeof value !== 'number' || !(value > 0)) {
+    throw new SftError(`${join(dir, 'config.json')}: initializer_range must be a positive number, got ${JSON.stringify(value)}`, ErrorCode.ConfigInvalid);
+  }
+  return value;
 }
 
 /** The native handle, for the training driver (src/train); not part of the public API. */

@@ -22,6 +22,7 @@ import { checkAdapterFits } from '../engine/adapter-fit.js';
 import { writeFolderAtomic } from '../engine/atomic-write.js';
 import type { Batch } from '../data/collate.js';
 import { countPackedTargets, isPackedBatch, packBatch, type PackedBatch } from '../data/pack.js';
+import { isClassifyBatch, packClassifyBatch, type ClassifyBatch } from '../engine/classify-batch.js';
 import { ErrorCode, SftError } from '../errors.js';
 import { native } from '../native.js';
 import { learningRate, type Schedule } from './schedule.js';
@@ -94,26 +95,45 @@ export class Trainer {
 
   /**
    * One optimizer step over `microBatches` (gradient accumulation = their number), each a
-   * right-padded Batch (packed here without its padding) or an already packed one. Data
-   * parallel: the micro-batches of all ranks, the same list on every rank.
+   * right-padded Batch (packed here without its padding) or an already packed one; for a model
+   * loaded with task 'classify', ClassifyBatches (one label per row: the loss is the mean over
+   * the step's rows, with the options' R-Drop / SupCon terms). Data parallel: the micro-batches
+   * of all ranks, the same list on every rank.
    */
-  async step(microBatches: (Batch | PackedBatch)[]): Promise<StepLog> {
+  async step(microBatches: (Batch | PackedBatch | ClassifyBatch)[]): Promise<StepLog> {
     if (microBatches.length === 0) throw new SftError('trainer.step: no micro-batches', ErrorCode.InvalidArgument);
     const handle = nativeHandle(this.model);
-    const packed = microBatches.map((b) => (isPackedBatch(b) ? b : packBatch(b)));
-    const tokens = packed.reduce((n, b) => n + countPackedTargets(b), 0);
+    const classify = this.model.task === 'classify';
+    const mismatch = microBatches.findIndex((b) => isClassifyBatch(b) !== classify);
+    if (mismatch >= 0) {
+      throw new SftError(
+        classify
+          ? `trainer.step: micro-batch ${mismatch} is not a classification batch ({ids, attentionMask, labels: one class index per row}); the model was loaded with task 'classify'`
+          : `trainer.step: micro-batch ${mismatch} holds one label per row (a classification batch) but the model was loaded without a score head; load it with {task: 'classify', numLabels}`,
+        ErrorCode.InvalidArgument,
+      );
+    }
+    const packed = classify
+      ? (microBatches as ClassifyBatch[]).map((b) => packClassifyBatch(b, this.model.numLabels!))
+      : (microBatches as (Batch | PackedBatch)[]).map((b) => (isPackedBatch(b) ? b : packBatch(b)));
+    // The loss is a mean over the step's targets: tokens in generation mode, rows in classification mode.
+    const tokens = classify ? packed.reduce((n, b) => n + b.seqLens.length, 0) : (packed as PackedBatch[]).reduce((n, b) => n + countPackedTargets(b), 0);
     if (tokens === 0) {
-      throw new SftError('trainer.step: the micro-batches hold no target tokens (every label is -100)', ErrorCode.InvalidArgument);
+      throw new SftError(`trainer.step: the micro-batches hold no ${classify ? 'rows' : 'target tokens (every label is -100)'}`, ErrorCode.InvalidArgument);
     }
     const onCuda = this.model.info().device === 'cuda';
     if (onCuda) native().cudaResetPeak();
     const started = performance.now();
     let lossSum = 0;
     const { rank, worldSize } = this.rank;
+    const o = this.options;
     for (let i = rank; i < packed.length; i += worldSize) {
       const batch = packed[i]!;
       if (batch.seqLens.length === 0) continue; // every row was padding: nothing to run
-      const r = await handle.trainStep(batch, { lossScale: 1 / tokens, gradientCheckpointing: this.options.gradientCheckpointing });
+      const common = { lossScale: 1 / tokens, gradientCheckpointing: o.gradientCheckpointing };
+      const r = classify
+        ? await handle.classifyStep(batch as ReturnType<typeof packClassifyBatch>, { ...common, rdropAlpha: o.rdropAlpha, supconWeight: o.supconWeight, supconTemperature: o.supconTemperature })
+        : await handle.trainStep(batch as PackedBatch, common);
       lossSum += r.lossSum;
     }
     if (worldSize > 1) [lossSum] = (await handle.allReduceGradients([lossSum])) as [number];
