@@ -2,10 +2,14 @@
 // disk to (text, label) for both training and evaluation, so they cannot disagree on a split.
 import { join } from 'node:path';
 import { labelMapFromString, toExamples, type LabelClass } from '../data/examples.js';
+import { resolveDataFormat } from '../data/format-detect.js';
+import type { DataFormat, InstructionExample, InstructionFormat } from '../data/instruction-example.js';
+import { toInstructionExamples } from '../data/instruction-rows.js';
 import { readRows } from '../data/read-rows.js';
 import { splitExamples } from '../data/split.js';
 import type { SkippedRow } from '../eval/report-types.js';
 import { PACKAGE_ROOT } from '../package-info.js';
+import { ErrorCode, SftError } from '../errors.js';
 
 /** The bundled synthetic sentiment data (scripts/make_demo_data.py). */
 export const DEMO_DATA_DIR = join(PACKAGE_ROOT, 'assets', 'demo', 'data');
@@ -19,6 +23,8 @@ export interface DataOptions {
   testSplit: number;
   limit?: number | undefined;
   seed: number;
+  /** The data format; detected from the columns when unset (data/format-detect.ts). */
+  format?: DataFormat | undefined;
 }
 
 export interface LabelledExample {
@@ -56,4 +62,43 @@ export async function loadLabelledData(o: DataOptions, purpose: 'train' | 'eval'
     ...(o.limit !== undefined ? { limit: o.limit } : {}),
   });
   return { source, classes, ...split, skipped };
+}
+
+/** Instruction rows (alpaca, ShareGPT, chat messages, prompt/completion) split by the seed. */
+export interface InstructionData {
+  /** The file or folder read. */
+  source: string;
+  format: InstructionFormat;
+  train: InstructionExample[];
+  val: InstructionExample[];
+  test: InstructionExample[];
+  skipped: SkippedRow[];
+}
+
+/**
+ * Reads --data once and returns label rows or instruction rows, whichever its format is (the
+ * --format given, else the one its columns show; label rows win when the label column exists).
+ */
+export async function loadTaskData(o: DataOptions, purpose: 'train' | 'eval'): Promise<{ kind: 'label'; data: LabelledData } | { kind: 'instruction'; data: InstructionData }> {
+  const source = resolveDataPath(o.data, purpose);
+  const { rows } = await readRows(source);
+  const format = resolveDataFormat(rows, o);
+  const splitOptions = { valSplit: o.valSplit, testSplit: o.testSplit, seed: o.seed, ...(o.limit !== undefined ? { limit: o.limit } : {}) };
+  if (format === 'label') {
+    const classes = labelMapFromString(o.labelMap);
+    const { examples, skipped } = toExamples(rows, { textColumn: o.textColumn, labelColumn: o.labelColumn, classes });
+    return { kind: 'label', data: { source, classes, ...splitExamples(examples, splitOptions), skipped } };
+  }
+  const { examples, skipped } = toInstructionExamples(rows, format);
+  return { kind: 'instruction', data: { source, format, ...splitExamples(examples, splitOptions), skipped } };
+}
+
+/** loadTaskData() for callers that need instruction rows: label rows are an error that says so. */
+export async function loadInstructionData(o: DataOptions, purpose: 'train' | 'eval'): Promise<InstructionData> {
+  const loaded = await loadTaskData(o, purpose);
+  if (loaded.kind === 'instruction') return loaded.data;
+  throw new SftError(
+    `${loaded.data.source} holds label rows (columns ${o.textColumn} + ${o.labelColumn}), not instruction data; pass --format alpaca, sharegpt, messages or prompt-completion to read it as one`,
+    ErrorCode.InvalidArgument,
+  );
 }

@@ -21,7 +21,18 @@ export interface DataOptions {
   labelColumn?: string;
   /** Data label = the answer the model writes, comma-separated pairs (the seed's). @default 'positive=1,negative=0' */
   labelMap?: string;
-  /** Builtin prompt template ('imdb', the seed's; 'demo') or a file with one {text} placeholder. @default 'imdb' */
+  /**
+   * The rows' format: 'label' (text + label columns), 'alpaca' (instruction, input, output),
+   * 'sharegpt' (conversations), 'messages' (chat messages) or 'prompt-completion'.
+   * @default detected from the columns (label rows when the label column exists)
+   */
+  format?: 'label' | 'alpaca' | 'sharegpt' | 'messages' | 'prompt-completion';
+  /**
+   * Builtin prompt template ('imdb', the seed's; 'demo') or a file with one {text} placeholder;
+   * for instruction data the builtin 'alpaca' or a file with named placeholders ({instruction},
+   * {input}, {output}, any column), and the label default 'imdb' stands for 'alpaca'.
+   * @default 'imdb'
+   */
   template?: string;
   /** Wrap the prompt in the model's chat template as a user turn (Qwen3: thinking off). @default false */
   chat?: boolean;

@@ -8,6 +8,7 @@ import { CLASSIFY_DEFAULTS as CL, DATA_DEFAULTS as D, EVAL_DEFAULTS, LOOP_DEFAUL
 import type { EvalOptions, TrainerOptions, TrainOptions } from './option-types.js';
 import { numberIn, OPTION_RANGES as R } from './option-ranges.js';
 import type { SameShape } from './same-shape.js';
+import { DATA_FORMATS } from '../data/instruction-example.js';
 
 export type { EvalOptions, TrainerOptions, TrainOptions };
 
@@ -17,6 +18,7 @@ const dataFields = {
   textColumn: z.string().min(1).default(D.textColumn),
   labelColumn: z.string().min(1).default(D.labelColumn),
   labelMap: z.string().min(1).default(D.labelMap),
+  format: z.enum(DATA_FORMATS).optional(),
   template: z.string().min(1).default(D.template),
   chat: z.boolean().default(D.chat),
   maxSeqLen: numberIn(R.maxSeqLen).default(D.maxSeqLen),

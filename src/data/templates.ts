@@ -7,8 +7,8 @@
 // exposes the fixed `prefix` and `suffix` around the placeholder: prompt = prefix + text + suffix.
 // A template file is read as UTF-8 and used verbatim apart from CRLF -> LF: a trailing newline
 // in the file is part of the suffix (the imdb template ends with "### Response:\n" on purpose).
-import { readFileSync, statSync } from 'node:fs';
 import { ErrorCode, SftError } from '../errors.js';
+import { templateText } from './template-source.js';
 
 export interface PromptTemplate {
   /** The builtin name, or the file path it was read from. */
@@ -70,19 +70,5 @@ export function parseTemplate(name: string, text: string): PromptTemplate {
 
 /** A builtin template by name, else a template file by path (builtin names win over files). */
 export function resolveTemplate(nameOrPath: string): PromptTemplate {
-  const builtin = BUILTIN_TEMPLATES[nameOrPath];
-  if (builtin !== undefined && Object.hasOwn(BUILTIN_TEMPLATES, nameOrPath)) return parseTemplate(nameOrPath, builtin);
-  let isFile = false;
-  try {
-    isFile = statSync(nameOrPath).isFile();
-  } catch {
-    // Not a file either: reported below together with the builtin names.
-  }
-  if (!isFile) {
-    throw new SftError(
-      `--template ${JSON.stringify(nameOrPath)} is neither a builtin template (${Object.keys(BUILTIN_TEMPLATES).join(', ')}) nor a file`,
-      ErrorCode.InvalidArgument,
-    );
-  }
-  return parseTemplate(nameOrPath, readFileSync(nameOrPath, 'utf8').replace(/^\uFEFF/, '').replace(/\r\n/g, '\n'));
+  return parseTemplate(nameOrPath, templateText(nameOrPath, BUILTIN_TEMPLATES, 'builtin template'));
 }
