@@ -18,6 +18,9 @@ Phases (one JSON file RESULTS/STACK-PHASE.json each, also printed as one line):
              (prepare-device.sh: our prompt text), completion-only loss, trl's / unsloth's default
              padding-free and packing behaviour; non-padding tokens/s of step time, wall time
   seed-eval  the seed's eval on the 512 test prompts, left-padded batches, 3 greedy new tokens
+  scaling    training tokens/s and peak memory at --scale-lens (scaling.sh; the protocol of
+             scaling-protocol.mjs: the same batches, ids and LoRA settings as scaling-ours.mjs),
+             gradient checkpointing on (unsloth's own); writes RESULTS/STACK-scaling-SHAPE.json
 Every timed section is bracketed by torch.cuda.synchronize().
 
 usage: python3 scripts/bench/anchor.py --stack unsloth|hf-nf4|hf-bf16 --phases train,eval,decode[,seed,seed-eval]
@@ -49,7 +52,7 @@ import traceback
 from pathlib import Path
 
 STACKS = ("unsloth", "hf-nf4", "hf-bf16")
-PHASES = ("train", "eval", "decode", "seed", "seed-eval")
+PHASES = ("train", "eval", "decode", "seed", "seed-eval", "scaling")
 
 
 def parse_args() -> argparse.Namespace:
@@ -66,6 +69,9 @@ def parse_args() -> argparse.Namespace:
     ap.add_argument("--seed-batch", type=int, default=16)
     ap.add_argument("--seed-eval-batch", type=int, default=32)
     ap.add_argument("--max-seq-len", type=int, default=2048)
+    ap.add_argument("--scale-lens", default="512,2048,8192,32768")
+    ap.add_argument("--scale-steps", type=int, default=2)
+    ap.add_argument("--shape", default="qwen3-4b", help="the scaling phase's shape name (its result file's name)")
     a = ap.parse_args()
     a.phases = a.phases.split(",")
     for p in a.phases:
@@ -88,9 +94,13 @@ CUDA = A.device == "cuda"
 DEV = torch.device(A.device)
 # bf16 on the GPU; fp32 on CPU, where the tiny-model test runs (as ours does on CPU).
 DTYPE = torch.bfloat16 if CUDA else torch.float32
-INPUTS = json.loads(Path(A.inputs).read_text())
+INPUTS = json.loads(Path(A.inputs).read_text()) if A.inputs != "-" else {"protocol": {}}
 P = INPUTS["protocol"]
-TARGETS = P["loraTargets"].split(",")
+# scaling-protocol.mjs's numbers (scaling phase): tokens per step, LoRA, masked prefix, lr.
+SCALING = {"loraR": 16, "loraAlpha": 32, "loraTargets": "q_proj,k_proj,v_proj", "masked": 64, "lr": 1e-4, "tokensPerStep": 8192, "seed": 3407}
+if A.phases == ["scaling"]:
+    P = SCALING
+TARGETS = P["loraTargets"].split(",") if P else []
 
 
 def sync() -> None:
@@ -387,8 +397,71 @@ def seed_eval_phase(model, tok) -> None:
     })
 
 
+def scaling_batch(length: int) -> int:
+    return max(1, SCALING["tokensPerStep"] // length)
+
+
+def scaling_rows(length: int, vocab: int) -> list[list[int]]:
+    """scaling-protocol.mjs's scalingRows: a 32-bit LCG seeded with the length."""
+    state = length & 0xFFFFFFFF
+    rows = []
+    for _ in range(scaling_batch(length)):
+        row = []
+        for _ in range(length):
+            state = (state * 1664525 + 1013904223) & 0xFFFFFFFF
+            row.append((state >> 8) % vocab)
+        rows.append(row)
+    return rows
+
+
+def scaling_phase() -> None:
+    """Training steps at each length on one model (checkpointing on), as scaling-ours.mjs."""
+    model, _ = load(True, True)
+    model.train()
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=SCALING["lr"], weight_decay=0.01)
+    vocab = model.config.vocab_size
+    rows = []
+    for length in [int(x) for x in A.scale_lens.split(",")]:
+        ids = torch.tensor(scaling_rows(length, vocab), device=DEV)
+        labels = ids.clone()
+        labels[:, : SCALING["masked"]] = -100
+        losses = []
+
+        def step() -> None:
+            loss = model(input_ids=ids, labels=labels).loss
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(params, 1.0)
+            opt.step()
+            opt.zero_grad(set_to_none=True)
+            losses.append(float(loss.detach()))
+
+        try:
+            step()
+            sync()
+            reset_peak()
+            seconds = timed(lambda: [step() for _ in range(A.scale_steps)])
+            rows.append({"len": length, "batch": scaling_batch(length),
+                         "tokensPerSecond": A.scale_steps * scaling_batch(length) * length / seconds,
+                         "peakGiB": peak_gib(), "secondsPerStep": seconds / A.scale_steps, "losses": losses[1:]})
+        except torch.OutOfMemoryError as err:
+            opt.zero_grad(set_to_none=True)
+            rows.append({"len": length, "batch": scaling_batch(length), "error": f"OutOfMemoryError: {str(err).splitlines()[0]}"})
+        del ids, labels
+        release()
+        print(json.dumps(rows[-1]), flush=True)
+    record = {"stack": A.stack, "shape": A.shape, "date": datetime.datetime.now(datetime.timezone.utc).isoformat(),
+              "versions": {n: version(n) for n in ("torch", "transformers", "peft", "bitsandbytes", "unsloth")},
+              "protocol": SCALING | {"steps": A.scale_steps, "warmup": 1}, "rows": rows}
+    Path(A.results).mkdir(parents=True, exist_ok=True)
+    (Path(A.results) / f"{A.stack}-scaling-{A.shape}.json").write_text(json.dumps(record, indent=1) + "\n")
+    del model, opt
+
+
 def run_phase(phase: str, t0: float) -> None:
-    if phase == "train":
+    if phase == "scaling":
+        scaling_phase()
+    elif phase == "train":
         train_phase()
     elif phase in ("eval", "decode"):
         model, tok = inference_model()

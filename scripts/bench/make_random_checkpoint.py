@@ -2,7 +2,7 @@
 sharded model.safetensors), for memory and speed benchmarks where real weights cannot be
 downloaded. Weights are N(0, 0.02) in bfloat16 (norms 1), made on the GPU when there is one.
 
-usage: python3 scripts/bench/make_random_checkpoint.py --shape qwen3-4b --out DIR [--tokenizer-dir TOK]
+usage: python3 scripts/bench/make_random_checkpoint.py --shape qwen3-4b --out DIR [--tokenizer-dir TOK] [--max-positions N]
 --tokenizer-dir copies a tokenizer (tokenizer.json, tokenizer_config.json) in, so the folder loads
 like a Hub checkpoint in transformers, unsloth and node-qlora (scripts/bench/compare.sh).
 """
@@ -27,6 +27,14 @@ SHAPES = {
                      max_position_embeddings=131072, rms_norm_eps=1e-6, rope_theta=10000.0, tie_word_embeddings=False,
                      hidden_act="silu", torch_dtype="bfloat16", bos_token_id=151646, eos_token_id=151643,
                      use_sliding_window=False),
+    # meta-llama/Llama-3.2-1B-Instruct config.json (llama3 RoPE scaling, tied embeddings)
+    "llama-3.2-1b": dict(model_type="llama", architectures=["LlamaForCausalLM"], vocab_size=128256, hidden_size=2048,
+                         intermediate_size=8192, num_hidden_layers=16, num_attention_heads=32, num_key_value_heads=8,
+                         head_dim=64, max_position_embeddings=131072, rms_norm_eps=1e-5, rope_theta=500000.0,
+                         rope_scaling=dict(rope_type="llama3", factor=32.0, low_freq_factor=1.0, high_freq_factor=4.0,
+                                           original_max_position_embeddings=8192),
+                         tie_word_embeddings=True, attention_bias=False, mlp_bias=False, hidden_act="silu",
+                         torch_dtype="bfloat16", bos_token_id=128000, eos_token_id=[128001, 128008, 128009]),
     # Qwen3 layout and vocabulary, tiny width and depth: the benchmark harness's CPU test shape
     # (the real Qwen3 tokenizer's ids fit its vocabulary).
     "qwen3-tiny": dict(model_type="qwen3", architectures=["Qwen3ForCausalLM"], vocab_size=151936, hidden_size=64,
@@ -44,8 +52,12 @@ def main() -> None:
     parser.add_argument("--out", required=True)
     parser.add_argument("--shard-gib", type=float, default=2.0)
     parser.add_argument("--tokenizer-dir", help="copy tokenizer.json and tokenizer_config.json from here")
+    parser.add_argument("--max-positions", type=int,
+                        help="config.json's max_position_embeddings (the scaling benchmark's long contexts)")
     args = parser.parse_args()
-    c = SHAPES[args.shape]
+    c = dict(SHAPES[args.shape])
+    if args.max_positions:
+        c["max_position_embeddings"] = args.max_positions
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -57,6 +69,7 @@ def main() -> None:
     nh, nkv = c["num_attention_heads"], c["num_key_value_heads"]
     H, I, D = c["hidden_size"], c["intermediate_size"], c.get("head_dim", c["hidden_size"] // nh)
     qwen2 = c["model_type"] == "qwen2"  # q/k/v biases, no q/k norms
+    llama = c["model_type"] == "llama"  # neither biases nor q/k norms
     names = [("model.embed_tokens.weight", (c["vocab_size"], H)), ("model.norm.weight", (H,))]
     if not c["tie_word_embeddings"]:
         names.append(("lm_head.weight", (c["vocab_size"], H)))
@@ -67,7 +80,7 @@ def main() -> None:
         if qwen2:
             names += [(p + "self_attn.q_proj.bias", (nh * D, 1)), (p + "self_attn.k_proj.bias", (nkv * D, 1)),
                       (p + "self_attn.v_proj.bias", (nkv * D, 1))]
-        else:
+        elif not llama:
             names += [(p + "self_attn.q_norm.weight", (D,)), (p + "self_attn.k_norm.weight", (D,))]
         names += [(p + "mlp.gate_proj.weight", (I, H)), (p + "mlp.up_proj.weight", (I, H)),
                   (p + "mlp.down_proj.weight", (H, I)), (p + "input_layernorm.weight", (H,)),
