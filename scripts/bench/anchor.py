@@ -184,6 +184,18 @@ def load(for_training: bool, grad_ckpt: bool):
     return get_peft_model(model, lora_config()), tok
 
 
+def train_step(model, params, opt, ids, labels, losses: list):
+    """One step as ours: forward with the loss, backward, clip at 1, AdamW; the loss kept in losses."""
+    def step() -> None:
+        loss = model(input_ids=ids, labels=labels).loss
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        losses.append(loss.detach())
+    return step
+
+
 def train_phase() -> None:
     ids = torch.tensor(INPUTS["train"], device=DEV)
     labels = ids.clone()
@@ -198,15 +210,7 @@ def train_phase() -> None:
             params = [p for p in model.parameters() if p.requires_grad]
             opt = torch.optim.AdamW(params, lr=P["lr"], weight_decay=0.01)
             losses = []
-
-            def step() -> None:
-                loss = model(input_ids=ids, labels=labels).loss
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(params, 1.0)
-                opt.step()
-                opt.zero_grad(set_to_none=True)
-                losses.append(loss.detach())
-
+            step = train_step(model, params, opt, ids, labels, losses)
             for _ in range(P["warmup"]):
                 step()
             sync()
@@ -427,15 +431,7 @@ def scaling_phase() -> None:
         labels = ids.clone()
         labels[:, : SCALING["masked"]] = -100
         losses = []
-
-        def step() -> None:
-            loss = model(input_ids=ids, labels=labels).loss
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(params, 1.0)
-            opt.step()
-            opt.zero_grad(set_to_none=True)
-            losses.append(float(loss.detach()))
-
+        step = train_step(model, params, opt, ids, labels, losses)
         try:
             step()
             sync()
@@ -443,7 +439,7 @@ def scaling_phase() -> None:
             seconds = timed(lambda: [step() for _ in range(A.scale_steps)])
             rows.append({"len": length, "batch": scaling_batch(length),
                          "tokensPerSecond": A.scale_steps * scaling_batch(length) * length / seconds,
-                         "peakGiB": peak_gib(), "secondsPerStep": seconds / A.scale_steps, "losses": losses[1:]})
+                         "peakGiB": peak_gib(), "secondsPerStep": seconds / A.scale_steps, "losses": [float(x) for x in losses[1:]]})
         except torch.OutOfMemoryError as err:
             opt.zero_grad(set_to_none=True)
             rows.append({"len": length, "batch": scaling_batch(length), "error": f"OutOfMemoryError: {str(err).splitlines()[0]}"})
