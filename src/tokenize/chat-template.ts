@@ -132,6 +132,53 @@ export function selectChatTemplate(
   return chosen;
 }
 
+// @huggingface/jinja's str.strip / lstrip / rstrip ignore their argument and strip whitespace,
+// where Python strips the characters given: Qwen3's template writes an assistant turn as
+// content.lstrip('\n'), so an answer that starts with spaces rendered without them (found by
+// the multi-turn mask fixtures, test/fixtures/tokenizers/chat-masks.json). The library builds a
+// string's methods in a lazy getter on its StringValue class; that getter is wrapped once here
+// so that the three methods take Python's optional `chars`.
+let pythonStripInstalled = false;
+
+function stripChars(text: string, chars: string, left: boolean, right: boolean): string {
+  let start = 0;
+  let end = text.length;
+  if (left) while (start < end && chars.includes(text[start] as string)) start++;
+  if (right) while (end > start && chars.includes(text[end - 1] as string)) end--;
+  return text.slice(start, end);
+}
+
+function installPythonStrip(): void {
+  if (pythonStripInstalled) return;
+  pythonStripInstalled = true;
+  const probe = new Environment();
+  probe.set('s', '');
+  const sample = probe.lookupVariable('s') as unknown as { value: string; builtins: Map<string, { value: unknown }> };
+  const proto = Object.getPrototypeOf(sample) as object;
+  const getter = Object.getOwnPropertyDescriptor(proto, 'builtins')?.get;
+  const FunctionValue = sample.builtins.get('upper')?.constructor as (new (fn: (args: unknown[]) => unknown) => { value: unknown }) | undefined;
+  if (getter === undefined || FunctionValue === undefined) return; // another library version: its own strip stays
+  const StringValue = sample.constructor as new (value: string) => unknown;
+  const patched = new WeakSet<object>();
+  Object.defineProperty(proto, 'builtins', {
+    configurable: true,
+    get(this: { value: string }) {
+      const map = getter.call(this) as Map<string, unknown>;
+      if (!patched.has(map)) {
+        patched.add(map);
+        for (const [name, left, right] of [['strip', true, true], ['lstrip', true, false], ['rstrip', false, true]] as const) {
+          map.set(name, new FunctionValue((args: unknown[]) => {
+            const chars = (args[0] as { type?: string; value?: unknown } | undefined)?.value;
+            if (typeof chars !== 'string') return new StringValue(left && right ? this.value.trim() : left ? this.value.trimStart() : this.value.trimEnd());
+            return new StringValue(stripChars(this.value, chars, left, right));
+          }));
+        }
+      }
+      return map;
+    },
+  });
+}
+
 /** A parsed template, ready to render many conversations. */
 export class ChatTemplate {
   readonly origin: string;
@@ -139,6 +186,7 @@ export class ChatTemplate {
 
   constructor(source: ChatTemplateSource) {
     this.origin = source.origin;
+    installPythonStrip();
     try {
       this.template = new Template(source.source);
     } catch (e) {

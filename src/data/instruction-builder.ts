@@ -1,0 +1,154 @@
+// InstructionExamples -> token ids and labels, the same way for training, evaluation prompts and
+// `sft train --preview`. The loss covers the response and nothing else:
+//
+// - a plain template (--template alpaca or a file): the prompt is the template up to {output},
+//   tokenized with the tokenizer's special tokens (BOS where the model wants one); the response
+//   is {output} and what follows it, tokenized without special tokens, plus the EOS token. Prompt
+//   and response are tokenized apart, as the label path (prompt-builder.ts) does, because at
+//   evaluation time the model sees the prompt's ids alone. A plain template renders one exchange:
+//   a multi-turn conversation needs --chat.
+// - --chat: the whole conversation rendered with the model's chat template (no BOS added: the
+//   template writes it) and tokenized as one text, as transformers' apply_chat_template does;
+//   every assistant turn, its end-of-turn token included, is trained on
+//   (tokenize/assistant-spans.ts). A span edge is mapped to the token where tokenizing the text
+//   before it stops matching the whole text's ids, so the ids are exactly the whole text's.
+//
+// An example longer than maxSeqLen is skipped with its length and the limit as the reason: the
+// response cannot be cut without teaching the model to stop mid-answer, and cutting a prompt of
+// several turns has no single right place.
+import { ErrorCode, SftError } from '../errors.js';
+import type { SkippedRow } from '../eval/report-types.js';
+import { renderWithAssistantSpans } from '../tokenize/assistant-spans.js';
+import type { ChatMessage, Tokenizer } from '../tokenize/tokenizer.js';
+import { IGNORE_INDEX, promptResponseExample, type TokenizedExample } from './collate.js';
+import { assistantTurnCount, promptTurns, type InstructionExample, type Turn } from './instruction-example.js';
+import type { InstructionTemplate } from './instruction-template.js';
+
+export interface InstructionBuilderOptions {
+  /** Render with the model's chat template (every assistant turn trained); else `template`. */
+  chat: boolean;
+  /** The plain template (required when chat is false). */
+  template?: InstructionTemplate | undefined;
+  /** Longest example in tokens; longer ones are skipped. */
+  maxSeqLen: number;
+  /** Ids that end a turn besides the tokenizer's eos_token (the model's generation_config EOS ids). */
+  endTokenIds?: readonly number[];
+}
+
+export interface BuiltInstruction extends TokenizedExample {
+  file: string;
+  row: number;
+}
+
+export interface BuiltInstructions {
+  examples: BuiltInstruction[];
+  skipped: SkippedRow[];
+}
+
+const ENCODE_BATCH = 256;
+
+export class InstructionBuilder {
+  private constructor(
+    private readonly tokenizer: Tokenizer,
+    private readonly options: InstructionBuilderOptions,
+    private readonly endTokens: string[],
+    private readonly eosId: number,
+  ) {}
+
+  static create(tokenizer: Tokenizer, options: InstructionBuilderOptions): InstructionBuilder {
+    if (options.chat && !tokenizer.hasChatTemplate) {
+      throw new SftError(`--chat needs a chat template, but the tokenizer in ${tokenizer.dir} has none; drop --chat to use a plain template (alpaca by default)`, ErrorCode.InvalidArgument);
+    }
+    if (!options.chat && options.template === undefined) throw new SftError('InstructionBuilder: a plain template is needed without --chat', ErrorCode.InvalidArgument);
+    const eosId = tokenizer.eosTokenId;
+    if (eosId === null) {
+      throw new SftError(`the tokenizer in ${tokenizer.dir} has no eos_token, so a trained model could not learn to stop`, ErrorCode.TokenizerInvalid);
+    }
+    const endIds = [...new Set([eosId, ...(options.endTokenIds ?? [])])];
+    const endTokens = endIds.map((id) => tokenizer.idToToken(id)).filter((t): t is string => t !== null);
+    return new InstructionBuilder(tokenizer, options, endTokens, eosId);
+  }
+
+  /** The text the model reads before its (last) answer: what generation starts from at evaluation. */
+  promptText(example: InstructionExample): string {
+    if (this.options.chat) return this.tokenizer.applyChatTemplate(chatMessages(promptTurns(example)), { addGenerationPrompt: true, enableThinking: false });
+    const parts = this.plainParts(example);
+    if ('reason' in parts) throw new SftError(`${example.file} row ${example.row}: ${parts.reason}`, ErrorCode.InvalidArgument);
+    return parts.prompt;
+  }
+
+  /** Prompt ids of examples (promptText tokenized as the training ids begin), in order. */
+  async promptIds(examples: readonly InstructionExample[]): Promise<number[][]> {
+    return this.encodeAll(examples.map((e) => this.promptText(e)), !this.options.chat);
+  }
+
+  /** Tokenized examples with their labels, in input order; too-long or unrenderable ones in `skipped`. */
+  async build(examples: readonly InstructionExample[]): Promise<BuiltInstructions> {
+    const built = this.options.chat ? await this.buildChat(examples) : await this.buildPlain(examples);
+    const out: BuiltInstructions = { examples: [], skipped: [] };
+    built.forEach((result, i) => {
+      const { file, row } = examples[i] as InstructionExample;
+      if ('reason' in result) out.skipped.push({ file, row, reason: result.reason });
+      else if (result.ids.length > this.options.maxSeqLen) {
+        out.skipped.push({ file, row, reason: `${result.ids.length} tokens, more than max-seq-len ${this.options.maxSeqLen}` });
+      } else out.examples.push({ file, row, ...result });
+    });
+    return out;
+  }
+
+  private plainParts(example: InstructionExample): { prompt: string; response: string } | { reason: string } {
+    const turns = assistantTurnCount(example);
+    if (turns > 1) return { reason: `a conversation of ${turns} assistant turns needs --chat; a plain template renders one exchange` };
+    return (this.options.template as InstructionTemplate).render(example.fields);
+  }
+
+  private async buildPlain(examples: readonly InstructionExample[]): Promise<(TokenizedExample | { reason: string })[]> {
+    const parts = examples.map((e) => this.plainParts(e));
+    const ok = parts.filter((p): p is { prompt: string; response: string } => !('reason' in p));
+    const prompts = await this.encodeAll(ok.map((p) => p.prompt), true);
+    const responses = await this.encodeAll(ok.map((p) => p.response), false);
+    let k = 0;
+    return parts.map((p) => {
+      if ('reason' in p) return p;
+      const j = k++;
+      return promptResponseExample(prompts[j] as number[], [...(responses[j] as number[]), this.eosId]);
+    });
+  }
+
+  private async buildChat(examples: readonly InstructionExample[]): Promise<TokenizedExample[]> {
+    const out: TokenizedExample[] = [];
+    for (const example of examples) {
+      const { text, assistant } = renderWithAssistantSpans(this.tokenizer, chatMessages(example.turns), this.endTokens);
+      const edges = assistant.flatMap((s) => [s.start, s.end]);
+      const [ids = [], ...prefixes] = await this.tokenizer.encodeBatch([text, ...edges.map((e) => text.slice(0, e))], { addSpecialTokens: false });
+      const at = prefixes.map((prefix) => matchingLength(prefix, ids));
+      const labels = ids.map(() => IGNORE_INDEX);
+      for (let s = 0; s < assistant.length; s++) {
+        for (let t = at[2 * s] as number; t < (at[2 * s + 1] as number); t++) labels[t] = ids[t] as number;
+      }
+      out.push({ ids, labels });
+    }
+    return out;
+  }
+
+  /** Encodes texts in batches; a plain prompt gets special tokens but never a trailing EOS. */
+  private async encodeAll(texts: readonly string[], addSpecialTokens: boolean): Promise<number[][]> {
+    const all: number[][] = [];
+    for (let start = 0; start < texts.length; start += ENCODE_BATCH) {
+      all.push(...(await this.tokenizer.encodeBatch(texts.slice(start, start + ENCODE_BATCH), { addSpecialTokens })));
+    }
+    if (addSpecialTokens && this.tokenizer.addsEosToken) for (const ids of all) if (ids.at(-1) === this.eosId) ids.pop();
+    return all;
+  }
+}
+
+/** How many leading ids of `prefix` equal those of `whole` (the token index of a text edge). */
+function matchingLength(prefix: readonly number[], whole: readonly number[]): number {
+  let n = 0;
+  while (n < prefix.length && prefix[n] === whole[n]) n++;
+  return n;
+}
+
+function chatMessages(turns: readonly Turn[]): ChatMessage[] {
+  return turns.map((t) => ({ role: t.role, content: t.content }));
+}
