@@ -45,7 +45,7 @@ const NUMERIC = new Set([
 ]);
 const LISTS = new Set(['loraTargets']);
 /** CLI-only flags that are not API options. */
-const CLI_ONLY = new Set(['json']);
+const CLI_ONLY = new Set(['json', 'config']);
 
 /** Commander's flags -> an API options object: numbers parsed (unparseable values kept, so zod names them), lists split. */
 export function toApiOptions(flags: RawFlags): Record<string, unknown> {

@@ -6,6 +6,7 @@ import { flagName, parseOptions } from '../../config/parse-options.js';
 import { EVAL_DEFAULTS } from '../../config/defaults.js';
 import { evalOptionsSchema } from '../../config/run-options.js';
 import { formatEvalSummary } from '../../eval/report-md.js';
+import { addConfigFlag } from '../config-file.js';
 import { abortOnInterrupt } from '../interrupt.js';
 import { progressView } from '../progress-view.js';
 import { addDataFlags, addModelFlags, flagDefault, toApiOptions, type RawFlags } from '../run-flags.js';
@@ -14,6 +15,7 @@ export function registerEval(program: Command): void {
   const cmd = program.command('eval').description('greedy generation + label parsing: acc, resp_acc, confusion matrix');
   addModelFlags(cmd);
   addDataFlags(cmd);
+  addConfigFlag(cmd, Object.keys(evalOptionsSchema.shape));
   cmd
     .option('--adapter <dir>', 'PEFT adapter folder (e.g. a `sft train` --out); without it: the before-training numbers')
     .option('--compare', 'evaluate the base model and the adapter in one run (the before/after table)')

@@ -5,6 +5,7 @@ import { flagName, parseOptions } from '../../config/parse-options.js';
 import { train } from '../../api/train.js';
 import { LOOP_DEFAULTS as L, LORA_DEFAULTS, OPTIMIZER_DEFAULTS as O } from '../../config/defaults.js';
 import { trainOptionsSchema } from '../../config/run-options.js';
+import { addConfigFlag } from '../config-file.js';
 import { abortOnInterrupt, withResumeCommand } from '../interrupt.js';
 import { progressView } from '../progress-view.js';
 import { addDataFlags, addModelFlags, flagDefault as d, toApiOptions, type RawFlags } from '../run-flags.js';
@@ -13,6 +14,7 @@ export function registerTrain(program: Command): void {
   const cmd = program.command('train').description('QLoRA instruction tuning on labelled rows (the seed recipe by default)');
   addModelFlags(cmd);
   addDataFlags(cmd);
+  addConfigFlag(cmd, Object.keys(trainOptionsSchema.shape));
   cmd
     .requiredOption('--out <dir>', 'run folder: adapter (PEFT format), run.json, log.jsonl, checkpoints/')
     .option('--lora-r <n>', 'LoRA rank', d(LORA_DEFAULTS.r))
