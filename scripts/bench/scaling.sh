@@ -11,6 +11,7 @@
 # machine stays warm, and each part leaves $OUT/nq-scaling-PART.tar.gz):
 #   carry [".device", ".bench/inputs.tar.xz"]: source .device/gpu-env.sh; bash scripts/bench/scaling.sh ours [SHAPES]
 #   carry [".bench"]:                          bash scripts/bench/scaling.sh unsloth [SHAPES]
+# (the unsloth call needs the tokenizers: .bench/inputs.tar.xz and .bench/tokenizer-llama3.tar.xz)
 # SHAPES: comma-separated (default llama-3.2-1b,qwen3-4b,qwen2-7b); NQ_SCALE_LENS overrides the
 # lengths (default 512,2048,8192,32768), NQ_SCALE_STEPS the timed steps (default 2).
 # Table, anywhere with node: node scripts/bench/scaling-table.mjs RESULTS_DIR
@@ -27,18 +28,27 @@ mkdir -p "$results" "$bench/logs"
 max_len=$(tr ',' '\n' <<< "$lens" | sort -n | tail -1)
 t0=$(date +%s)
 
-inputs() {  # the tokenizers (prepare-device.sh's tarball), once per machine
-  [ -d "$bench/inputs/tokenizer" ] && return 0
-  [ -s .bench/inputs.tar.xz ] || { echo "scaling.sh: carry .bench/inputs.tar.xz (prepare-device.sh)" >&2; return 1; }
-  mkdir -p "$bench/inputs" && tar -xJf .bench/inputs.tar.xz -C "$bench/inputs"
+inputs() {  # the tokenizers (prepare-device.sh's tarballs), once per machine
+  if [ ! -d "$bench/inputs/tokenizer" ]; then
+    [ -s .bench/inputs.tar.xz ] || { echo "scaling.sh: carry .bench/inputs.tar.xz (prepare-device.sh)" >&2; return 1; }
+    mkdir -p "$bench/inputs" && tar -xJf .bench/inputs.tar.xz -C "$bench/inputs" || return 1
+  fi
+  if [ ! -d "$bench/inputs/tokenizer-llama3" ] && [ -s .bench/tokenizer-llama3.tar.xz ]; then
+    tar -xJf .bench/tokenizer-llama3.tar.xz -C "$bench/inputs" || return 1
+  fi
 }
 
-checkpoint() {  # the shape's random checkpoint (a long max_position_embeddings: the long rows)
+# The shape's random checkpoint (a long max_position_embeddings: the long rows), made once; its
+# tokenizer copied in when there is one (unsloth loads one; ours trains on ids and needs none).
+checkpoint() {
   local shape=$1 dir=$bench/scaling-model-$1 tok=$bench/inputs/tokenizer
   [ "$shape" = llama-3.2-1b ] && tok=$bench/inputs/tokenizer-llama3
   if [ ! -f "$dir/config.json" ]; then
-    python3 scripts/bench/make_random_checkpoint.py --shape "$shape" --out "$dir.tmp" --tokenizer-dir "$tok" \
-      --max-positions 262144 > /dev/null && mv "$dir.tmp" "$dir" || return 1
+    python3 scripts/bench/make_random_checkpoint.py --shape "$shape" --out "$dir.tmp" --max-positions 262144 > /dev/null \
+      && mv "$dir.tmp" "$dir" || return 1
+  fi
+  if [ ! -f "$dir/tokenizer.json" ] && [ -f "$tok/tokenizer.json" ]; then
+    cp "$tok/tokenizer.json" "$tok/tokenizer_config.json" "$dir/" || return 1
   fi
   echo "$dir"
 }
