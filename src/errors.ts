@@ -37,6 +37,8 @@ export const ErrorCode = {
   NonFiniteLoss: 'NONFINITE_LOSS',
   /** A training step's gradient norm was NaN / Inf (onNonfinite 'stop'); the update was not applied. */
   NonFiniteGradNorm: 'NONFINITE_GRAD_NORM',
+  /** A merged weight (base + adapter delta) is NaN / Inf in the output dtype; the message names the adapter tensors. */
+  MergeNonFinite: 'MERGE_NONFINITE',
   /** An error that is not an SftError reached the CLI: a bug in sft (with --json, reported under this code). */
   Internal: 'INTERNAL_ERROR',
 } as const;

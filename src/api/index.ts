@@ -48,3 +48,5 @@ export type { ModelPreset } from '../hub/presets.js';
 // GGUF checkpoints (llama.cpp / Ollama files) -> Hugging Face layout.
 export { importGguf } from './import-gguf.js';
 export type { ImportGgufOptions, ImportGgufResult } from './import-gguf.js';
+export { mergeAdapterCheckpoint } from './merge.js';
+export type { MergeOptions, MergeResult } from './merge.js';

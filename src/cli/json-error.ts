@@ -30,6 +30,7 @@ export const ERROR_HINTS: Readonly<Record<string, string>> = {
   OUTPUT_NOT_WRITABLE: 'choose an --out in a folder you can write to',
   NONFINITE_LOSS: 'lower --lr or raise --warmup-steps; --on-nonfinite skip steps over such batches',
   NONFINITE_GRAD_NORM: 'lower --lr, set --max-grad-norm, or raise --warmup-steps; --on-nonfinite skip steps over such batches',
+  MERGE_NONFINITE: 'merge in a wider --dtype (bfloat16 or float32), or use an adapter checkpoint saved before training diverged',
   INTERNAL_ERROR: 'this is a bug in sft: report it with the message and the command line',
   // src/gguf/errors.ts
   GGUF_INVALID: 'the file is not a whole GGUF file: download it again',

@@ -6,6 +6,7 @@ import { registerDemo } from './commands/demo.js';
 import { registerEval } from './commands/eval.js';
 import { registerGenerate } from './commands/generate.js';
 import { registerImport } from './commands/import.js';
+import { registerMerge } from './commands/merge.js';
 import { registerModels } from './commands/models.js';
 import { registerQuantize } from './commands/quantize.js';
 import { registerReport } from './commands/report.js';
@@ -39,6 +40,7 @@ export function buildProgram(settings: ProgramSettings = {}): Command {
   registerGenerate(program);
   registerQuantize(program);
   registerImport(program);
+  registerMerge(program);
   registerReport(program);
   registerModels(program);
   registerSetup(program);

@@ -115,3 +115,14 @@ export const QUANTIZE_DEFAULTS = {
 export const IMPORT_DEFAULTS = {
   dtype: 'bfloat16',
 } as const;
+
+/** sft merge / mergeAdapterCheckpoint(): the merged checkpoint's dtype. */
+export const MERGE_DEFAULTS = {
+  dtype: 'bfloat16',
+} as const;
+
+/** sft export / exportGguf(): GGUF tensor types (f16: matrices in float16, as llama.cpp's converter writes). */
+export const EXPORT_DEFAULTS = {
+  format: 'gguf',
+  quant: 'f16',
+} as const;
