@@ -3,6 +3,8 @@
 import { loadGenerationDefaults } from '../config/generation.js';
 import { PromptBuilder } from '../data/prompt-builder.js';
 import { resolveTemplate, type PromptTemplate } from '../data/templates.js';
+import { InstructionBuilder } from '../data/instruction-builder.js';
+import { resolveInstructionTemplate, type InstructionTemplate } from '../data/instruction-template.js';
 import { loadTokenizer, type Tokenizer } from '../tokenize/tokenizer.js';
 import { loadModel, type Device, type Dtype, type Model } from './model.js';
 import { ensureCpuThreads } from './runtime.js';
@@ -11,7 +13,7 @@ import { seqLenWithinContext } from '../config/context-length.js';
 import type { RunControl } from './progress.js';
 import { readJsonFile } from '../config/hf-config.js';
 import { checkMemoryFits, estimateTrainMemory, freeCpuBytes, freeGpuBytes } from '../config/memory-estimate.js';
-import { DEFAULT_FUSED_LORA_TARGETS, DEFAULT_LORA_TARGETS } from '../config/defaults.js';
+import { DATA_DEFAULTS, DEFAULT_FUSED_LORA_TARGETS, DEFAULT_LORA_TARGETS } from '../config/defaults.js';
 import { native } from '../native.js';
 
 export interface PromptSetup {
@@ -22,17 +24,39 @@ export interface PromptSetup {
   maxSeqLen: number;
 }
 
+/** The tokenizer, max-seq-len within the model's context length (lowered with a progress note) and its end-of-turn ids. */
+async function tokenizerSetup(modelDir: string, requested: number, control: RunControl): Promise<{ tokenizer: Tokenizer; maxSeqLen: number; endTokenIds: number[] }> {
+  const { maxSeqLen, note } = seqLenWithinContext(requested, (await loadArchConfig(modelDir)).maxPositionEmbeddings);
+  if (note !== undefined) control.onProgress?.({ phase: 'data', message: note });
+  return { tokenizer: await loadTokenizer(modelDir), maxSeqLen, endTokenIds: (await loadGenerationDefaults(modelDir)).eosTokenIds };
+}
+
 /** max-seq-len beyond the model's context length is lowered to it (rows are cut to fit), with a progress note. */
 export async function promptSetup(modelDir: string, o: { template: string; chat: boolean; maxSeqLen: number }, control: RunControl = {}): Promise<PromptSetup> {
-  const { maxSeqLen, note } = seqLenWithinContext(o.maxSeqLen, (await loadArchConfig(modelDir)).maxPositionEmbeddings);
-  if (note !== undefined) control.onProgress?.({ phase: 'data', message: note });
-  const tokenizer = await loadTokenizer(modelDir);
+  const { tokenizer, maxSeqLen, endTokenIds } = await tokenizerSetup(modelDir, o.maxSeqLen, control);
   const template = resolveTemplate(o.template);
-  const builder = await PromptBuilder.create(tokenizer, template, {
-    chat: o.chat,
-    maxSeqLen,
-    endTokenIds: (await loadGenerationDefaults(modelDir)).eosTokenIds,
-  });
+  const builder = await PromptBuilder.create(tokenizer, template, { chat: o.chat, maxSeqLen, endTokenIds });
+  return { tokenizer, template, builder, maxSeqLen };
+}
+
+export interface InstructionSetup {
+  tokenizer: Tokenizer;
+  /** The plain template (undefined with --chat, where the model's chat template renders the turns). */
+  template: InstructionTemplate | undefined;
+  builder: InstructionBuilder;
+  /** max-seq-len as applied (see promptSetup). */
+  maxSeqLen: number;
+}
+
+/**
+ * promptSetup() for instruction data: --chat renders the turns with the model's chat template;
+ * otherwise --template names an instruction template, and the label default 'imdb' (which has no
+ * instruction placeholders) stands for the seed's 'alpaca'.
+ */
+export async function instructionSetup(modelDir: string, o: { template: string; chat: boolean; maxSeqLen: number }, control: RunControl = {}): Promise<InstructionSetup> {
+  const { tokenizer, maxSeqLen, endTokenIds } = await tokenizerSetup(modelDir, o.maxSeqLen, control);
+  const template = o.chat ? undefined : resolveInstructionTemplate(o.template === DATA_DEFAULTS.template ? 'alpaca' : o.template);
+  const builder = InstructionBuilder.create(tokenizer, { chat: o.chat, template, maxSeqLen, endTokenIds });
   return { tokenizer, template, builder, maxSeqLen };
 }
 

@@ -20,9 +20,9 @@ import { createTrainer, TRAINER_STATE_FILE, type Trainer } from '../train/traine
 import { writeFileAtomic, writeJsonAtomic } from '../engine/atomic-write.js';
 import { ADAPTER_WEIGHTS_FILE } from '../engine/adapter-fit.js';
 import { readRunRecord } from '../eval/run-dir.js';
-import { loadLabelledData, type LabelledData } from './dataset.js';
+import { loadTrainData } from './train-data.js';
 import { buildPrompts, scoreExamples } from './evaluate.js';
-import { checkTrainMemory, promptSetup, loadRunModel } from './task-setup.js';
+import { checkTrainMemory, loadRunModel } from './task-setup.js';
 import { nativeHandle } from './model.js';
 import { resolveModelForRun } from './model-source.js';
 import { parseOptions } from '../config/parse-options.js';
@@ -197,19 +197,15 @@ export async function trainRank(
   if (lead && start.restart) control.onProgress?.({ phase: 'model', message: start.restart });
   const modelDir = rank ? rank.modelDir : (await resolveModelForRun(o.model, control)).dir;
 
-  const data: LabelledData = await loadLabelledData(o, 'train');
-  if (data.train.length === 0) {
-    throw new SftError(`no training rows in ${data.source} (${data.skipped.length} skipped)`, ErrorCode.InvalidArgument);
+  // Label rows or instruction rows (alpaca, ShareGPT, messages, prompt/completion): api/train-data.ts.
+  const trainData = await loadTrainData(modelDir, o, lead ? control : {});
+  const { data, tokenizer, labelled } = trainData;
+  if (trainData.examples.length === 0) {
+    const first = trainData.skipped[0];
+    throw new SftError(`no training rows in ${data.source} (${trainData.skipped.length} skipped${first ? `; the first: ${first.file} row ${first.row}, ${first.reason}` : ''})`, ErrorCode.InvalidArgument);
   }
-  const { tokenizer, builder, maxSeqLen } = await promptSetup(modelDir, o, lead ? control : {});
-  const answerOf = new Map(data.classes.map((c) => [c.name, c.answer]));
-  const built = await builder.examples(data.train.map((e) => ({ text: e.text, answer: answerOf.get(e.label) as string })));
-  const examples: TokenizedExample[] = built.map(({ ids, labels }) => ({ ids, labels }));
-  const cut = built.filter((e) => e.cutTokens > 0).length;
-  control.onProgress?.({
-    phase: 'data',
-    message: `${data.train.length} training rows from ${data.source} (val ${data.val.length}, test ${data.test.length}, skipped ${data.skipped.length}; ${cut} texts cut to fit max-seq-len ${maxSeqLen})`,
-  });
+  const examples: TokenizedExample[] = trainData.examples.map(({ ids, labels }) => ({ ids, labels }));
+  control.onProgress?.({ phase: 'data', message: trainData.summary });
 
   // A step's micro-batches: gradAccum per rank; rank r runs those with index = r (mod worldSize).
   const accumulation = o.gradAccum * o.worldSize;
@@ -270,7 +266,7 @@ export async function trainRank(
       kind: 'sft-train',
       config: { ...o, ...recordExtras, out, totalSteps, microBatch, device: info.device, dtype: info.dtype, quantizedLinears: info.quantizedLinears },
       model: { input: o.model, dir: modelDir, family: info.family },
-      data: { source: data.source, train: data.train.length, val: data.val.length, test: data.test.length, skipped_rows: data.skipped.length, skipped: data.skipped },
+      data: { source: data.source, train: data.train.length, val: data.val.length, test: data.test.length, skipped_rows: trainData.skipped.length, skipped: trainData.skipped },
       versions: { 'node-qlora': packageVersion(), node: process.version, libtorch: build.torchVersion },
       started: new Date().toISOString(),
     };
@@ -315,11 +311,11 @@ export async function trainRank(
     }
 
     let val: EvalMetrics | undefined;
-    if (lead && data.val.length > 0) {
-      // The validation pass scores as evaluate() does by default.
-      const prompts = await buildPrompts(builder, data.val, EVAL_DEFAULTS.maxNewTokens);
+    if (lead && labelled && labelled.data.val.length > 0) {
+      // The validation pass scores as evaluate() does by default (label rows; instruction rows are scored by sft eval).
+      const prompts = await buildPrompts(labelled.builder, labelled.data.val, EVAL_DEFAULTS.maxNewTokens);
       try {
-        val = (await scoreExamples(model, tokenizer, prompts, data.val, data.classes, { batchSize: o.batchSize, maxNewTokens: EVAL_DEFAULTS.maxNewTokens, which: 'adapter' }, control)).metrics;
+        val = (await scoreExamples(model, tokenizer, prompts, labelled.data.val, labelled.data.classes, { batchSize: o.batchSize, maxNewTokens: EVAL_DEFAULTS.maxNewTokens, which: 'adapter' }, control)).metrics;
       } catch (err) {
         if (!(err instanceof SftError && err.code === ErrorCode.Aborted)) throw err;
         throw new TrainingStopped(`${err.message}; training finished (step ${result.steps}, checkpoint saved), continue with --resume to run the validation and finish the run`, latestCheckpoint(out));

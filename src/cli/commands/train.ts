@@ -8,6 +8,7 @@ import { trainOptionsSchema } from '../../config/run-options.js';
 import { addConfigFlag } from '../config-file.js';
 import { abortOnInterrupt, withResumeCommand } from '../interrupt.js';
 import { progressView } from '../progress-view.js';
+import { printPreview } from '../preview-command.js';
 import { addDataFlags, addModelFlags, flagDefault as d, toApiOptions, type RawFlags } from '../run-flags.js';
 
 export function registerTrain(program: Command): void {
@@ -40,9 +41,15 @@ export function registerTrain(program: Command): void {
     .option('--save-every <n>', 'also checkpoint every N steps (always at epoch ends)')
     .option('--resume [checkpoint]', 'continue from the newest checkpoint in --out (or the one given)')
     .option('--world-size <n>', 'data-parallel processes, one per GPU on CUDA (batch-size stays the rows per step)', d(L.worldSize))
+    .option('--preview <n>', 'print the first N training rows as the model sees them (trained part between « and ») and exit; loads no weights')
     .option('--json', 'print the result as one JSON object')
-    .action(async (flags: RawFlags) => {
+    .action(async (allFlags: RawFlags) => {
+      const { preview, ...flags } = allFlags;
       const options = parseOptions(trainOptionsSchema, toApiOptions(flags), 'sft train options', flagName);
+      if (preview !== undefined) {
+        await printPreview(options, preview, flags.json === true);
+        return;
+      }
       const interrupt = abortOnInterrupt();
       try {
         const r = await train(options, { onProgress: progressView(), signal: interrupt.signal });
