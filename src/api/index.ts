@@ -37,6 +37,11 @@ export { readRows } from '../data/read-rows.js';
 export type { DataRow } from '../data/read-rows.js';
 export { createLabelParser, parseLabel } from '../eval/label-parser.js';
 export { computeMetrics } from '../eval/metrics.js';
+// Text metrics of the generation task: sacrebleu's corpus BLEU and rouge-score's ROUGE, equal to them on committed fixtures.
+export { corpusBleu } from '../eval/text-metrics/bleu.js';
+export type { BleuOptions, BleuScore } from '../eval/text-metrics/bleu.js';
+export { rouge } from '../eval/text-metrics/rouge.js';
+export type { RougeF, RougeOptions, RougeResult } from '../eval/text-metrics/rouge.js';
 export { evalReportMarkdown, formatEvalSummary } from '../eval/report-md.js';
 export { writeRunReport } from '../eval/html-report.js';
 export { resolveTemplate } from '../data/templates.js';
