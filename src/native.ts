@@ -228,6 +228,15 @@ export interface NativeBinding {
   profiler: { start(): void; stop(path: string): void };
   safetensors: NativeSafetensors;
   quant: NativeQuant;
+  /** The classification losses of native/core/loss.h, synchronous, for tests against their references. */
+  losses: {
+    classification(
+      pooled: StTensorData[],
+      weight: StTensorData,
+      labels: Int32Array,
+      options: { rdropAlpha: number; supconWeight: number; supconTemperature: number; gradScale: number },
+    ): { lossSum: number; gradPooled: StTensorData[]; gradWeight: StTensorData };
+  };
   loadModel(dir: string, arch: ArchConfig, options: NativeLoadOptions): Promise<NativeModelHandle>;
   /**
    * What the engine reads from `arch`, written back as an ArchConfig (for the boundary test).

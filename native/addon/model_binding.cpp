@@ -1,5 +1,6 @@
 // JS face of nq::Model: loadModel(dir, arch, {device, dtype, ...}) -> Promise<ModelHandle>.
-// Inference: logits(), generate(). LoRA training: addLora(), trainStep() over a packed batch,
+// Inference: logits(), generate(); sequence classification (loaded with numLabels):
+// classifyLogits(), classifyStep(). LoRA training: addLora(), trainStep() over a packed batch,
 // gradients(), zeroGrad(), optimizerStep(); adapter and optimizer files written and read here
 // (saveAdapter(), loadAdapterWeights(), saveOptimizerState(), loadOptimizerState(),
 // mergeAdapter()); loraTensors() / setLoraTensors() for inspection; data parallelism:
@@ -101,6 +102,8 @@ class ModelHandle : public Napi::ObjectWrap<ModelHandle> {
   static Napi::Function Define(Napi::Env env) {
     return DefineClass(env, "ModelHandle",
                        {InstanceMethod("logits", &ModelHandle::Logits), InstanceMethod("generate", &ModelHandle::Generate),
+                        InstanceMethod("classifyLogits", &ModelHandle::ClassifyLogits),
+                        InstanceMethod("classifyStep", &ModelHandle::ClassifyStep),
                         InstanceMethod("info", &ModelHandle::Info), InstanceMethod("dispose", &ModelHandle::Dispose),
                         InstanceMethod("addLora", &ModelHandle::AddLora), InstanceMethod("loraTensors", &ModelHandle::LoraTensors),
                         InstanceMethod("setLoraTensors", &ModelHandle::SetLoraTensors),
@@ -153,35 +156,62 @@ class ModelHandle : public Napi::ObjectWrap<ModelHandle> {
         std::move(toJs), Value());
   }
 
-  // logits(ids: Int32Array, shape: [B, T], attentionMask: Uint8Array | null) -> {shape: [B, T, V], data: Float32Array}
-  Napi::Value Logits(const Napi::CallbackInfo& info) {
+  // (ids: Int32Array, shape: [B, T], attentionMask: Uint8Array | null) -> ids (B, T) int64 and
+  // valid (B, T) bool (all true without a mask), CPU tensors; `method` names the call in messages.
+  std::pair<at::Tensor, at::Tensor> paddedIdsFromJs(const Napi::CallbackInfo& info, const std::string& method) const {
+    const int64_t vocab = state_->model->arch().vocabSize;
+    if (info.Length() < 2) invalidArgument(method + ": expected (ids: Int32Array, shape: [rows, cols], attentionMask: Uint8Array | null)");
+    const int64_t total = static_cast<int64_t>(requireInt32Array(info[0], "ids").ElementLength());
+    const auto [B, T] = matrixShapeFromJs(info[1], "shape", total);
+    at::Tensor ids = int32ArrayFromJs(info[0], "ids", 0, vocab, std::nullopt, T).view({B, T});
+    at::Tensor valid = info.Length() > 2 && !info[2].IsNull() && !info[2].IsUndefined()
+                           ? maskFromJs(info[2], "attentionMask", B * T).view({B, T})
+                           : at::ones({B, T}, at::kBool);
+    return {ids, valid};
+  }
+
+  // {shape, data: Float32Array} of a contiguous CPU float32 tensor.
+  static Napi::Value floatTensorToJs(Napi::Env env, at::Tensor& t) {
+    Napi::Object out = Napi::Object::New(env);
+    Napi::Float32Array data = Napi::Float32Array::New(env, static_cast<size_t>(t.numel()));
+    std::memcpy(data.Data(), t.data_ptr<float>(), static_cast<size_t>(t.numel()) * sizeof(float));
+    out.Set("shape", shapeToJs(env, t.sizes().vec()));
+    out.Set("data", data);
+    return out;
+  }
+
+  // A forward over a padded batch (ids, shape, attentionMask as paddedIdsFromJs reads them) on
+  // the worker: run(model, ids, positions, valid) -> a float32 tensor, returned as {shape, data}.
+  using PaddedRun = std::function<at::Tensor(const Model&, const at::Tensor&, const at::Tensor&, const at::Tensor&)>;
+  Napi::Value paddedForward(const Napi::CallbackInfo& info, const std::string& method, PaddedRun run) {
     std::shared_ptr<ModelState> state = state_;
     return onWorker<at::Tensor>(
         info,
         [&]() -> std::function<at::Tensor()> {
-          const int64_t vocab = state->model->arch().vocabSize;
-          if (info.Length() < 2) invalidArgument("logits: expected (ids: Int32Array, shape: [rows, cols], attentionMask: Uint8Array | null)");
-          const int64_t total = static_cast<int64_t>(requireInt32Array(info[0], "ids").ElementLength());
-          const auto [B, T] = matrixShapeFromJs(info[1], "shape", total);
-          at::Tensor ids = int32ArrayFromJs(info[0], "ids", 0, vocab, std::nullopt, T).view({B, T});
-          at::Tensor valid = info.Length() > 2 && !info[2].IsNull() && !info[2].IsUndefined()
-                                 ? maskFromJs(info[2], "attentionMask", B * T).view({B, T})
-                                 : at::ones({B, T}, at::kBool);
-          return [state, ids, valid]() {
+          auto [ids, valid] = paddedIdsFromJs(info, method);
+          return [state, ids, valid, run]() {
             at::NoGradGuard noGrad;
             const at::Device device = state->model->device();
             at::Tensor v = valid.to(device);
-            return state->model->forward(ids.to(device), positionsFromMask(v), v, nullptr, false).to(at::kCPU).contiguous();
+            return run(*state->model, ids.to(device), positionsFromMask(v), v).to(at::kCPU).contiguous();
           };
         },
-        [](Napi::Env env, at::Tensor& t) -> Napi::Value {
-          Napi::Object out = Napi::Object::New(env);
-          Napi::Float32Array data = Napi::Float32Array::New(env, static_cast<size_t>(t.numel()));
-          std::memcpy(data.Data(), t.data_ptr<float>(), static_cast<size_t>(t.numel()) * sizeof(float));
-          out.Set("shape", shapeToJs(env, t.sizes().vec()));
-          out.Set("data", data);
-          return out;
-        });
+        floatTensorToJs);
+  }
+
+  // logits(ids: Int32Array, shape: [B, T], attentionMask: Uint8Array | null) -> {shape: [B, T, V], data: Float32Array}
+  Napi::Value Logits(const Napi::CallbackInfo& info) {
+    return paddedForward(info, "logits", [](const Model& m, const at::Tensor& ids, const at::Tensor& positions, const at::Tensor& valid) {
+      return m.forward(ids, positions, valid, nullptr, false);
+    });
+  }
+
+  // classifyLogits(ids: Int32Array, shape: [B, T], attentionMask: Uint8Array | null) -> {shape: [B, K], data: Float32Array}:
+  // the score head at each row's last token where the mask is 1.
+  Napi::Value ClassifyLogits(const Napi::CallbackInfo& info) {
+    return paddedForward(info, "classifyLogits", [](const Model& m, const at::Tensor& ids, const at::Tensor& positions, const at::Tensor& valid) {
+      return m.classifyForward(ids, positions, valid);
+    });
   }
 
   // generate({ids: Int32Array, seqLens: Int32Array}, {maxNewTokens, minNewTokens, eosTokenIds: Int32Array, padTokenId})
@@ -328,6 +358,41 @@ class ModelHandle : public Napi::ObjectWrap<ModelHandle> {
           Napi::Object out = Napi::Object::New(env);
           out.Set("lossSum", Napi::Number::New(env, r.lossSum));
           out.Set("tokens", Napi::Number::New(env, static_cast<double>(r.tokens)));
+          return out;
+        });
+  }
+
+  // classifyStep({ids: Int32Array, seqLens: Int32Array, labels: Int32Array}, {lossScale, gradientCheckpointing,
+  //   rdropAlpha, supconWeight, supconTemperature}) -> {lossSum, rows}: one label per sequence.
+  Napi::Value ClassifyStep(const Napi::CallbackInfo& info) {
+    std::shared_ptr<ModelState> state = state_;
+    return onWorker<TrainStepResult>(
+        info,
+        [&]() -> std::function<TrainStepResult()> {
+          Napi::Object batch = objectArg(info, 0, "classifyStep batch");
+          Napi::Object o = objectArg(info, 1, "classifyStep options");
+          const Model& m = *state->model;
+          if (!m.hasScoreHead()) invalidArgument("classifyStep: this model has no score head; load it with numLabels");
+          ClassifyBatch packed;
+          packed.ids = int32ArrayFromJs(batch.Get("ids"), "ids", 0, m.arch().vocabSize);
+          packed.seqLens = seqLensFromJs(batch.Get("seqLens"), "seqLens", packed.ids.numel(), 1, "sequence");
+          packed.labels = int32ArrayFromJs(batch.Get("labels"), "labels", 0, m.numLabels());
+          if (packed.labels.numel() != packed.seqLens.numel()) {
+            invalidArgument("labels: expected one label per sequence (" + std::to_string(packed.seqLens.numel()) + ") but received " +
+                            std::to_string(packed.labels.numel()));
+          }
+          ClassifyStepOptions options;
+          options.lossScale = numberOption(o, "lossScale", std::nullopt);
+          options.checkpointing = boolOption(o, "gradientCheckpointing", std::nullopt);
+          options.loss.rdropAlpha = numberOption(o, "rdropAlpha", std::nullopt);
+          options.loss.supconWeight = numberOption(o, "supconWeight", std::nullopt);
+          options.loss.supconTemperature = numberOption(o, "supconTemperature", std::nullopt);
+          return [state, packed, options]() { return state->model->classifyStep(packed, options); };
+        },
+        [](Napi::Env env, TrainStepResult& r) -> Napi::Value {
+          Napi::Object out = Napi::Object::New(env);
+          out.Set("lossSum", Napi::Number::New(env, r.lossSum));
+          out.Set("rows", Napi::Number::New(env, static_cast<double>(r.tokens)));
           return out;
         });
   }
@@ -613,6 +678,13 @@ LoadOptions parseLoadOptions(const Napi::Object& o) {
   load.doubleQuant = boolOption(o, "doubleQuant", std::nullopt);
   load.blocksize = intOption(o, "blocksize", std::nullopt, 64);
   load.dequantizeStored = boolOption(o, "dequantizeStored", std::nullopt);
+  // Sequence classification: numLabels (absent: no score head) with the head's init.
+  if (o.Has("numLabels") && !o.Get("numLabels").IsUndefined()) {
+    load.numLabels = intOption(o, "numLabels", std::nullopt, 1);
+    load.scoreInitStd = numberOption(o, "scoreInitStd", std::nullopt);
+    if (!(load.scoreInitStd > 0)) invalidArgument("scoreInitStd: expected a positive number but received " + describeJs(o.Get("scoreInitStd")));
+    load.scoreSeed = static_cast<uint64_t>(intOption(o, "scoreSeed", std::nullopt, 0));
+  }
   return load;
 }
 

@@ -12,6 +12,7 @@
 #include <ATen/ATen.h>
 
 #include <cstdint>
+#include <vector>
 
 namespace nq {
 
@@ -28,5 +29,34 @@ ChunkedLoss chunkedCrossEntropy(const at::Tensor& hidden, const at::Tensor& labe
 
 // Positions per chunk so one chunk's fp32 logits stay near 2^25 elements (128 MiB).
 int64_t defaultLossChunkRows(int64_t vocabSize);
+
+// --- Sequence classification (heads.h's score head) ---
+// Per sequence i, over P passes of the same rows (P = 2 with R-Drop: independent dropout):
+//   CE_i     = mean over passes of cross-entropy(score(pooled_p[i]), label_i)
+//   KL_i     = (KL(P1 || P2) + KL(P2 || P1)) / 2 of the passes' softmaxes (R-Drop; 0 for P = 1)
+//   SupCon_i = mean over passes of the supervised contrastive loss of anchor i (Khosla et al.,
+//              one view): the features z = pooled / ||pooled|| of the S rows, and
+//              -1/|P(i)| sum_{j in P(i)} log( exp(z_i.z_j / T) / sum_{k != i} exp(z_i.z_k / T) ),
+//              P(i) the other rows with i's label; 0 when P(i) is empty (as HobbitLong's
+//              SupConLoss with base_temperature = temperature)
+//   loss_i   = (1 - supconWeight) CE_i + supconWeight SupCon_i + rdropAlpha KL_i
+// (R-Drop alone: (CE1 + CE2) / 2 + alpha x the symmetric KL / 2, the paper's objective halved.)
+struct ClassificationLossOptions {
+  double rdropAlpha = 0.0;    // weight of KL_i; needs two passes
+  double supconWeight = 0.0;  // in [0, 1]
+  double supconTemperature = 0.0;  // > 0 when supconWeight > 0
+};
+
+struct ClassificationLoss {
+  double lossSum = 0.0;                 // sum over sequences of loss_i
+  std::vector<at::Tensor> gradPooled;   // per pass (S, C) in the pooled dtype: d(lossSum * gradScale) / d pooled_p
+  at::Tensor gradWeight;                // (K, C) fp32
+};
+
+// pooled: one (S, C) tensor per pass (final-normed hidden states at each sequence's last token);
+// weight (K, C) fp32; labels (S) int64 in [0, K). Math in fp32 with autograd; inputs are constants.
+ClassificationLoss classificationLoss(const std::vector<at::Tensor>& pooled, const at::Tensor& weight,
+                                      const at::Tensor& labels, const ClassificationLossOptions& options,
+                                      double gradScale);
 
 }  // namespace nq

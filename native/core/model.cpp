@@ -15,6 +15,7 @@
 
 #include "core/activation_store.h"
 #include "core/errors.h"
+#include "core/heads.h"
 #include "core/loss.h"
 
 namespace nq {
@@ -191,6 +192,11 @@ Model::Model(const ArchSpec& arch, const std::string& dir, at::Device device, at
     }
     lmHead_ = w.take(found, {V, C});
   }
+  if (load.numLabels > 0) {
+    // A *ForSequenceClassification checkpoint stores its head at the top level.
+    score_ = w.has("score.weight") ? w.take("score.weight", {load.numLabels, C}).to(at::kFloat)
+                                   : makeScoreWeight(load.numLabels, C, load.scoreInitStd, load.scoreSeed, device);
+  }
 }
 
 namespace {
@@ -198,7 +204,7 @@ int64_t tensorBytes(const at::Tensor& t) { return t.defined() ? t.numel() * stat
 }  // namespace
 
 int64_t Model::parameterCount() const {
-  int64_t n = embed_.numel() + finalNorm_.numel() + (lmHead_.is_same(embed_) ? 0 : lmHead_.numel());
+  int64_t n = embed_.numel() + finalNorm_.numel() + (lmHead_.is_same(embed_) ? 0 : lmHead_.numel()) + (score_.defined() ? score_.numel() : 0);
   for (const DecoderLayer& l : layers_) {
     for (const Linear* lin : {&l.q, &l.k, &l.v, &l.o, &l.qkv, &l.gate, &l.up, &l.down, &l.gateUp}) n += lin->parameterCount();
     for (const at::Tensor* t : {&l.inputNorm, &l.postAttnNorm, &l.preFfnNorm, &l.postFfnNorm, &l.qNorm, &l.kNorm}) {
@@ -209,7 +215,7 @@ int64_t Model::parameterCount() const {
 }
 
 int64_t Model::parameterBytes() const {
-  int64_t n = tensorBytes(embed_) + tensorBytes(finalNorm_) + (lmHead_.is_same(embed_) ? 0 : tensorBytes(lmHead_));
+  int64_t n = tensorBytes(embed_) + tensorBytes(finalNorm_) + (lmHead_.is_same(embed_) ? 0 : tensorBytes(lmHead_)) + tensorBytes(score_);
   for (const DecoderLayer& l : layers_) {
     for (const Linear* lin : {&l.q, &l.k, &l.v, &l.o, &l.qkv, &l.gate, &l.up, &l.down, &l.gateUp}) n += lin->bytes();
     for (const at::Tensor* t : {&l.inputNorm, &l.postAttnNorm, &l.preFfnNorm, &l.postFfnNorm, &l.qNorm, &l.kNorm}) n += tensorBytes(*t);
@@ -338,6 +344,12 @@ at::Tensor Model::forward(const at::Tensor& ids, const at::Tensor& positions, co
 // Returns (B, 1, V) float32: each row's last valid token (with left padding, its last column).
 at::Tensor Model::prefillPacked(const at::Tensor& ids, const at::Tensor& positions, const at::Tensor& valid,
                                 KvCache& cache) const {
+  at::Tensor last = lastHiddenPacked(ids, positions, valid, &cache);
+  return last.defined() ? logitsOf(last.unsqueeze(1)) : last;
+}
+
+at::Tensor Model::lastHiddenPacked(const at::Tensor& ids, const at::Tensor& positions, const at::Tensor& valid,
+                                   KvCache* cache) const {
   const int64_t B = ids.size(0), T = ids.size(1);
   const at::Tensor lensCpu = valid.sum(1).to(at::kCPU, at::kLong).contiguous();
   const std::vector<int64_t> lens(lensCpu.data_ptr<int64_t>(), lensCpu.data_ptr<int64_t>() + B);
@@ -350,14 +362,30 @@ at::Tensor Model::prefillPacked(const at::Tensor& ids, const at::Tensor& positio
   const at::Tensor row = at::floor_divide(flat, T), position = at::remainder(flat, T);
   at::Tensor h = embedTokens(ids.reshape({-1}).index_select(0, flat));  // (N, C)
   for (size_t i = 0; i < layers_.size(); ++i) {
-    const PackedCacheWrite write{cache.keys[i], cache.values[i], row, position};
+    PackedCacheWrite write;
+    if (cache) write = {cache->keys[i], cache->values[i], row, position};
     h = decoderForwardPacked(arch_, layers_[i], ropeOf(layers_[i]), h, layout, tables, /*dropout=*/nullptr,
-                             /*saved=*/nullptr, /*outputNeeded=*/true, &write);
+                             /*saved=*/nullptr, /*outputNeeded=*/true, cache ? &write : nullptr);
   }
-  cache.keyValid.slice(1, 0, T).copy_(valid);
-  cache.length = T;
+  if (cache) {
+    cache->keyValid.slice(1, 0, T).copy_(valid);
+    cache->length = T;
+  }
   const at::Tensor last = layout.cuSeqlens.slice(0, 1).to(at::kLong) - 1;  // (B): each run's last token
-  return logitsOf(h.index_select(0, last).unsqueeze(1));
+  return h.index_select(0, last);
+}
+
+at::Tensor Model::classifyForward(const at::Tensor& ids, const at::Tensor& positions, const at::Tensor& valid) const {
+  if (!hasScoreHead()) {
+    throw Error("INVALID_ARGUMENT", "classifyForward: this model has no score head; load it with numLabels to classify");
+  }
+  at::Tensor last = lastHiddenPacked(ids, positions, valid, nullptr);  // (B, C)
+  if (!last.defined()) {
+    const int64_t row = valid.sum(1).eq(0).nonzero()[0][0].item<int64_t>();
+    throw Error("INVALID_ARGUMENT", "row " + std::to_string(row) +
+                                        " has no token (its attention mask is all 0); a row needs at least one token to classify");
+  }
+  return scoreForward(rmsNorm(last, finalNorm_, arch_.rmsNormEps, arch_.normWeightOffset != 0), score_);
 }
 
 at::Tensor Model::layersPadded(at::Tensor h, const RopeTables& tables,
@@ -533,6 +561,7 @@ std::vector<std::string> Model::addLora(const LoraOptions& o) {
     throw Error("LORA_INVALID", "LoRA targets " + asked + " match no linear layer of this " + arch_.family +
                                     " model" + (arch_.fusedQkv ? " (it fuses qkv_proj and gate_up_proj)" : ""));
   }
+  if (score_.defined()) params.emplace_back(kPeftPrefix + "score.weight", score_);
   loraParams_ = std::move(params);
   optimizer_ = AdamW([&] {
     std::vector<at::Tensor> ps;
@@ -563,21 +592,28 @@ void Model::setLoraTensors(const std::vector<std::pair<std::string, at::Tensor>>
   for (auto& [name, param] : loraParams_) param.copy_(got.at(name));
 }
 
+namespace {
+// A packed batch's sequence lengths, checked against its N tokens; `what` names the step.
+std::vector<int64_t> packedLengths(const at::Tensor& ids, const at::Tensor& seqLens, const char* what) {
+  const at::Tensor lens = seqLens.to(at::kCPU, at::kLong).contiguous();
+  const int64_t N = ids.numel(), S = lens.numel();
+  if (ids.dim() != 1 || S == 0 || lens.min().item<int64_t>() < 1 || lens.sum().item<int64_t>() != N) {
+    throw Error("INVALID_ARGUMENT", std::string(what) + ": seqLens must be positive and sum to the " + std::to_string(N) +
+                                        " tokens of ids");
+  }
+  return std::vector<int64_t>(lens.data_ptr<int64_t>(), lens.data_ptr<int64_t>() + S);
+}
+}  // namespace
+
 TrainStepResult Model::trainStep(const PackedBatch& batch, double lossScale, bool checkpointing) {
   if (!hasLora()) throw Error("LORA_INVALID", "this model has no LoRA adapters to train; call addLora first");
-  const at::Tensor lens = batch.seqLens.to(at::kCPU, at::kLong).contiguous();
-  const int64_t N = batch.ids.numel(), S = lens.numel();
-  if (batch.ids.dim() != 1 || batch.labels.dim() != 1 || batch.labels.numel() != N) {
+  if (batch.ids.dim() != 1 || batch.labels.dim() != 1 || batch.labels.numel() != batch.ids.numel()) {
     throw Error("INVALID_ARGUMENT", "trainStep: ids " + shapeString(batch.ids.sizes()) + " and labels " +
                                         shapeString(batch.labels.sizes()) + " must be 1-D of the same length");
   }
-  if (S == 0 || lens.min().item<int64_t>() < 1 || lens.sum().item<int64_t>() != N) {
-    throw Error("INVALID_ARGUMENT", "trainStep: seqLens must be positive and sum to the " + std::to_string(N) +
-                                        " tokens of ids");
-  }
+  const std::vector<int64_t> lengths = packedLengths(batch.ids, batch.seqLens, "trainStep");
   TrainingScope training(training_);
   at::NoGradGuard noGrad;  // the backward below is written by hand
-  const std::vector<int64_t> lengths(lens.data_ptr<int64_t>(), lens.data_ptr<int64_t>() + S);
   const at::Tensor ids = batch.ids.to(device_, at::kLong);
 
   // The target of token t is labels[t + 1] of the same sequence; a sequence's last token has none.
@@ -594,22 +630,76 @@ TrainStepResult Model::trainStep(const PackedBatch& batch, double lossScale, boo
   const at::Tensor counted = countedCpu.to(device_);
   const at::Tensor targets = shifted.index_select(0, countedCpu).to(device_);
 
-  const PackedLayout layout = PackedLayout::from(lengths, device_);
-  const RopeTables tables = ropeTables(layout.positions);
-  at::Generator* dropout = dropoutGenerator_ ? &*dropoutGenerator_ : nullptr;
   const bool plusOne = arch_.normWeightOffset != 0;
-
   // Final norm and chunked loss on the positions with a target: final hidden (N, C) -> its gradient.
-  auto lossBackward = [&](const at::Tensor& hidden) {
-    at::Tensor selected = hidden.index_select(0, counted);  // (n, C)
+  packedStep(ids, lengths, 1, checkpointing, [&](const std::vector<at::Tensor>& hidden) {
+    at::Tensor selected = hidden[0].index_select(0, counted);  // (n, C)
     NormOutput normed = rmsNormForward(selected, finalNorm_, arch_.rmsNormEps, plusOne);
     ChunkedLoss loss = chunkedCrossEntropy(normed.y, targets, lmHead_, arch_.finalLogitSoftcap, lossScale,
                                            defaultLossChunkRows(arch_.vocabSize));
     result.lossSum = loss.lossSum;
-    at::Tensor grad = at::zeros_like(hidden);
+    at::Tensor grad = at::zeros_like(hidden[0]);
     grad.index_copy_(0, counted, rmsNormBackward(loss.gradHidden, selected, finalNorm_, normed.rstd, plusOne));
-    return grad;
-  };
+    return std::vector<at::Tensor>{grad};
+  });
+  return result;
+}
+
+TrainStepResult Model::classifyStep(const ClassifyBatch& batch, const ClassifyStepOptions& o) {
+  if (!hasScoreHead()) throw Error("INVALID_ARGUMENT", "classifyStep: this model has no score head; load it with numLabels");
+  if (!hasLora()) throw Error("LORA_INVALID", "this model has no LoRA adapters to train; call addLora first");
+  const std::vector<int64_t> lengths = packedLengths(batch.ids, batch.seqLens, "classifyStep");
+  const int64_t S = static_cast<int64_t>(lengths.size());
+  const at::Tensor labelsCpu = batch.labels.to(at::kCPU, at::kLong);
+  if (labelsCpu.dim() != 1 || labelsCpu.numel() != S) {
+    throw Error("INVALID_ARGUMENT", "classifyStep: expected one label per sequence (" + std::to_string(S) + ") but received " +
+                                        std::to_string(labelsCpu.numel()));
+  }
+  if (labelsCpu.min().item<int64_t>() < 0 || labelsCpu.max().item<int64_t>() >= numLabels()) {
+    throw Error("INVALID_ARGUMENT", "classifyStep: labels must be class indices in [0, " + std::to_string(numLabels()) + ")");
+  }
+  const ClassificationLossOptions& lo = o.loss;
+  if (!(lo.rdropAlpha >= 0) || !(lo.supconWeight >= 0 && lo.supconWeight <= 1) ||
+      (lo.supconWeight > 0 && !(lo.supconTemperature > 0))) {
+    throw Error("INVALID_ARGUMENT", "classifyStep: rdropAlpha must be >= 0, supconWeight in [0, 1] and supconTemperature > 0");
+  }
+  TrainingScope training(training_);
+  at::NoGradGuard noGrad;  // the backward below is written by hand
+  const at::Tensor ids = batch.ids.to(device_, at::kLong);
+  const at::Tensor labels = labelsCpu.to(device_);
+  const at::Tensor last = (at::tensor(lengths, at::kLong).cumsum(0) - 1).to(device_);  // (S): each sequence's last token
+  const bool plusOne = arch_.normWeightOffset != 0;
+  TrainStepResult result;
+  result.tokens = S;
+  const size_t passes = lo.rdropAlpha > 0 ? 2 : 1;
+  packedStep(ids, lengths, passes, o.checkpointing, [&](const std::vector<at::Tensor>& hidden) {
+    std::vector<at::Tensor> selected, pooled, rstd;
+    for (const at::Tensor& h : hidden) {
+      selected.push_back(h.index_select(0, last));  // (S, C)
+      NormOutput normed = rmsNormForward(selected.back(), finalNorm_, arch_.rmsNormEps, plusOne);
+      pooled.push_back(normed.y);
+      rstd.push_back(normed.rstd);
+    }
+    ClassificationLoss loss = classificationLoss(pooled, score_, labels, lo, o.lossScale);
+    result.lossSum = loss.lossSum;
+    at::Tensor& headGrad = score_.mutable_grad();
+    headGrad = headGrad.defined() ? headGrad.add_(loss.gradWeight) : loss.gradWeight;
+    std::vector<at::Tensor> grads;
+    for (size_t p = 0; p < hidden.size(); ++p) {
+      at::Tensor grad = at::zeros_like(hidden[p]);
+      grad.index_copy_(0, last, rmsNormBackward(loss.gradPooled[p], selected[p], finalNorm_, rstd[p], plusOne));
+      grads.push_back(grad);
+    }
+    return grads;
+  });
+  return result;
+}
+
+void Model::packedStep(const at::Tensor& ids, const std::vector<int64_t>& lengths, size_t passes, bool checkpointing,
+                       const LossBackward& lossBackward) {
+  const PackedLayout layout = PackedLayout::from(lengths, device_);
+  const RopeTables tables = ropeTables(layout.positions);
+  at::Generator* dropout = dropoutGenerator_ ? &*dropoutGenerator_ : nullptr;
 
   // Layers below the first adapter hold nothing to train: no gradient flows into them.
   size_t firstAdapted = layers_.size();
@@ -626,40 +716,55 @@ TrainStepResult Model::trainStep(const PackedBatch& batch, double lossScale, boo
                                  /*needInputGrad=*/i > firstAdapted);
   };
 
-  at::Tensor h = embedTokens(ids);
+  const at::Tensor embedded = embedTokens(ids);
+  std::vector<at::Tensor> finals(passes);
   if (!checkpointing) {
-    std::vector<DecoderSaved> saved(layers_.size());
-    for (size_t i = 0; i < layers_.size(); ++i) h = forward(i, h, i >= firstAdapted ? &saved[i] : nullptr);
-    at::Tensor grad = lossBackward(h);
-    h = at::Tensor();
-    for (size_t i = layers_.size(); i-- > firstAdapted;) grad = backward(i, grad, saved[i]);
-    return result;
+    std::vector<std::vector<DecoderSaved>> saved(passes, std::vector<DecoderSaved>(layers_.size()));
+    for (size_t p = 0; p < passes; ++p) {
+      at::Tensor h = embedded;
+      for (size_t i = 0; i < layers_.size(); ++i) h = forward(i, h, i >= firstAdapted ? &saved[p][i] : nullptr);
+      finals[p] = h;
+    }
+    std::vector<at::Tensor> grads = lossBackward(finals);
+    finals.clear();
+    for (size_t p = passes; p-- > 0;) {
+      at::Tensor grad = std::move(grads[p]);
+      for (size_t i = layers_.size(); i-- > firstAdapted;) grad = backward(i, grad, saved[p][i]);
+    }
+    return;
   }
 
   // Gradient checkpointing: keep only each layer's input (in pinned host memory on CUDA), then
   // recompute one layer at a time during backward, with the dropout generator rewound so the
   // masks repeat.
-  ActivationStore inputs(layers_.size(), /*offload=*/device_.is_cuda());
-  std::vector<at::Tensor> rngStates(layers_.size());
-  for (size_t i = 0; i < layers_.size(); ++i) {
-    if (i >= firstAdapted) inputs.put(i, h);
-    rngStates[i] = generatorState(dropoutGenerator_);
-    h = forward(i, h, nullptr);
+  std::vector<std::unique_ptr<ActivationStore>> inputs;
+  std::vector<std::vector<at::Tensor>> rngStates(passes, std::vector<at::Tensor>(layers_.size()));
+  for (size_t p = 0; p < passes; ++p) {
+    inputs.push_back(std::make_unique<ActivationStore>(layers_.size(), /*offload=*/device_.is_cuda()));
+    at::Tensor h = embedded;
+    for (size_t i = 0; i < layers_.size(); ++i) {
+      if (i >= firstAdapted) inputs[p]->put(i, h);
+      rngStates[p][i] = generatorState(dropoutGenerator_);
+      h = forward(i, h, nullptr);
+    }
+    finals[p] = h;
   }
   const at::Tensor rngAfterForward = generatorState(dropoutGenerator_);
-  at::Tensor grad = lossBackward(h);
-  h = at::Tensor();
-  for (size_t i = layers_.size(); i-- > firstAdapted;) {
-    at::Tensor input = inputs.take(i);
-    if (i > firstAdapted) inputs.prefetch(i - 1);  // comes back while this layer computes
-    restoreGenerator(dropoutGenerator_, rngStates[i]);
-    DecoderSaved saved;
-    forward(i, input, &saved, /*outputNeeded=*/false);
-    input = at::Tensor();
-    grad = backward(i, grad, saved);
+  std::vector<at::Tensor> grads = lossBackward(finals);
+  finals.clear();
+  for (size_t p = passes; p-- > 0;) {
+    at::Tensor grad = std::move(grads[p]);
+    for (size_t i = layers_.size(); i-- > firstAdapted;) {
+      at::Tensor input = inputs[p]->take(i);
+      if (i > firstAdapted) inputs[p]->prefetch(i - 1);  // comes back while this layer computes
+      restoreGenerator(dropoutGenerator_, rngStates[p][i]);
+      DecoderSaved saved;
+      forward(i, input, &saved, /*outputNeeded=*/false);
+      input = at::Tensor();
+      grad = backward(i, grad, saved);
+    }
   }
   restoreGenerator(dropoutGenerator_, rngAfterForward);
-  return result;
 }
 
 void Model::zeroGrad() {

@@ -13,6 +13,7 @@
 #include <ATen/ATen.h>
 
 #include <cmath>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -20,6 +21,7 @@
 
 #include "core/arch.h"
 #include "core/decoder_layer.h"
+#include "core/loss.h"
 #include "core/lora.h"
 #include "core/optimizer.h"
 #include "core/quant.h"
@@ -45,6 +47,11 @@ struct LoadOptions {
   bool doubleQuant = false;
   int64_t blocksize = 0;  // unset: quantizing on load rejects it (QUANT_INVALID)
   bool dequantizeStored = false;  // quant 'none' asked explicitly: 4-bit files become 16-bit
+  // Sequence classification (heads.h): numLabels > 0 adds a score head, the checkpoint's
+  // score.weight when it holds one, else normal(0, scoreInitStd) from scoreSeed.
+  int64_t numLabels = 0;
+  double scoreInitStd = 0.0;
+  uint64_t scoreSeed = 0;
 };
 
 struct LoraOptions {
@@ -66,6 +73,19 @@ struct PackedBatch {
                        // predicts labels[t + 1] of the same sequence; -100 = no loss; the last token of
                        // each sequence has no target
   at::Tensor seqLens;  // (S) int64 on the CPU, each >= 1, summing to N
+};
+
+// A padding-free classification batch: S sequences one after another, one label each.
+struct ClassifyBatch {
+  at::Tensor ids;      // (N) int64
+  at::Tensor seqLens;  // (S) int64 on the CPU, each >= 1, summing to N
+  at::Tensor labels;   // (S) int64 class indices in [0, numLabels)
+};
+
+struct ClassifyStepOptions {
+  double lossScale = 0.0;  // the gradient is d(lossSum * lossScale)
+  bool checkpointing = false;
+  ClassificationLossOptions loss;  // R-Drop (two passes) and SupCon (loss.h)
 };
 
 struct TrainStepResult {
@@ -121,6 +141,15 @@ class Model {
   // factors depend on the length, read on the host).
   at::Tensor decodeStep(const at::Tensor& ids, const at::Tensor& positions, const at::Tensor& slot, KvCache& cache) const;
 
+  // --- Sequence classification (a model loaded with numLabels > 0) ---
+  bool hasScoreHead() const { return score_.defined(); }
+  int64_t numLabels() const { return score_.defined() ? score_.size(0) : 0; }
+  // ids, positions (B, T) int64, valid (B, T) bool: -> (B, K) float32 logits of the score head
+  // at each row's last valid token (left or right padding). Padding-free: only valid tokens
+  // are computed. Throws INVALID_ARGUMENT for a row without a valid token or a model without
+  // a head.
+  at::Tensor classifyForward(const at::Tensor& ids, const at::Tensor& positions, const at::Tensor& valid) const;
+
   // The base checkpoint in srcDir with every adapter merged into its weight:
   // W + scaling * (B @ A) in fp32, stored in the weight's 16-bit dtype. 4-bit weights are
   // dequantized (to their quant_state dtype) and their bitsandbytes companions dropped, so the
@@ -129,14 +158,17 @@ class Model {
 
   // --- LoRA training ---
   // Adds fp32 adapters (A random from the seed, B zero) to the targeted linear layers of the
-  // chosen decoder layers; returns the full module names, in parameter order. Throws
+  // chosen decoder layers; returns the full module names, in parameter order. With a score
+  // head, the head joins the trainable parameters last, as "base_model.model.score.weight"
+  // (peft's SEQ_CLS modules_to_save key). Throws
   // LORA_INVALID for an unknown target, a target matching nothing, a layer index out of range,
   // r <= 0, a dropout outside [0, 1), or adapters already present.
   std::vector<std::string> addLora(const LoraOptions& options);
   bool hasLora() const { return !loraParams_.empty(); }
   int64_t loraParameterCount() const;
   // Live adapter tensors keyed as in peft's adapter_model.safetensors:
-  // "base_model.model.<module>.lora_A.weight" / ".lora_B.weight", in parameter order.
+  // "base_model.model.<module>.lora_A.weight" / ".lora_B.weight", in parameter order (then the
+  // score head, when there is one).
   const std::vector<std::pair<std::string, at::Tensor>>& loraParameters() const { return loraParams_; }
   // Copies every adapter tensor from `tensors` (any float dtype; cast to fp32). The names must
   // be exactly this model's adapter names; throws LORA_INVALID naming a missing, unexpected or
@@ -149,6 +181,11 @@ class Model {
   // activations (same gradients; on CUDA the kept layer inputs wait in pinned host memory).
   // Throws INVALID_ARGUMENT for lengths that do not add up.
   TrainStepResult trainStep(const PackedBatch& batch, double lossScale, bool checkpointing);
+  // One classification forward + backward (padding-free, as trainStep): the score head at each
+  // sequence's last token, the loss of loss.h (two passes with independent dropout when
+  // rdropAlpha > 0). ADDS d(lossSum * lossScale) / d(parameter) into the adapter and head
+  // grads. Returns the summed loss and the sequences (tokens = S).
+  TrainStepResult classifyStep(const ClassifyBatch& batch, const ClassifyStepOptions& options);
   void zeroGrad();
   // fp32 gradients in parameter order (zeros where none has accumulated).
   std::vector<std::pair<std::string, at::Tensor>> gradients() const;
@@ -179,6 +216,17 @@ class Model {
   // an undefined tensor when a row has no valid token (forward then runs padded).
   at::Tensor prefillPacked(const at::Tensor& ids, const at::Tensor& positions, const at::Tensor& valid,
                            KvCache& cache) const;
+  // The valid tokens of each row one after another through the layers (padding-free), each
+  // token's key and value also written to `cache` when given: (B, C) hidden state of each
+  // row's last valid token, before the final norm. Undefined when a row has no valid token.
+  at::Tensor lastHiddenPacked(const at::Tensor& ids, const at::Tensor& positions, const at::Tensor& valid,
+                              KvCache* cache) const;
+  // Forward + hand-written backward of a packed batch through the decoder layers, `passes` times
+  // with independent dropout masks. lossBackward gets each pass's final hidden states (N, C) and
+  // returns d(loss)/d(hidden) for each; the adapters' gradients are added.
+  using LossBackward = std::function<std::vector<at::Tensor>(const std::vector<at::Tensor>&)>;
+  void packedStep(const at::Tensor& ids, const std::vector<int64_t>& lengths, size_t passes, bool checkpointing,
+                  const LossBackward& lossBackward);
   // One cos / sin pair per distinct RoPE spec for these positions.
   RopeTables ropeTables(const at::Tensor& positions) const;
   const Rope& ropeOf(const DecoderLayer& layer) const { return *ropes_[layer.ropeIndex]; }
@@ -190,6 +238,7 @@ class Model {
   at::Tensor embed_;   // (V, C)
   at::Tensor lmHead_;  // (V, C), the embedding when tied
   at::Tensor finalNorm_;
+  at::Tensor score_;   // (K, C) fp32: the classification head (undefined without numLabels)
   std::vector<DecoderLayer> layers_;
   std::vector<std::unique_ptr<Rope>> ropes_;  // distinct specs, shared by the layers using them
 

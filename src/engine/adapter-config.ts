@@ -17,16 +17,27 @@ export interface LoraSpec {
   layersToTransform: number[] | null;
   /** scaling = alpha / sqrt(r) instead of alpha / r. */
   useRslora: boolean;
+  /**
+   * peft's task_type: 'SEQ_CLS' adapters carry the classification head (modules_to_save
+   * ["score"], saved as base_model.model.score.weight). Absent: 'CAUSAL_LM'.
+   */
+  taskType?: 'CAUSAL_LM' | 'SEQ_CLS';
 }
+
+/** Where peft's SEQ_CLS adapter_model.safetensors holds the score head (modules_to_save). */
+export const SCORE_HEAD_KEY = 'base_model.model.score.weight';
+/** The modules peft's sequence-classification model saves whole (PeftModelForSequenceClassification). */
+const SEQ_CLS_HEADS = ['score', 'classifier'];
 
 export function loraScaling(spec: LoraSpec): number {
   return spec.useRslora ? spec.alpha / Math.sqrt(spec.r) : spec.alpha / spec.r;
 }
 
-/** The adapter_config.json peft writes for such an adapter (peft_type LORA, task CAUSAL_LM). */
+/** The adapter_config.json peft writes for such an adapter (peft_type LORA, task CAUSAL_LM or SEQ_CLS). */
 export function peftAdapterConfig(spec: LoraSpec, baseModel: string | null): Record<string, unknown> {
+  const classify = spec.taskType === 'SEQ_CLS';
   return {
-    task_type: 'CAUSAL_LM',
+    task_type: classify ? 'SEQ_CLS' : 'CAUSAL_LM',
     peft_type: 'LORA',
     base_model_name_or_path: baseModel,
     revision: null,
@@ -39,7 +50,7 @@ export function peftAdapterConfig(spec: LoraSpec, baseModel: string | null): Rec
     fan_in_fan_out: false,
     bias: 'none',
     use_rslora: spec.useRslora,
-    modules_to_save: null,
+    modules_to_save: classify ? ['score'] : null,
     init_lora_weights: true,
     layers_to_transform: spec.layersToTransform,
     layers_pattern: null,
@@ -54,6 +65,7 @@ const emptyRecord = z.union([z.null(), z.record(z.string(), z.unknown()).refine(
 
 const peftLoraSchema = z.looseObject({
   peft_type: z.literal('LORA'),
+  task_type: z.string().nullish(),
   r: z.number().int().positive(),
   lora_alpha: z.number().positive(),
   lora_dropout: z.number().min(0).max(1).nullish(),
@@ -64,7 +76,7 @@ const peftLoraSchema = z.looseObject({
   use_dora: z.literal(false).nullish(),
   lora_bias: z.literal(false).nullish(),
   fan_in_fan_out: z.literal(false).nullish(),
-  modules_to_save: z.union([z.null(), z.array(z.string()).length(0)]).optional(),
+  modules_to_save: z.union([z.null(), z.array(z.string())]).optional(),
   rank_pattern: emptyRecord.optional(),
   alpha_pattern: emptyRecord.optional(),
   base_model_name_or_path: z.string().nullish(),
@@ -85,6 +97,16 @@ export async function readPeftAdapterConfig(file: string): Promise<{ spec: LoraS
       ErrorCode.ConfigInvalid,
     );
   }
+  const classify = c.task_type === 'SEQ_CLS';
+  // Whole modules saved beside the adapters: only a SEQ_CLS adapter's head loads here.
+  const saved = (c.modules_to_save ?? []).filter((m) => !(classify && SEQ_CLS_HEADS.includes(m)));
+  if (saved.length > 0) {
+    throw new SftError(
+      `${file}: modules_to_save ${JSON.stringify(c.modules_to_save)} holds modules this engine does not train (${saved.join(', ')}); ` +
+        (classify ? "a SEQ_CLS adapter may save only its head ('score')" : "only a task_type 'SEQ_CLS' adapter may save a module (its 'score' head)"),
+      ErrorCode.ConfigInvalid,
+    );
+  }
   const layers = c.layers_to_transform;
   return {
     spec: {
@@ -94,6 +116,7 @@ export async function readPeftAdapterConfig(file: string): Promise<{ spec: LoraS
       targets: [...c.target_modules],
       layersToTransform: layers === null || layers === undefined ? null : Array.isArray(layers) ? layers : [layers],
       useRslora: c.use_rslora ?? false,
+      ...(classify ? { taskType: 'SEQ_CLS' as const } : {}),
     },
     baseModel: c.base_model_name_or_path ?? null,
   };

@@ -7,7 +7,7 @@ import { open, stat } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import type { ArchConfig } from '../config/arch.js';
 import { ErrorCode, SftError } from '../errors.js';
-import { readPeftAdapterConfig, type LoraSpec } from './adapter-config.js';
+import { readPeftAdapterConfig, SCORE_HEAD_KEY, type LoraSpec } from './adapter-config.js';
 
 export const ADAPTER_CONFIG_FILE = 'adapter_config.json';
 export const ADAPTER_WEIGHTS_FILE = 'adapter_model.safetensors';
@@ -180,4 +180,32 @@ export async function checkUserAdapter(dir: string, base: AdapterBase): Promise<
     process.emitWarning(`adapter ${dir} names ${fit.baseModel} as its base model; it is being loaded on ${base.dir}, whose layer sizes fit it`, 'AdapterBaseWarning');
   }
   return { spec: fit.spec, baseModel: fit.baseModel };
+}
+
+/**
+ * A SEQ_CLS adapter goes on a model loaded with task 'classify' and a head of the adapter's
+ * size, a CAUSAL_LM one on a model without a head: ADAPTER_MISMATCH says which and how to load.
+ */
+export async function checkScoreHeadFits(dir: string, spec: LoraSpec, base: AdapterBase & { numLabels: number | undefined }): Promise<void> {
+  const shape = (await readSafetensorsShapes(join(dir, ADAPTER_WEIGHTS_FILE))).get(SCORE_HEAD_KEY);
+  const adapterLabels = shape?.[0];
+  if (spec.taskType !== 'SEQ_CLS' || adapterLabels === undefined) {
+    if (base.numLabels === undefined) return;
+    throw new SftError(
+      `adapter ${dir} has no classification head (task_type ${spec.taskType ?? 'CAUSAL_LM'}, no ${SCORE_HEAD_KEY}) but the model was loaded with task 'classify'; load the model without it`,
+      ErrorCode.AdapterMismatch,
+    );
+  }
+  if (base.numLabels === undefined) {
+    throw new SftError(
+      `adapter ${dir} is a sequence-classification adapter (SEQ_CLS, a ${adapterLabels}-label head); load the model with {task: 'classify', numLabels: ${adapterLabels}}`,
+      ErrorCode.AdapterMismatch,
+    );
+  }
+  if (shape?.length !== 2 || adapterLabels !== base.numLabels || shape[1] !== base.arch.hiddenSize) {
+    throw new SftError(
+      `adapter ${dir} holds a score head of shape [${shape?.join(', ')}] but the model's is [${base.numLabels}, ${base.arch.hiddenSize}] (numLabels ${base.numLabels}); load the model with numLabels ${adapterLabels}`,
+      ErrorCode.AdapterMismatch,
+    );
+  }
 }

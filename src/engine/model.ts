@@ -9,7 +9,7 @@ import { ErrorCode, SftError } from '../errors.js';
 import { native, type NativeModelHandle } from '../native.js';
 import { packRows, tokenMatrix, unpackRows } from '../data/pack.js';
 import { peftAdapterConfig, type LoraSpec } from './adapter-config.js';
-import { checkUserAdapter } from './adapter-fit.js';
+import { checkScoreHeadFits, checkUserAdapter } from './adapter-fit.js';
 import { writeJsonAtomic } from './atomic-write.js';
 import { parseOptions } from '../config/parse-options.js';
 import { numberIn, OPTION_RANGES } from '../config/option-ranges.js';
@@ -326,7 +326,10 @@ export class Model {
     return this.#lora;
   }
 
-  /** Adds trainable LoRA adapters (fp32) to the frozen base, initialized as peft does. */
+  /**
+   * Adds trainable LoRA adapters (fp32) to the frozen base, initialized as peft does. With task
+   * 'classify' the score head trains with them and saveAdapter writes a peft SEQ_CLS adapter.
+   */
   async addLora(options: LoraOptions = {}): Promise<LoraInfo> {
     const opts = parseOptions(loraOptionsSchema, options, 'LoRA options');
     const defaultTargets = this.arch.fusedQkv ? ['qkv_proj'] : ['q_proj', 'k_proj', 'v_proj'];
@@ -338,6 +341,7 @@ export class Model {
       targets: opts.targets ?? defaultTargets,
       layersToTransform: opts.layersToTransform ?? (opts.freezeLayers > 0 ? layers : null),
       useRslora: opts.useRslora,
+      ...(this.task === 'classify' ? { taskType: 'SEQ_CLS' as const } : {}),
     };
     return this.#addLora(spec, layers, opts.seed, opts.dropoutSeed);
   }
@@ -388,6 +392,7 @@ export class Model {
   /** Adds the adapter stored in a peft adapter folder (ours or peft's). */
   async loadAdapter(dir: string): Promise<LoraInfo> {
     const { spec } = await checkUserAdapter(dir, this); // names a mismatch before the native load
+    await checkScoreHeadFits(dir, spec, this);
     const layers = spec.layersToTransform ?? Array.from({ length: this.arch.numLayers }, (_, i) => i);
     const info = await this.#addLora(spec, layers, 0);
     await this.loadAdapterWeights(dir);
