@@ -46,6 +46,8 @@ export interface BuiltInstructions {
 }
 
 const ENCODE_BATCH = 256;
+/** Conversations rendered and tokenized per batch (each brings 1 + 2 x its assistant turns texts). */
+const CHAT_BATCH = 64;
 
 export class InstructionBuilder {
   private constructor(
@@ -117,16 +119,22 @@ export class InstructionBuilder {
 
   private async buildChat(examples: readonly InstructionExample[]): Promise<TokenizedExample[]> {
     const out: TokenizedExample[] = [];
-    for (const example of examples) {
-      const { text, assistant } = renderWithAssistantSpans(this.tokenizer, chatMessages(example.turns), this.endTokens);
-      const edges = assistant.flatMap((s) => [s.start, s.end]);
-      const [ids = [], ...prefixes] = await this.tokenizer.encodeBatch([text, ...edges.map((e) => text.slice(0, e))], { addSpecialTokens: false });
-      const at = prefixes.map((prefix) => matchingLength(prefix, ids));
-      const labels = ids.map(() => IGNORE_INDEX);
-      for (let s = 0; s < assistant.length; s++) {
-        for (let t = at[2 * s] as number; t < (at[2 * s + 1] as number); t++) labels[t] = ids[t] as number;
+    for (let first = 0; first < examples.length; first += CHAT_BATCH) {
+      // Each conversation: its text, then the text before each span edge (start and end of every assistant turn).
+      const rendered = examples.slice(first, first + CHAT_BATCH).map((e) => renderWithAssistantSpans(this.tokenizer, chatMessages(e.turns), this.endTokens));
+      const texts = rendered.flatMap(({ text, assistant }) => [text, ...assistant.flatMap((s) => [text.slice(0, s.start), text.slice(0, s.end)])]);
+      const encoded = await this.tokenizer.encodeBatch(texts, { addSpecialTokens: false });
+      let k = 0;
+      for (const { assistant } of rendered) {
+        const ids = encoded[k++] as number[];
+        const labels = ids.map(() => IGNORE_INDEX);
+        for (let s = 0; s < assistant.length; s++) {
+          const start = matchingLength(encoded[k++] as number[], ids);
+          const end = matchingLength(encoded[k++] as number[], ids);
+          for (let t = start; t < end; t++) labels[t] = ids[t] as number;
+        }
+        out.push({ ids, labels });
       }
-      out.push({ ids, labels });
     }
     return out;
   }

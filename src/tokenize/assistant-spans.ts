@@ -8,7 +8,7 @@
 // split). The turn's header is what the generation prompt adds to that prefix; the turn's trained
 // text starts after the header and runs through the first end-of-turn token after it (Qwen's
 // <|im_end|>, Llama's <|eot_id|>, Gemma's <end_of_turn>), so the model learns to stop. Two
-// headers are tried, the longest that the whole rendering continues with wins: the generation
+// headers are tried in order, the first that the whole rendering continues with wins: the generation
 // prompt with thinking off (Qwen3 writes an empty <think></think> block into it and into the last
 // assistant turn: that block is prompt, as at generation time) and the plain one (earlier Qwen3
 // turns carry no block). What follows the last end-of-turn token (a newline, or the stray
@@ -51,15 +51,19 @@ export function renderWithAssistantSpans(tokenizer: Tokenizer, turns: readonly C
     if (!whole.startsWith(history)) {
       throw templateError(tokenizer, `renders the turns before assistant turn ${assistant.length + 1} differently once later turns follow`);
     }
-    const headers = [tokenizer.applyChatTemplate(before, { ...RENDER, addGenerationPrompt: true }), tokenizer.applyChatTemplate(before, { addGenerationPrompt: true })]
-      .filter((prompt) => prompt.startsWith(history))
-      .map((prompt) => prompt.slice(history.length))
-      .filter((header) => whole.startsWith(header, history.length))
-      .sort((a, b) => b.length - a.length);
-    if (headers.length === 0) {
+    // The thinking-off header first; the plain one is rendered only when the turn does not continue with it.
+    let header: string | undefined;
+    for (const options of [{ ...RENDER, addGenerationPrompt: true }, { addGenerationPrompt: true }]) {
+      const prompt = tokenizer.applyChatTemplate(before, options);
+      if (prompt.startsWith(history) && whole.startsWith(prompt.slice(history.length), history.length)) {
+        header = prompt.slice(history.length);
+        break;
+      }
+    }
+    if (header === undefined) {
       throw templateError(tokenizer, `does not continue the turns before assistant turn ${assistant.length + 1} with its generation prompt`);
     }
-    const start = history.length + (headers[0] as string).length;
+    const start = history.length + header.length;
     let end = -1;
     for (const token of endTokens) {
       const at = whole.indexOf(token, start);
