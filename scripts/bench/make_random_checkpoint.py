@@ -35,6 +35,15 @@ SHAPES = {
                                            original_max_position_embeddings=8192),
                          tie_word_embeddings=True, attention_bias=False, mlp_bias=False, hidden_act="silu",
                          torch_dtype="bfloat16", bos_token_id=128000, eos_token_id=[128001, 128008, 128009]),
+    # google/gemma-2-9b-it config.json (the seed's classifier, unsloth/gemma-2-9b-it-bnb-4bit): soft-capping,
+    # sliding window 4096 on alternate layers, sandwich norms, tied embeddings
+    "gemma-2-9b": dict(model_type="gemma2", architectures=["Gemma2ForCausalLM"], vocab_size=256000, hidden_size=3584,
+                       intermediate_size=14336, num_hidden_layers=42, num_attention_heads=16, num_key_value_heads=8,
+                       head_dim=256, max_position_embeddings=8192, rms_norm_eps=1e-6, rope_theta=10000.0,
+                       attn_logit_softcapping=50.0, final_logit_softcapping=30.0, query_pre_attn_scalar=256,
+                       sliding_window=4096, tie_word_embeddings=True, attention_bias=False,
+                       hidden_activation="gelu_pytorch_tanh", hidden_act="gelu_pytorch_tanh", torch_dtype="bfloat16",
+                       pad_token_id=0, eos_token_id=1, bos_token_id=2),
     # Qwen3 layout and vocabulary, tiny width and depth: the benchmark harness's CPU test shape
     # (the real Qwen3 tokenizer's ids fit its vocabulary).
     "qwen3-tiny": dict(model_type="qwen3", architectures=["Qwen3ForCausalLM"], vocab_size=151936, hidden_size=64,
@@ -69,7 +78,8 @@ def main() -> None:
     nh, nkv = c["num_attention_heads"], c["num_key_value_heads"]
     H, I, D = c["hidden_size"], c["intermediate_size"], c.get("head_dim", c["hidden_size"] // nh)
     qwen2 = c["model_type"] == "qwen2"  # q/k/v biases, no q/k norms
-    llama = c["model_type"] == "llama"  # neither biases nor q/k norms
+    gemma2 = c["model_type"] == "gemma2"  # no biases or q/k norms; sandwich norms stored as (weight - 1)
+    llama = c["model_type"] == "llama" or gemma2  # neither biases nor q/k norms
     names = [("model.embed_tokens.weight", (c["vocab_size"], H)), ("model.norm.weight", (H,))]
     if not c["tie_word_embeddings"]:
         names.append(("lm_head.weight", (c["vocab_size"], H)))
@@ -85,13 +95,16 @@ def main() -> None:
         names += [(p + "mlp.gate_proj.weight", (I, H)), (p + "mlp.up_proj.weight", (I, H)),
                   (p + "mlp.down_proj.weight", (H, I)), (p + "input_layernorm.weight", (H,)),
                   (p + "post_attention_layernorm.weight", (H,))]
+        if gemma2:
+            names += [(p + "pre_feedforward_layernorm.weight", (H,)), (p + "post_feedforward_layernorm.weight", (H,))]
     limit = int(args.shard_gib * 2**30)
     shards, current, size = [], {}, 0
     for name, shape in names:
         if name.endswith(".bias"):
             t = randn(*shape).reshape(-1)  # biases: small random values (stored 1-D)
         else:
-            t = torch.ones(shape, dtype=torch.bfloat16) if len(shape) == 1 else randn(*shape)
+            # Norm weights 1 (gemma stores them as weight - 1: zeros there).
+            t = (torch.zeros if gemma2 else torch.ones)(shape, dtype=torch.bfloat16) if len(shape) == 1 else randn(*shape)
         if size + t.numel() * 2 > limit and current:
             shards.append(current)
             current, size = {}, 0
