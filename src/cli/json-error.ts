@@ -41,6 +41,8 @@ export const ERROR_HINTS: Readonly<Record<string, string>> = {
   HUB_OFFLINE: 'download the model once with HF_HUB_OFFLINE unset, or point HF_HUB_CACHE at a cache that holds it',
   HUB_NETWORK: 'check the network connection or HF_ENDPOINT and try again',
   HUB_INTEGRITY: 'delete the partial download from the Hugging Face cache and run again',
+  HUB_TOKEN_MISSING: 'set HF_TOKEN to a token with write access (https://huggingface.co/settings/tokens)',
+  HUB_REPO_CONFLICT: 'push to a new `--repo`, or delete those files on the Hub first; a repo holding only an earlier push of the same files is updated',
   // src/train/distributed.ts
   DIST_RANK_FAILED: 'read the failing rank\'s message; run with --world-size 1 to see the failure on its own',
   // native/core and native/addon

@@ -8,6 +8,7 @@ import { registerGenerate } from './commands/generate.js';
 import { registerImport } from './commands/import.js';
 import { registerMerge } from './commands/merge.js';
 import { registerModels } from './commands/models.js';
+import { registerPush } from './commands/push.js';
 import { registerQuantize } from './commands/quantize.js';
 import { registerReport } from './commands/report.js';
 import { registerSetup } from './commands/setup.js';
@@ -43,6 +44,7 @@ export function buildProgram(settings: ProgramSettings = {}): Command {
   registerMerge(program);
   registerReport(program);
   registerModels(program);
+  registerPush(program);
   registerSetup(program);
   for (const command of program.commands) {
     // Every command takes --json; those without JSON results still report a failure as JSON.

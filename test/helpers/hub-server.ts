@@ -7,6 +7,13 @@
 // Auth as on the Hub: a private repo answers 401 RepoNotFound to everyone but the token holder; a
 // gated repo lists freely but its files need the token (401 without one, 403 with a token of an
 // account that was not granted access); an unknown token is 401 everywhere.
+// Uploads, as @huggingface/hub's createRepo and commit speak them (src/lib/create-repo.ts, commit.ts):
+//   POST /api/repos/create                         {name, organization, visibility}: 409 when it exists
+//   POST /api/models/{org}/{name}/preupload/{rev}  which files go through LFS (uploadMode lfs|regular)
+//   POST /{org}/{name}.git/info/lfs/objects/batch  Git LFS batch API: 'basic' transfer, one PUT href per object not yet stored
+//   PUT  /lfs-objects/{sha256}                     the storage the href points to (no auth, like a presigned URL); checks the sha256
+//   POST /api/models/{org}/{name}/commit/{rev}     NDJSON: header, file (base64), lfsFile (oid), deletedFile; a new commit sha
+// Only `token` may write (a read-only token gets 403, none 401).
 import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -29,6 +36,8 @@ export interface RecordedRequest {
 
 export interface HubServer {
   url: string;
+  /** The repos as they are now (created and committed to through the upload endpoints too). */
+  repos: Map<string, HubRepo>;
   /** Can read every repo, gated ones included. */
   token: string;
   /** A valid token whose account was not granted access to gated repos. */
@@ -40,6 +49,8 @@ export interface HubServer {
   dropNextTransfer(repo: string, file: string, bytes: number): void;
   /** From now on the file's bytes are served with one byte flipped (listing unchanged). */
   corrupt(repo: string, file: string): void;
+  /** The next LFS object upload (PUT) is cut after its headers, as a dropped connection. */
+  dropNextUpload(): void;
   close(): Promise<void>;
 }
 
@@ -78,6 +89,15 @@ export function shardedRepoFiles(): Record<string, Buffer> {
   };
 }
 
+function readBody(req: IncomingMessage): Promise<Buffer> {
+  return new Promise((ok, fail) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => ok(Buffer.concat(chunks)));
+    req.on('error', fail);
+  });
+}
+
 function parseRange(header: string | undefined, size: number): { start: number; end: number } | 'invalid' | undefined {
   if (header === undefined) return undefined;
   const m = /^bytes=(\d+)-(\d*)$/.exec(header);
@@ -95,7 +115,10 @@ export async function startHubServer(repos: HubRepo[], options: { redirectLfs?: 
   const token = 'hf_test_token_with_access';
   const tokenWithoutAccess = 'hf_test_token_without_access';
   const byId = new Map(repos.map((r) => [r.id, r]));
-  const commitOf = (repo: string): string => createHash('sha1').update(`commit of ${repo}`).digest('hex');
+  const commits = new Map<string, string>();
+  const commitOf = (repo: string): string => commits.get(repo) ?? createHash('sha1').update(`commit of ${repo}`).digest('hex');
+  const lfsObjects = new Map<string, Buffer>();
+  let dropUpload = false;
   const requests: RecordedRequest[] = [];
   const drops = new Map<string, number>();
   const corrupted = new Set<string>();
@@ -140,6 +163,113 @@ export async function startHubServer(repos: HubRepo[], options: { redirectLfs?: 
     res.end(part);
   };
 
+  const base = (): string => `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+
+  // The write endpoints; `sent` is the bearer token, if any.
+  const write = (req: IncomingMessage, res: ServerResponse, url: URL, sent: string | undefined, body: Buffer): void => {
+    const lfsPut = /^\/lfs-objects\/([0-9a-f]{64})$/.exec(url.pathname);
+    if (req.method === 'PUT' && lfsPut) {
+      if (dropUpload) {
+        dropUpload = false;
+        res.socket?.destroy();
+        return;
+      }
+      if (sha256(body) !== lfsPut[1]) {
+        json(res, 400, { error: `the uploaded bytes hash to ${sha256(body)}, not ${lfsPut[1]}` });
+        return;
+      }
+      lfsObjects.set(lfsPut[1] as string, body);
+      res.writeHead(200, { ETag: `"${lfsPut[1]}"` });
+      res.end();
+      return;
+    }
+    if (sent === undefined) {
+      json(res, 401, { error: 'Invalid username or password.' });
+      return;
+    }
+    if (sent !== token) {
+      json(res, 403, { error: 'You have read access but not the required permissions for this operation.' });
+      return;
+    }
+    if (req.method === 'POST' && url.pathname === '/api/repos/create') {
+      const p = JSON.parse(body.toString('utf8')) as { name?: string; organization?: string; type?: string; visibility?: string; private?: boolean };
+      const id = `${p.organization ?? 'test-user'}/${p.name ?? ''}`;
+      if (byId.has(id)) {
+        json(res, 409, { error: 'You already created this model repo', url: `${base()}/${id}` });
+        return;
+      }
+      const isPrivate = p.visibility === 'private' || p.private === true;
+      byId.set(id, { id, files: { '.gitattributes': Buffer.from('*.safetensors filter=lfs diff=lfs merge=lfs -text\n') }, ...(isPrivate ? { private: true } : {}) });
+      json(res, 200, { url: `${base()}/${id}`, name: id, id: createHash('sha1').update(id).digest('hex').slice(0, 24) });
+      return;
+    }
+    const m = /^\/api\/models\/([^/]+\/[^/]+)\/(preupload|commit)\/([^/]+)$/.exec(url.pathname);
+    const batch = /^\/([^/]+\/[^/]+)\.git\/info\/lfs\/objects\/batch$/.exec(url.pathname);
+    const repo = byId.get(decodeURIComponent((m?.[1] ?? batch?.[1] ?? '') as string));
+    if (!m && !batch) {
+      json(res, 404, { error: 'not a Hub endpoint' });
+      return;
+    }
+    if (!repo) {
+      json(res, 404, { error: 'Repository Not Found' }, 'RepoNotFound');
+      return;
+    }
+    if (batch) {
+      const p = JSON.parse(body.toString('utf8')) as { operation: string; objects: { oid: string; size: number }[] };
+      res.writeHead(200, { 'Content-Type': 'application/vnd.git-lfs+json' });
+      res.end(
+        JSON.stringify({
+          transfer: 'basic',
+          objects: p.objects.map(({ oid, size }) => ({
+            oid,
+            size,
+            authenticated: true,
+            ...(lfsObjects.has(oid) ? {} : { actions: { upload: { href: `${base()}/lfs-objects/${oid}`, header: {} } } }),
+          })),
+        }),
+      );
+      return;
+    }
+    if (decodeURIComponent(m?.[3] as string) !== 'main') {
+      json(res, 404, { error: `Invalid rev id: ${m?.[3]}` }, 'RevisionNotFound');
+      return;
+    }
+    if (m?.[2] === 'preupload') {
+      const p = JSON.parse(body.toString('utf8')) as { files: { path: string; size: number }[] };
+      json(res, 200, { files: p.files.map((f) => ({ path: f.path, uploadMode: isLfs(f.path) || f.size > 10 * 2 ** 20 ? 'lfs' : 'regular', shouldIgnore: false })) });
+      return;
+    }
+    // commit: NDJSON, the header first.
+    const lines = body.toString('utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { key: string; value: Record<string, unknown> });
+    if (lines[0]?.key !== 'header') {
+      json(res, 400, { error: 'the first line of a commit must be its header' });
+      return;
+    }
+    const files = { ...repo.files };
+    for (const { key, value } of lines.slice(1)) {
+      const path = value.path as string;
+      if (key === 'file') {
+        files[path] = Buffer.from(value.content as string, value.encoding === 'base64' ? 'base64' : 'utf8');
+      } else if (key === 'lfsFile') {
+        const stored = lfsObjects.get(value.oid as string);
+        if (!stored || stored.length !== value.size) {
+          json(res, 422, { error: `LFS pointer pointed to a file that does not exist: ${path} (${value.oid as string})` });
+          return;
+        }
+        files[path] = stored;
+      } else if (key === 'deletedFile') {
+        delete files[path];
+      } else {
+        json(res, 400, { error: `unknown commit line '${key}'` });
+        return;
+      }
+    }
+    repo.files = files;
+    const oid = createHash('sha1').update(commitOf(repo.id)).update(body).digest('hex');
+    commits.set(repo.id, oid);
+    json(res, 200, { success: true, commitOid: oid, commitUrl: `${base()}/${repo.id}/commit/${oid}`, hookOutput: '' });
+  };
+
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     const auth = req.headers.authorization;
@@ -152,6 +282,13 @@ export async function startHubServer(repos: HubRepo[], options: { redirectLfs?: 
     const sent = auth?.replace(/^Bearer /, '');
     if (sent !== undefined && sent !== token && sent !== tokenWithoutAccess) {
       json(res, 401, { error: 'Invalid credentials in Authorization header' });
+      return;
+    }
+    if (req.method === 'POST' || req.method === 'PUT') {
+      readBody(req).then(
+        (body) => write(req, res, url, sent, body),
+        () => res.destroy(),
+      );
       return;
     }
 
@@ -255,6 +392,10 @@ export async function startHubServer(repos: HubRepo[], options: { redirectLfs?: 
     etagOf: (repo, file) => etag(file, byId.get(repo)?.files[file] as Buffer),
     dropNextTransfer: (repo, file, bytes) => void drops.set(`${repo}/${file}`, bytes),
     corrupt: (repo, file) => void corrupted.add(`${repo}/${file}`),
+    dropNextUpload: () => {
+      dropUpload = true;
+    },
+    repos: byId,
     close: () =>
       new Promise<void>((ok) => {
         server.closeAllConnections();
