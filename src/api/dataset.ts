@@ -5,7 +5,7 @@ import { labelMapFromString, toExamples, type LabelClass } from '../data/example
 import { resolveDataFormat } from '../data/format-detect.js';
 import type { DataFormat, InstructionExample, InstructionFormat } from '../data/instruction-example.js';
 import { toInstructionExamples } from '../data/instruction-rows.js';
-import { readRows } from '../data/read-rows.js';
+import { readRows, type DataRow } from '../data/read-rows.js';
 import { splitExamples } from '../data/split.js';
 import type { SkippedRow } from '../eval/report-types.js';
 import { PACKAGE_ROOT } from '../package-info.js';
@@ -44,6 +44,17 @@ export interface LabelledData {
   skipped: SkippedRow[];
 }
 
+/** The instruction format of rows that are not label rows (named or detected), else undefined (label rows, or columns no format fits: toExamples names the missing column). */
+function instructionFormatOf(rows: readonly DataRow[], o: DataOptions): InstructionFormat | undefined {
+  if (o.format === 'label' || rows.length === 0) return undefined;
+  try {
+    const format = resolveDataFormat(rows, o);
+    return format === 'label' ? undefined : format;
+  } catch {
+    return undefined;
+  }
+}
+
 /** 'demo' names the bundled data: its train file for training, its test file for evaluation. */
 export function resolveDataPath(data: string, purpose: 'train' | 'eval'): string {
   if (data === 'demo') return join(DEMO_DATA_DIR, purpose === 'train' ? 'train.csv' : 'test.csv');
@@ -54,6 +65,13 @@ export async function loadLabelledData(o: DataOptions, purpose: 'train' | 'eval'
   const source = resolveDataPath(o.data, purpose);
   const classes = labelMapFromString(o.labelMap);
   const { rows } = await readRows(source);
+  const format = instructionFormatOf(rows, o);
+  if (format !== undefined) {
+    throw new SftError(
+      `${source} holds ${format} rows (instruction data), not text + label rows; they are scored by generating text (sft eval --task generate), or pass --format label with --text-column / --label-column to read label rows`,
+      ErrorCode.InvalidArgument,
+    );
+  }
   const { examples, skipped } = toExamples(rows, { textColumn: o.textColumn, labelColumn: o.labelColumn, classes });
   const split = splitExamples(examples, {
     valSplit: o.valSplit,

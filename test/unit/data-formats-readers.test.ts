@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadTaskData } from '../../src/api/dataset.js';
+import { loadLabelledData, loadTaskData } from '../../src/api/dataset.js';
 import { resolveDataFormat } from '../../src/data/format-detect.js';
 import { referenceResponse, promptTurns, type InstructionFormat } from '../../src/data/instruction-example.js';
 import { toInstructionExamples } from '../../src/data/instruction-rows.js';
@@ -106,6 +106,14 @@ describe('format detection and bad rows', () => {
       expect(alpaca.data.val).toHaveLength(1);
       expect(alpaca.data.skipped.map((s) => s.reason)).toEqual(['empty output']);
     }
+  });
+});
+
+describe('the label path and instruction data', () => {
+  it('loadLabelledData names the instruction format instead of a missing text column', async () => {
+    const o = { data: join(DIR, 'messages.parquet'), textColumn: 'review', labelColumn: 'sentiment', labelMap: 'positive=1,negative=0', valSplit: 0, testSplit: 0, seed: 1 };
+    await expect(loadLabelledData(o, 'eval')).rejects.toThrow(/messages.parquet holds messages rows \(instruction data\), not text \+ label rows/);
+    await expect(loadLabelledData({ ...o, format: 'label' }, 'eval')).rejects.toThrow(/--text-column "review" is not a column/);
   });
 });
 
