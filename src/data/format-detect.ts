@@ -66,7 +66,12 @@ export function resolveDataFormat(rows: readonly DataRow[], o: { format?: DataFo
   }
   const found = DETECTION_ORDER.find((format) => [...byFile.values()].every((columns) => fits(format, columns)));
   if (found !== undefined) return found;
-  const [file, columns] = [...byFile.entries()][0] as [string, Set<string>];
+  const [file, columns] = [...byFile.entries()].find(([, c]) => !fits('label', c)) as [string, Set<string>];
+  // Half of a label pair present: the other label option is the likely mistake.
+  if (columns.has(o.textColumn) !== columns.has(o.labelColumn)) {
+    const [option, column] = columns.has(o.textColumn) ? ['--label-column', o.labelColumn] : ['--text-column', o.textColumn];
+    throw new SftError(`${option} ${JSON.stringify(column)} is not a column of ${file}; its columns are ${describe(columns)}`, ErrorCode.InvalidArgument);
+  }
   throw new SftError(
     `cannot tell the data format of ${file} from its columns (${describe(columns)}): expected ${o.textColumn} + ${o.labelColumn} (label rows; see --text-column / --label-column), ` +
       'conversations (ShareGPT), messages (chat messages), instruction + output (alpaca) or prompt + completion; or name the format with --format',

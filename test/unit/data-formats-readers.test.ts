@@ -60,6 +60,7 @@ describe('format detection and bad rows', () => {
     expect(resolveDataFormat(both, LABEL)).toBe('label');
     expect(resolveDataFormat(both, { ...LABEL, format: 'alpaca' })).toBe('alpaca');
     expect(() => resolveDataFormat(rowsOf([{ question: 'q', answer: 'a' }]), LABEL)).toThrow(/"question", "answer".*--format/);
+    expect(() => resolveDataFormat(rowsOf([{ review: 'r', label: 'positive' }]), LABEL)).toThrow('--label-column "sentiment" is not a column of mem.jsonl; its columns are "review", "label"');
     expect(() => resolveDataFormat(rowsOf([{ instruction: 'q' }]), { ...LABEL, format: 'alpaca' })).toThrow(/--format alpaca needs the column "output", which mem.jsonl does not have/);
   });
 
