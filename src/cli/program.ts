@@ -4,6 +4,7 @@ import { parseThreadCount } from '../config/cpu-threads.js';
 import { packageVersion } from '../package-info.js';
 import { registerDemo } from './commands/demo.js';
 import { registerEval } from './commands/eval.js';
+import { registerExport } from './commands/export.js';
 import { registerGenerate } from './commands/generate.js';
 import { registerImport } from './commands/import.js';
 import { registerMerge } from './commands/merge.js';
@@ -42,6 +43,7 @@ export function buildProgram(settings: ProgramSettings = {}): Command {
   registerQuantize(program);
   registerImport(program);
   registerMerge(program);
+  registerExport(program);
   registerReport(program);
   registerModels(program);
   registerPush(program);

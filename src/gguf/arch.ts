@@ -323,6 +323,11 @@ const SPECS: readonly ArchSpec[] = [
 /** general.architecture values we convert. */
 export const SUPPORTED_GGUF_ARCHS: readonly string[] = SPECS.map((s) => s.gguf);
 
+/** The spec of a general.architecture value, or undefined (the GGUF exporter names its tensors with it). */
+export function archSpecNamed(gguf: string): ArchSpec | undefined {
+  return SPECS.find((s) => s.gguf === gguf);
+}
+
 export function archSpec(file: Pick<GgufFile, 'path' | 'metadata'>): ArchSpec {
   const arch = file.metadata['general.architecture'];
   const spec = SPECS.find((s) => s.gguf === arch);
