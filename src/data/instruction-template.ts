@@ -1,8 +1,9 @@
 // Prompt templates for instruction data: text with named placeholders ({instruction}, {input},
 // {output}, {system}, or any column of the row), literal braces written {{ and }} as in Python's
 // str.format. Everything before {output} is the prompt the model reads; {output} and whatever
-// follows it is the response it learns to write (the builder appends the EOS token). A template
-// without {output} is all prompt, and the output follows it.
+// follows it is the response it learns to write (the builder appends the EOS token). {completion}
+// (prompt/completion rows' own name for it) marks the response the same way. A template without
+// either is all prompt, and the output follows it.
 //
 // The input-less variant (as Stanford Alpaca's prompt_no_input): when a row's input is empty,
 // the paragraph holding {input} (the text between the blank lines around it) is left out, so the
@@ -37,6 +38,8 @@ export const BUILTIN_INSTRUCTION_TEMPLATES: Readonly<Record<string, string>> = {
 };
 
 const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/** Placeholders where the response begins. */
+const RESPONSE_FIELDS: readonly string[] = ['output', 'completion'];
 
 function templateError(name: string, what: string): SftError {
   return new SftError(`Template ${name}: ${what}`, ErrorCode.InvalidArgument);
@@ -69,8 +72,8 @@ function parsePieces(name: string, text: string): Piece[] {
     }
   }
   if (literal !== '') pieces.push({ text: literal });
-  const outputs = pieces.filter((p) => 'field' in p && p.field === 'output').length;
-  if (outputs > 1) throw templateError(name, 'more than one {output} placeholder; the response is written once');
+  const outputs = pieces.filter((p) => 'field' in p && RESPONSE_FIELDS.includes(p.field)).length;
+  if (outputs > 1) throw templateError(name, 'more than one {output} (or {completion}) placeholder; the response is written once');
   return pieces;
 }
 
@@ -83,7 +86,7 @@ function withoutInputParagraph(name: string, text: string): string | undefined {
   const start = before === -1 ? 0 : before;
   const end = after === -1 ? text.length : before === -1 ? after + 2 : after;
   const paragraph = text.slice(start, end);
-  if (paragraph.includes('{output}')) {
+  if (RESPONSE_FIELDS.some((f) => paragraph.includes(`{${f}}`))) {
     throw templateError(name, 'the paragraph holding {input} also holds {output}, so the input-less variant cannot leave it out; put a blank line between them');
   }
   return text.slice(0, start) + text.slice(end);
@@ -97,7 +100,7 @@ function renderPieces(name: string, pieces: readonly Piece[], fields: Readonly<R
     let value: string;
     if ('text' in piece) value = piece.text;
     else {
-      if (piece.field === 'output') inResponse = true;
+      if (RESPONSE_FIELDS.includes(piece.field)) inResponse = true;
       const field = Object.hasOwn(fields, piece.field) ? fields[piece.field] : undefined;
       if (field === undefined) {
         throw templateError(name, `the placeholder {${piece.field}} names no field of the row; it has ${Object.keys(fields).map((f) => `{${f}}`).join(', ')}`);

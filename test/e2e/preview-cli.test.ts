@@ -1,7 +1,7 @@
 // `sft train --preview N` (issue 16): the first N training rows decoded as the model sees them,
 // the trained tokens between « and », then exit: nothing is written to --out and no weights are
 // read (one case runs on a folder holding only config.json and a tokenizer).
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -53,6 +53,22 @@ describe('sft train --preview', () => {
     const whole = byRow.get(1)?.segments.map((s) => s.text).join('');
     expect(whole).toBe('<|im_start|>system\nYou are terse.<|im_end|>\n<|im_start|>user\nCapital of France?<|im_end|>\n<|im_start|>assistant\nParis.<|im_end|>\n<|im_start|>user\nAnd of Italy?<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\nRome.<|im_end|>');
     expect(existsSync(out)).toBe(false);
+  });
+
+  it('a template file with column placeholders on prompt/completion CSV rows; label rows preview too', async () => {
+    const template = join(work, 'qa.txt');
+    writeFileSync(template, 'Q: {prompt}\r\nA:{completion}\r\n');
+    const r = await sft(['train', '--model', 'demo', '--data', join(DATA, 'prompt-completion.csv'), '--template', template, '--out', join(work, 'qa-run'), '--preview', '2', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const preview = JSON.parse(r.stdout) as Preview;
+    const shown = new Map(preview.rows.map((p) => [p.row, p.segments.map((s) => (s.trained ? `«${s.text}»` : s.text)).join('')]));
+    expect(shown.get(1)).toBe('Q: The sky is\nA:« blue.\n<|im_end|>»');
+    expect(shown.get(2)).toBe('Q: Line one,\nline "two"\nA:«A, B\n<|im_end|>»');
+
+    const label = await sft(['train', '--model', 'demo', '--data', 'demo', '--template', 'demo', '--label-map', 'positive=positive,negative=negative', '--out', join(work, 'l'), '--preview', '3']);
+    expect(label.code, label.stderr).toBe(0);
+    expect(label.stdout).toMatch(/^2000 training rows from /);
+    expect(label.stdout.match(/\nIs this review positive or negative\?«(positive|negative)<\|im_end\|>»/g)).toHaveLength(3);
   });
 
   it('multi-turn rows under a plain template are skipped with the reason; a bad N is refused', async () => {

@@ -126,6 +126,11 @@ describe('user instruction templates', () => {
     expect(t.render({ topic: 'math', instruction: 'add', input: ' ', output: '3' })).toEqual({ prompt: '[math] {Q} add\n\nA: ', response: '3 <end>' });
   });
 
+  it('{completion} marks the response as {output} does', () => {
+    expect(parseInstructionTemplate('t', 'Q: {prompt}\nA:{completion}!').render({ prompt: 'p', completion: ' c', output: ' c' })).toEqual({ prompt: 'Q: p\nA:', response: ' c!' });
+    expect(() => parseInstructionTemplate('t', '{output}{completion}')).toThrow(/more than one \{output\} \(or \{completion\}\)/);
+  });
+
   it('a template without {output} is all prompt; the output follows it', () => {
     expect(parseInstructionTemplate('t', 'Q: {instruction}\nA:').render({ instruction: 'x', output: 'y' })).toEqual({ prompt: 'Q: x\nA:', response: 'y' });
   });
