@@ -16,6 +16,7 @@ import { native } from '../native.js';
 import { packageVersion } from '../package-info.js';
 import { runDataParallel, workerEntryNear, type LocalRank, type RankContext } from '../train/distributed.js';
 import { runTraining, stepsPerEpoch } from '../train/loop.js';
+import { TENSORBOARD_DIR, TensorBoardWriter } from '../train/tensorboard.js';
 import { createTrainer, TRAINER_STATE_FILE, type Trainer } from '../train/trainer.js';
 import { writeFileAtomic, writeJsonAtomic } from '../engine/atomic-write.js';
 import { ADAPTER_WEIGHTS_FILE } from '../engine/adapter-fit.js';
@@ -220,6 +221,7 @@ export async function trainRank(
 
   await checkTrainMemory(modelDir, o, microBatch, examples.reduce((n, e) => Math.max(n, e.ids.length), 0));
   const model = await loadRunModel(modelDir, o);
+  let tensorboard: TensorBoardWriter | undefined;
   try {
     const info = model.info();
     await model.addLora({
@@ -274,6 +276,7 @@ export async function trainRank(
       await truncateLog(logFile, trainer.stepCount);
       await writeJsonAtomic(join(out, 'run.json'), record);
     }
+    if (lead && o.reportTo === 'tensorboard') tensorboard = TensorBoardWriter.open(join(out, TENSORBOARD_DIR), trainer.stepCount + 1);
 
     const started = performance.now();
     // Throughput over the logged steps (their tokens over their step time).
@@ -290,6 +293,7 @@ export async function trainRank(
         ...(o.maxSteps !== undefined ? { maxSteps: o.maxSteps } : {}),
         ...(lead ? { logFile, checkpointDir: join(out, CHECKPOINTS) } : {}),
         logEvery: o.logEvery,
+        ...(tensorboard ? { tensorboard } : {}),
         ...(o.saveEvery !== undefined ? { checkpointEvery: o.saveEvery } : {}),
         onLog: (log) => {
           tokens += log.tokens;
@@ -321,6 +325,7 @@ export async function trainRank(
         throw new TrainingStopped(`${err.message}; training finished (step ${result.steps}, checkpoint saved), continue with --resume to run the validation and finish the run`, latestCheckpoint(out));
       }
     }
+    if (val) tensorboard?.scalars(result.steps, { 'eval/acc': val.acc, 'eval/resp_acc': val.resp_acc });
     // A resumed run whose checkpoint was its last step took no step now: its final loss is the logged one.
     const finalLoss = result.last?.loss ?? (lead ? await loggedLoss(logFile, result.steps) : null);
     record.finished = new Date().toISOString();
@@ -336,6 +341,7 @@ export async function trainRank(
     if (lead) await writeJsonAtomic(join(out, 'run.json'), record);
     return { out, steps: result.steps, finalLoss, trainSeconds, ...(val ? { val } : {}), record };
   } finally {
+    tensorboard?.close();
     await model.dispose();
   }
 }

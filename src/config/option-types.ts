@@ -154,6 +154,8 @@ export interface TrainOptions extends DataOptions, EngineOptions, OptimizerOptio
   saveEvery?: number;
   /** Continue from the newest checkpoint in out/checkpoints (true) or from the checkpoint folder given. @default false */
   resume?: boolean | string;
+  /** 'tensorboard': also write the logged steps and the validation metrics as TensorBoard event files to out/tensorboard. @default none */
+  reportTo?: 'none' | 'tensorboard';
   /** Data-parallel processes on this host (one per GPU on CUDA); batchSize stays the rows of one step. @default 1 */
   worldSize?: number;
 }

@@ -76,6 +76,7 @@ export const trainOptionsSchema = z
     logEvery: numberIn(R.steps).default(LOOP_DEFAULTS.logEvery),
     saveEvery: numberIn(R.steps).optional(),
     resume: z.union([z.boolean(), z.string().min(1)]).default(false),
+    reportTo: z.enum(['none', 'tensorboard']).optional(),
     worldSize: numberIn(R.worldSize).default(LOOP_DEFAULTS.worldSize),
   })
   .strict()

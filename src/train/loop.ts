@@ -8,6 +8,7 @@ import { dirname, join } from 'node:path';
 import type { Batch } from '../data/collate.js';
 import { ErrorCode, SftError } from '../errors.js';
 import { writeFailure } from '../engine/atomic-write.js';
+import type { TensorBoardWriter } from './tensorboard.js';
 import type { StepLog, Trainer } from './trainer.js';
 
 export interface TrainLoopOptions {
@@ -26,6 +27,8 @@ export interface TrainLoopOptions {
   checkpointDir?: string;
   /** Also checkpoint every N steps. @default only at epoch ends */
   checkpointEvery?: number;
+  /** Also write each logged step as TensorBoard scalars. @default none */
+  tensorboard?: TensorBoardWriter;
   /** Called with each logged step (UIs). @default none */
   onLog?: (log: StepLog & { epoch: number }) => void;
   /** Draw a progress line here after every step (e.g. process.stderr). @default none */
@@ -105,6 +108,7 @@ export async function runTraining(trainer: Trainer, o: TrainLoopOptions): Promis
       if (done % logEvery === 0 || done === total) {
         const entry = { ...last, epoch };
         if (o.logFile) await appendLogLine(o.logFile, entry);
+        o.tensorboard?.logStep(entry);
         o.onLog?.(entry);
       }
       const epochEnd = i === perEpoch - 1;

@@ -38,6 +38,7 @@ export function registerTrain(program: Command): void {
     .option('--no-gradient-checkpointing', 'keep activations instead of recomputing them (faster, more memory)')
     .option('--on-nonfinite <mode>', 'a NaN / Inf loss or gradient norm: stop (an error naming the step) or skip (drop that update, count it in the log)', O.onNonfinite)
     .option('--log-every <n>', 'log every N steps', d(L.logEvery))
+    .option('--report-to <name>', 'tensorboard: also write the logged steps and validation metrics as TensorBoard event files to --out/tensorboard (default: none)')
     .option('--save-every <n>', 'also checkpoint every N steps (always at epoch ends)')
     .option('--resume [checkpoint]', 'continue from the newest checkpoint in --out (or the one given)')
     .option('--world-size <n>', 'data-parallel processes, one per GPU on CUDA (batch-size stays the rows per step)', d(L.worldSize))
