@@ -120,15 +120,17 @@ export interface MetadataCheck {
  */
 export function checkMetadataRoundTrip(spec: ArchSpec, arch: ArchConfig, metadata: readonly MetaEntry[], tied: boolean, hasQkvBias: boolean, source: string): MetadataCheck {
   const file = { path: source, metadata: Object.fromEntries(metadata.map(([k, v]) => [k, asRead(v)])) };
+  const meta = new Meta(file, spec.gguf);
+  const ctx = { vocabSize: arch.vocabSize, tied, hasQkvBias, ropeFreqs: ropeFreqs(arch) };
   let config: Record<string, unknown>;
+  let ropeNote: string | undefined;
   try {
-    config = spec.config(new Meta(file, spec.gguf), { vocabSize: arch.vocabSize, tied, hasQkvBias, ropeFreqs: ropeFreqs(arch) });
+    config = spec.config(meta, ctx);
   } catch (err) {
     // llama.cpp applies any rope_freqs tensor as it is; only config.json (sft import) knows just Llama 3.1's parameters.
-    if (err instanceof SftError && err.message.includes('rope_freqs.weight')) {
-      return { notes: [`llama.cpp reads the rope_freqs tensor as written, but sft import cannot turn these llama3 rope parameters back into config.json (${err.message})`] };
-    }
-    throw err;
+    if (!(err instanceof SftError && err.message.includes('rope_freqs.weight'))) throw err;
+    ropeNote = `llama.cpp reads the rope_freqs tensor as written, but sft import cannot turn these llama3 rope parameters back into config.json (${err.message})`;
+    config = spec.config(meta, { ...ctx, ropeFreqs: undefined });
   }
   const back = archConfigFromHf({ architectures: spec.architectures, model_type: spec.modelType, ...config }, `${source} (as GGUF metadata)`);
   const want = comparable(arch);
@@ -137,6 +139,7 @@ export function checkMetadataRoundTrip(spec: ArchSpec, arch: ArchConfig, metadat
   const problems: string[] = [];
   for (const key of Object.keys(want)) {
     if (JSON.stringify(want[key]) === JSON.stringify(got[key])) continue;
+    if (ropeNote !== undefined && /\.rope\./.test(key)) continue; // carried by the rope_freqs tensor
     const line = `${key}: the model has ${JSON.stringify(want[key])}, the GGUF file would say ${JSON.stringify(got[key])}`;
     if (spec.gguf === 'llama' && /^layers\[\d+\]\.slidingWindow$/.test(key)) notes.push(line);
     else problems.push(line);
@@ -144,6 +147,7 @@ export function checkMetadataRoundTrip(spec: ArchSpec, arch: ArchConfig, metadat
   if (notes.length > 0) {
     notes.splice(0, notes.length, `llama.cpp's llama architecture has no sliding window: the GGUF file attends to the whole context (as llama.cpp's converter writes Mistral models); ${notes[0]}`);
   }
+  if (ropeNote !== undefined) notes.push(ropeNote);
   if (problems.length > 0) {
     throw new SftError(
       `${source}: GGUF ${spec.gguf} metadata cannot express this model: read back (llama.cpp's keys, the values llama.cpp and sft import derive from the architecture) it would describe another one: ${problems.slice(0, 4).join('; ')}${problems.length > 4 ? `; and ${problems.length - 4} more` : ''}`,
