@@ -1,3 +1,4 @@
+// The training losses. Classification (score head, R-Drop, SupCon): see the lower half.
 // Causal-LM cross-entropy over a model's final hidden states without materializing fp32
 // logits for the whole batch: logits are formed a chunk of positions at a time, each chunk's
 // loss is differentiated at once into its slice of the hidden-state gradient, and the caller

@@ -896,6 +896,11 @@ std::vector<std::pair<std::string, at::Tensor>> Model::mergedCheckpoint(const st
   if (!adapted.empty()) {
     throw Error("LORA_INVALID", "mergeAdapter: weight '" + adapted.begin()->first + "' of an adapted module is not in " + srcDir);
   }
+  // A classifier's trained head, where *ForSequenceClassification reads it (replacing the one it held).
+  if (score_.defined()) {
+    out.erase(std::remove_if(out.begin(), out.end(), [](const auto& t) { return t.first == "score.weight"; }), out.end());
+    out.emplace_back("score.weight", score_.detach().to(at::kCPU).contiguous());  // fp32, as trained
+  }
   return out;
 }
 

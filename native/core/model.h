@@ -153,7 +153,8 @@ class Model {
   // The base checkpoint in srcDir with every adapter merged into its weight:
   // W + scaling * (B @ A) in fp32, stored in the weight's 16-bit dtype. 4-bit weights are
   // dequantized (to their quant_state dtype) and their bitsandbytes companions dropped, so the
-  // result is a plain 16-bit checkpoint. Other tensors are copied as stored. CPU tensors.
+  // result is a plain 16-bit checkpoint. Other tensors are copied as stored. CPU tensors. A
+  // classifier's head is written as score.weight (the layout *ForSequenceClassification loads).
   std::vector<std::pair<std::string, at::Tensor>> mergedCheckpoint(const std::string& srcDir) const;
 
   // --- LoRA training ---

@@ -374,7 +374,8 @@ export class Model {
   /**
    * Writes the base checkpoint with the adapter merged into its weights (W + scaling * B @ A),
    * as a plain 16-bit HF checkpoint: 4-bit bases are dequantized and lose their
-   * quantization_config; tokenizer and generation files are copied.
+   * quantization_config; tokenizer and generation files are copied. A classifier's head is
+   * written as score.weight with config.json naming *ForSequenceClassification and num_labels.
    */
   async mergeAdapter(outDir: string): Promise<{ outDir: string; tensors: number; bytes: number }> {
     if (!this.#lora) throw new SftError('mergeAdapter: the model has no LoRA adapter', ErrorCode.InvalidArgument);
@@ -384,6 +385,11 @@ export class Model {
     const r = await this.#live().mergeAdapter(this.dir, join(out, 'model.safetensors'));
     const config = (await readJsonFile(join(this.dir, 'config.json'))) as Record<string, unknown>;
     delete config.quantization_config;
+    if (this.task === 'classify') {
+      // The head is score.weight: the checkpoint is a *ForSequenceClassification one.
+      config.architectures = (Array.isArray(config.architectures) ? config.architectures : []).map((a) => String(a).replace(/ForCausalLM$/, 'ForSequenceClassification'));
+      config.num_labels = this.numLabels;
+    }
     await writeJsonAtomic(join(out, 'config.json'), config);
     await copyCheckpointSidecars(this.dir, out);
     return { outDir: out, ...r };

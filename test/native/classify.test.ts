@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadModel, nativeHandle, type Model } from '../../src/engine/model.js';
 import { packClassifyBatch } from '../../src/engine/classify-batch.js';
+import { createTrainer } from '../../src/train/trainer.js';
 import { readSafetensorsShapes } from '../../src/engine/adapter-fit.js';
 import type { StTensorData } from '../../src/native.js';
 import { MODEL_FIXTURES, maxAbsDiff, readReferenceTensor } from '../helpers/fixtures.js';
@@ -200,6 +201,36 @@ describe('classification mode', () => {
       const a = f32(g);
       expect(maxAbsDiff(f32(recomputed.grads[key] as StTensorData), 0, a, 0, a.length), key).toBeLessThanOrEqual(1e-6 * Math.max(1, scaleOf(a)));
     }
+  });
+
+  it('a classifier trains through createTrainer, resumes from its checkpoint exactly, and merges into a *ForSequenceClassification checkpoint', async () => {
+    const batches = [0, 1, 2].map((i) => ({ ...padded(ref.rows.slice(i, i + 2), 0, i === 1), labels: ref.labels.slice(i, i + 2) }));
+    const options = { lr: 1e-2, warmupSteps: 0, totalSteps: 3, schedule: 'constant' as const, supconWeight: 0.2 };
+    const losses: number[] = [];
+    {
+      await using model = await loadCase('llama', ref);
+      const trainer = createTrainer(model, options);
+      for (const b of batches) losses.push((await trainer.step([b])).loss);
+    }
+    expect(losses[2]).not.toBe(losses[0]);
+    await using model = await loadCase('llama', ref);
+    const first = createTrainer(model, options);
+    for (const b of batches.slice(0, 2)) await first.step([b]);
+    await first.save(join(work, 'checkpoint'));
+    await using resumed = await loadCase('llama', ref);
+    const second = createTrainer(resumed, options);
+    await second.resume(join(work, 'checkpoint'));
+    expect((await second.step([batches[2]!])).loss).toBe(losses[2]);
+
+    const merged = join(work, 'merged');
+    await resumed.mergeAdapter(merged);
+    const config = JSON.parse(readFileSync(join(merged, 'config.json'), 'utf8')) as { architectures: string[]; num_labels: number };
+    expect(config).toMatchObject({ architectures: ['LlamaForSequenceClassification'], num_labels: 3 });
+    await using plain = await loadModel(merged, { device: 'cpu', task: 'classify', numLabels: 3, seed: 99 });
+    const all = padded(ref.rows, 0, false);
+    const a = await resumed.classifyLogits(all.ids, { attentionMask: all.attentionMask });
+    const b = await plain.classifyLogits(all.ids, { attentionMask: all.attentionMask });
+    expect(maxAbsDiff(a.data, 0, b.data, 0, a.data.length)).toBeLessThanOrEqual(1e-5);
   });
 
   it('refuses what does not fit, naming it', async () => {
