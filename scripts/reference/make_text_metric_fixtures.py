@@ -52,6 +52,18 @@ def random_corpus(rng, rows, refs_per_row):
     return hyps, refs
 
 
+# Pieces of text where the tokenizers' rules meet: symbols, entities, hyphenation, Python-only
+# whitespace, non-ASCII letters that lowercase to ASCII (U+0130, U+212A), words the stemmer changes.
+PIECES = list("abcdeABCDE  ...,,--'\"!?()&;:$%0123456789\n\t") + [
+    "é", "東", "🙂", "\u00a0", "\u3000", "\x1c", "\x85", "&amp;", "&quot;", "<skipped>", "-\n", "\u0130", "\u212a",
+    "running", "happiness", "the", "a", "cat", " x ",
+]
+
+
+def random_text(rng, longest):
+    return "".join(rng.choice(PIECES) for _ in range(rng.randint(0, longest)))
+
+
 def bleu_cases():
     rng = random.Random(3407)
     cases = [
@@ -94,6 +106,8 @@ def bleu_cases():
     cases.append(("seeded random corpus, two references", hyps, refs))
     hyps, refs = random_corpus(rng, 40, 1)
     cases.append(("seeded random corpus, one reference", hyps, refs))
+    hyps = [random_text(rng, 40) for _ in range(30)]
+    cases.append(("seeded random strings of symbols, entities and Unicode", hyps, [[random_text(rng, 40) for _ in range(2)] for _ in hyps]))
     out = []
     for name, hyps, refs in cases:
         width = max(len(r) for r in refs)
@@ -146,6 +160,8 @@ def rouge_cases():
         pred = "\n".join(sentence(rng.randint(0, 12)) for _ in range(rng.randint(1, 3)))
         ref = "\n".join(sentence(rng.randint(0, 12)) for _ in range(rng.randint(1, 3)))
         pairs.append((pred, ref))
+    for _ in range(30):
+        pairs.append((random_text(rng, 40), random_text(rng, 40)))
     multi = [
         ("the cat sat on the mat", ["a cat was on the mat", "the cat sat on a mat", "dogs"]),
         ("completely unrelated", ["nothing shared", "still nothing"]),
