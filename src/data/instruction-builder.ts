@@ -117,15 +117,28 @@ export class InstructionBuilder {
     });
   }
 
-  private async buildChat(examples: readonly InstructionExample[]): Promise<TokenizedExample[]> {
-    const out: TokenizedExample[] = [];
+  private async buildChat(examples: readonly InstructionExample[]): Promise<(TokenizedExample | { reason: string })[]> {
+    const out: (TokenizedExample | { reason: string })[] = [];
     for (let first = 0; first < examples.length; first += CHAT_BATCH) {
       // Each conversation: its text, then the text before each span edge (start and end of every assistant turn).
-      const rendered = examples.slice(first, first + CHAT_BATCH).map((e) => renderWithAssistantSpans(this.tokenizer, chatMessages(e.turns), this.endTokens));
-      const texts = rendered.flatMap(({ text, assistant }) => [text, ...assistant.flatMap((s) => [text.slice(0, s.start), text.slice(0, s.end)])]);
+      // A conversation the template refuses (raise_exception, no end-of-turn token) is a skipped row with the template's message.
+      const rendered = examples.slice(first, first + CHAT_BATCH).map((e) => {
+        try {
+          return renderWithAssistantSpans(this.tokenizer, chatMessages(e.turns), this.endTokens);
+        } catch (err) {
+          if (err instanceof SftError && err.code === ErrorCode.ChatTemplate) return { reason: err.message };
+          throw err;
+        }
+      });
+      const texts = rendered.flatMap((r) => ('reason' in r ? [] : [r.text, ...r.assistant.flatMap((s) => [r.text.slice(0, s.start), r.text.slice(0, s.end)])]));
       const encoded = await this.tokenizer.encodeBatch(texts, { addSpecialTokens: false });
       let k = 0;
-      for (const { assistant } of rendered) {
+      for (const r of rendered) {
+        if ('reason' in r) {
+          out.push(r);
+          continue;
+        }
+        const { assistant } = r;
         const ids = encoded[k++] as number[];
         const labels = ids.map(() => IGNORE_INDEX);
         for (let s = 0; s < assistant.length; s++) {
