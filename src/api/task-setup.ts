@@ -41,7 +41,7 @@ export async function promptSetup(modelDir: string, o: { template: string; chat:
 
 export interface InstructionSetup {
   tokenizer: Tokenizer;
-  /** The plain template (undefined with --chat, where the model's chat template renders the turns). */
+  /** The instruction template (undefined with --chat and no --template: the chat template renders the turns). */
   template: InstructionTemplate | undefined;
   builder: InstructionBuilder;
   /** max-seq-len as applied (see promptSetup). */
@@ -49,13 +49,15 @@ export interface InstructionSetup {
 }
 
 /**
- * promptSetup() for instruction data: --chat renders the turns with the model's chat template;
- * otherwise --template names an instruction template, and the label default 'imdb' (which has no
+ * promptSetup() for instruction data: --chat renders the turns with the model's chat template
+ * (a --template given as well writes single-turn rows' user and assistant turns); otherwise
+ * --template names an instruction template, and the label default 'imdb' (which has no
  * instruction placeholders) stands for the seed's 'alpaca'.
  */
 export async function instructionSetup(modelDir: string, o: { template: string; chat: boolean; maxSeqLen: number }, control: RunControl = {}): Promise<InstructionSetup> {
   const { tokenizer, maxSeqLen, endTokenIds } = await tokenizerSetup(modelDir, o.maxSeqLen, control);
-  const template = o.chat ? undefined : resolveInstructionTemplate(o.template === DATA_DEFAULTS.template ? 'alpaca' : o.template);
+  const named = o.template === DATA_DEFAULTS.template ? undefined : o.template;
+  const template = o.chat && named === undefined ? undefined : resolveInstructionTemplate(named ?? 'alpaca');
   const builder = InstructionBuilder.create(tokenizer, { chat: o.chat, template, maxSeqLen, endTokenIds });
   return { tokenizer, template, builder, maxSeqLen };
 }
@@ -64,12 +66,17 @@ export async function instructionSetup(modelDir: string, o: { template: string; 
  * loadModel with the run's engine options (unset ones keep loadModel's defaults), after sizing
  * the CPU thread pool to the CPUs this process may use (before the model's thread starts).
  */
-export function loadRunModel(modelDir: string, o: { device?: Device | undefined; dtype?: Dtype | undefined; quant?: 'none' | 'nf4' | 'fp4' | undefined }): Promise<Model> {
+export function loadRunModel(
+  modelDir: string,
+  o: { device?: Device | undefined; dtype?: Dtype | undefined; quant?: 'none' | 'nf4' | 'fp4' | undefined },
+  classify?: { numLabels: number; seed: number },
+): Promise<Model> {
   ensureCpuThreads();
   return loadModel(modelDir, {
     ...(o.device ? { device: o.device } : {}),
     ...(o.dtype ? { dtype: o.dtype } : {}),
     ...(o.quant ? { quant: o.quant } : {}),
+    ...(classify ? { task: 'classify' as const, numLabels: classify.numLabels, seed: classify.seed } : {}),
   });
 }
 

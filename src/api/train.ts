@@ -22,6 +22,8 @@ import { writeFileAtomic, writeJsonAtomic } from '../engine/atomic-write.js';
 import { ADAPTER_WEIGHTS_FILE } from '../engine/adapter-fit.js';
 import { readRunRecord } from '../eval/run-dir.js';
 import { loadTrainData } from './train-data.js';
+import { classifyTrainRows } from './classify-train.js';
+import { collateClassify } from '../engine/classify-batch.js';
 import { buildPrompts, scoreExamples } from './evaluate.js';
 import { checkTrainMemory, loadRunModel } from './task-setup.js';
 import { nativeHandle } from './model.js';
@@ -89,13 +91,13 @@ async function loggedLoss(file: string, step: number): Promise<number | null> {
 }
 
 /** Micro-batches of one epoch: a seeded shuffle per epoch, so data order depends only on (seed, epoch). */
-function epochBatchesFor(examples: readonly TokenizedExample[], microBatch: number, seed: number, padId: number): (epoch: number) => Batch[] {
-  let current: { epoch: number; batches: Batch[] } | undefined; // only the current epoch is needed
+function epochBatchesFor<T, B>(examples: readonly T[], microBatch: number, seed: number, collateRows: (rows: T[]) => B): (epoch: number) => B[] {
+  let current: { epoch: number; batches: B[] } | undefined; // only the current epoch is needed
   return (epoch) => {
     if (current?.epoch !== epoch) {
       const order = seededShuffle(examples, seed + 1000 * (epoch + 1));
-      const batches: Batch[] = [];
-      for (let i = 0; i < order.length; i += microBatch) batches.push(collate(order.slice(i, i + microBatch), padId));
+      const batches: B[] = [];
+      for (let i = 0; i < order.length; i += microBatch) batches.push(collateRows(order.slice(i, i + microBatch)));
       current = { epoch, batches };
     }
     return current.batches;
@@ -206,21 +208,26 @@ export async function trainRank(
     throw new SftError(`no training rows in ${data.source} (${trainData.skipped.length} skipped${first ? `; the first: ${first.file} row ${first.row}, ${first.reason}` : ''})`, ErrorCode.InvalidArgument);
   }
   const examples: TokenizedExample[] = trainData.examples.map(({ ids, labels }) => ({ ids, labels }));
-  control.onProgress?.({ phase: 'data', message: trainData.summary });
+  // task 'classify': the prompts alone and one class index per row (the score head's loss).
+  const classify = o.task === 'classify' ? await classifyTrainRows(trainData, o.numLabels) : undefined;
+  control.onProgress?.({ phase: 'data', message: classify ? `${trainData.summary}; classification over ${classify.numLabels} labels` : trainData.summary });
+  const rows: readonly { ids: number[] }[] = classify ? classify.examples : examples;
 
   // A step's micro-batches: gradAccum per rank; rank r runs those with index = r (mod worldSize).
   const accumulation = o.gradAccum * o.worldSize;
   const microBatch = o.batchSize / accumulation;
   const padId = tokenizer.padTokenId ?? tokenizer.eosTokenId ?? 0;
-  const epochBatches = epochBatchesFor(examples, microBatch, o.seed, padId);
-  const perEpoch = stepsPerEpoch(Math.ceil(examples.length / microBatch), accumulation);
+  const epochBatches = classify
+    ? epochBatchesFor(classify.examples, microBatch, o.seed, (r) => collateClassify(r, padId))
+    : epochBatchesFor(examples, microBatch, o.seed, (r) => collate(r, padId));
+  const perEpoch = stepsPerEpoch(Math.ceil(rows.length / microBatch), accumulation);
   if (perEpoch === 0) {
-    throw new SftError(`${examples.length} training rows make no full optimizer step of batch ${o.batchSize}; lower --batch-size`, ErrorCode.InvalidArgument);
+    throw new SftError(`${rows.length} training rows make no full optimizer step of batch ${o.batchSize}; lower --batch-size`, ErrorCode.InvalidArgument);
   }
   const totalSteps = Math.min(o.maxSteps ?? Infinity, o.epochs * perEpoch);
 
-  await checkTrainMemory(modelDir, o, microBatch, examples.reduce((n, e) => Math.max(n, e.ids.length), 0));
-  const model = await loadRunModel(modelDir, o);
+  await checkTrainMemory(modelDir, o, microBatch, rows.reduce((n, e) => Math.max(n, e.ids.length), 0));
+  const model = await loadRunModel(modelDir, o, classify ? { numLabels: classify.numLabels, seed: o.seed } : undefined);
   let tensorboard: TensorBoardWriter | undefined;
   try {
     const info = model.info();
@@ -315,7 +322,8 @@ export async function trainRank(
     }
 
     let val: EvalMetrics | undefined;
-    if (lead && labelled && labelled.data.val.length > 0) {
+    // Classification runs are scored by evaluate() with task 'classify' (the head's logits, not generated text).
+    if (lead && labelled && !classify && labelled.data.val.length > 0) {
       // The validation pass scores as evaluate() does by default (label rows; instruction rows are scored by sft eval).
       const prompts = await buildPrompts(labelled.builder, labelled.data.val, EVAL_DEFAULTS.maxNewTokens);
       try {

@@ -50,3 +50,19 @@ export function packClassifyBatch(batch: ClassifyBatch, numLabels: number): Pack
   const packed = packRows(rows, 'ids');
   return { ids: packed.ids, seqLens: packed.seqLens, labels: Int32Array.from(labels) };
 }
+
+/** One tokenized classification row: the prompt's ids and its class index. */
+export interface ClassifyExample {
+  ids: number[];
+  label: number;
+}
+
+/** Rows right-padded with padTokenId into one ClassifyBatch. */
+export function collateClassify(rows: readonly ClassifyExample[], padTokenId: number): ClassifyBatch {
+  const width = Math.max(...rows.map((r) => r.ids.length));
+  return {
+    ids: rows.map((r) => [...r.ids, ...Array<number>(width - r.ids.length).fill(padTokenId)]),
+    attentionMask: rows.map((r) => [...r.ids.map(() => 1), ...Array<number>(width - r.ids.length).fill(0)]),
+    labels: rows.map((r) => r.label),
+  };
+}

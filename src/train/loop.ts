@@ -6,6 +6,7 @@
 import { appendFile, mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Batch } from '../data/collate.js';
+import type { ClassifyBatch } from '../engine/classify-batch.js';
 import { ErrorCode, SftError } from '../errors.js';
 import { writeFailure } from '../engine/atomic-write.js';
 import type { TensorBoardWriter } from './tensorboard.js';
@@ -13,7 +14,7 @@ import type { StepLog, Trainer } from './trainer.js';
 
 export interface TrainLoopOptions {
   /** Micro-batches of one epoch, in order, for that epoch (e.g. a seeded shuffle). */
-  epochBatches: (epoch: number) => Batch[];
+  epochBatches: (epoch: number) => (Batch | ClassifyBatch)[];
   epochs: number;
   /** Micro-batches per optimizer step (gradient accumulation). @default 1 */
   accumulation?: number;
