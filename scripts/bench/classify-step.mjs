@@ -5,7 +5,9 @@
 // DIR: a checkpoint from `make_random_checkpoint.py --shape gemma-2-9b` (random weights). Rows:
 // gradient checkpointing on and off, then R-Drop (alpha 1, two passes) and SupCon (w 0.1) with
 // checkpointing on. tokens/s counts every token of the timed optimizer steps; peak = the CUDA
-// allocator's peak over them.
+// allocator's peak over them. On CUDA it first holds the CUDA path to the CPU one on the tiny gemma2
+// fixture with peft's SEQ_CLS adapter (test/fixtures/classify/gemma2): logits of left-padded rows
+// and one classification step's loss, fp32 CPU vs bf16 CUDA.
 // Usage: node scripts/bench/classify-step.mjs DIR [OUT.json] [--device cpu --seq 16 --freeze 1 --steps 2]
 //   (the flags override the protocol: a CPU run on test/fixtures/models/gemma2 checks the script)
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -37,6 +39,27 @@ const microBatches = Array.from({ length: P.gradAccum }, () => ({
 }));
 
 const GiB = 2 ** 30;
+let cudaCheck;
+if (device === 'cuda') {
+  const root = join(import.meta.dirname, '..', '..');
+  const ref = JSON.parse(readFileSync(join(root, 'test/fixtures/classify/gemma2/reference.json'), 'utf8'));
+  const width = Math.max(...ref.rows.map((r) => r.length));
+  const ids = ref.rows.map((r) => [...Array(width - r.length).fill(ref.pad_token_id), ...r]);
+  const attentionMask = ref.rows.map((r) => [...Array(width - r.length).fill(0), ...r.map(() => 1)]);
+  const out = {};
+  for (const [dev, dtype] of [['cpu', 'float32'], ['cuda', 'bfloat16']]) {
+    const m = await loadModel(join(root, 'test/fixtures/models/gemma2'), { device: dev, dtype, quant: 'none', task: 'classify', numLabels: ref.num_labels });
+    await m.loadAdapter(join(root, 'test/fixtures/classify/gemma2/adapter_init'));
+    const logits = Array.from((await m.classifyLogits(ids, { attentionMask })).data);
+    const trainer = createTrainer(m, { lr: 1e-3, totalSteps: 1, gradientCheckpointing: true });
+    const { loss } = await trainer.step([{ ids, attentionMask, labels: ref.labels }]);
+    out[dev] = { logits, loss };
+    await m.dispose();
+  }
+  const maxDiff = Math.max(...out.cpu.logits.map((x, i) => Math.abs(x - out.cuda.logits[i])));
+  cudaCheck = { maxLogitDiff: maxDiff, lossCpu: out.cpu.loss, lossCuda: out.cuda.loss, transformersLoss: ref.loss.ce };
+  console.log(`tiny gemma2 SEQ_CLS: max |logit cpu fp32 - cuda bf16| ${maxDiff.toExponential(2)}; loss cpu ${out.cpu.loss.toFixed(5)} cuda ${out.cuda.loss.toFixed(5)} (transformers ${ref.loss.ce.toFixed(5)})`);
+}
 const started = performance.now();
 const model = await loadModel(dir, { device, dtype: device === 'cuda' ? 'bfloat16' : 'float32', quant: 'nf4', task: 'classify', numLabels: P.numLabels, seed: P.seed });
 const loadSeconds = (performance.now() - started) / 1000;
@@ -70,5 +93,5 @@ for (const { name, ...options } of variants) {
   }
 }
 await model.dispose();
-const result = { stack: 'node-qlora', date: new Date().toISOString(), device, model: dir, protocol: P, loadSeconds, trainable: lora.parameters, rows };
+const result = { stack: 'node-qlora', date: new Date().toISOString(), device, model: dir, protocol: P, loadSeconds, trainable: lora.parameters, ...(cudaCheck ? { cudaCheck } : {}), rows };
 if (outFile) writeFileSync(outFile, `${JSON.stringify(result, null, 2)}\n`);
