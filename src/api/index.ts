@@ -55,3 +55,5 @@ export { importGguf } from './import-gguf.js';
 export type { ImportGgufOptions, ImportGgufResult } from './import-gguf.js';
 export { mergeAdapterCheckpoint } from './merge.js';
 export type { MergeOptions, MergeResult } from './merge.js';
+export { exportGguf } from './export-gguf.js';
+export type { ExportGgufOptions, GgufExportResult } from './export-gguf.js';

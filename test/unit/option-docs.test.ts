@@ -10,6 +10,7 @@ import type { z } from 'zod';
 import { demoOptionsSchema } from '../../src/api/demo.js';
 import { generateTextSchema } from '../../src/api/generate-text.js';
 import { importOptionsSchema } from '../../src/api/import-gguf.js';
+import { exportOptionsSchema } from '../../src/api/export-gguf.js';
 import { mergeOptionsSchema } from '../../src/api/merge.js';
 import { quantizeOptionsSchema } from '../../src/api/quantize.js';
 import { evalOptionsSchema, trainerOptionsSchema, trainOptionsSchema } from '../../src/config/run-options.js';
@@ -26,6 +27,7 @@ const SCHEMAS: Record<string, Record<string, z.ZodType>> = {
   GenerateTextOptions: generateTextSchema.shape,
   QuantizeOptions: quantizeOptionsSchema.shape,
   MergeOptions: mergeOptionsSchema.shape,
+  ExportGgufOptions: exportOptionsSchema.shape,
   ImportGgufOptions: importOptionsSchema.shape,
   LoadModelOptions: loadModelOptionsSchema.shape,
   LogitsOptions: logitsOptionsSchema.shape,
