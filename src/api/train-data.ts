@@ -59,7 +59,7 @@ export async function loadTrainData(
   const instructions = loaded.data;
   const { tokenizer, builder, template, maxSeqLen } = await instructionSetup(modelDir, o, control);
   const built = await builder.build(instructions.train);
-  const how = template === undefined ? "the model's chat template, every assistant turn trained" : `template ${template.name}`;
+  const how = !o.chat ? `template ${template?.name}` : template === undefined ? "the model's chat template, every assistant turn trained" : `template ${template.name} inside the model's chat template`;
   return {
     data,
     examples: built.examples,

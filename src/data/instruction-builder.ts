@@ -8,7 +8,9 @@
 //   evaluation time the model sees the prompt's ids alone. A plain template renders one exchange:
 //   a multi-turn conversation needs --chat.
 // - --chat: the whole conversation rendered with the model's chat template (no BOS added: the
-//   template writes it) and tokenized as one text, as transformers' apply_chat_template does;
+//   template writes it) and tokenized as one text, as transformers' apply_chat_template does
+//   (with a template as well, a single-turn row's user turn is the template's prompt and the
+//   assistant's the template's response, as --chat wraps label prompts);
 //   every assistant turn, its end-of-turn token included, is trained on
 //   (tokenize/assistant-spans.ts). A span edge is mapped to the token where tokenizing the text
 //   before it stops matching the whole text's ids, so the ids are exactly the whole text's.
@@ -21,13 +23,13 @@ import type { SkippedRow } from '../eval/report-types.js';
 import { renderWithAssistantSpans } from '../tokenize/assistant-spans.js';
 import type { ChatMessage, Tokenizer } from '../tokenize/tokenizer.js';
 import { IGNORE_INDEX, promptResponseExample, type TokenizedExample } from './collate.js';
-import { assistantTurnCount, promptTurns, type InstructionExample, type Turn } from './instruction-example.js';
+import { assistantTurnCount, type InstructionExample, type Turn } from './instruction-example.js';
 import type { InstructionTemplate } from './instruction-template.js';
 
 export interface InstructionBuilderOptions {
   /** Render with the model's chat template (every assistant turn trained); else `template`. */
   chat: boolean;
-  /** The plain template (required when chat is false). */
+  /** The plain template (required when chat is false; with chat, it writes single-turn rows' two turns). */
   template?: InstructionTemplate | undefined;
   /** Longest example in tokens; longer ones are skipped. */
   maxSeqLen: number;
@@ -73,7 +75,11 @@ export class InstructionBuilder {
 
   /** The text the model reads before its (last) answer: what generation starts from at evaluation. */
   promptText(example: InstructionExample): string {
-    if (this.options.chat) return this.tokenizer.applyChatTemplate(chatMessages(promptTurns(example)), { addGenerationPrompt: true, enableThinking: false });
+    if (this.options.chat) {
+      const turns = this.chatTurns(example);
+      if ('reason' in turns) throw new SftError(`${example.file} row ${example.row}: ${turns.reason}`, ErrorCode.InvalidArgument);
+      return this.tokenizer.applyChatTemplate(chatMessages(turns.slice(0, -1)), { addGenerationPrompt: true, enableThinking: false });
+    }
     const parts = this.plainParts(example);
     if ('reason' in parts) throw new SftError(`${example.file} row ${example.row}: ${parts.reason}`, ErrorCode.InvalidArgument);
     return parts.prompt;
@@ -104,6 +110,16 @@ export class InstructionBuilder {
     return (this.options.template as InstructionTemplate).render(example.fields);
   }
 
+  /** The turns the chat template renders: the example's, or with a template the two it writes. */
+  private chatTurns(example: InstructionExample): Turn[] | { reason: string } {
+    if (this.options.template === undefined) return example.turns;
+    const turns = assistantTurnCount(example);
+    if (turns > 1) return { reason: `a conversation of ${turns} assistant turns cannot go through --template (a template writes one exchange); drop --template to train every turn with --chat` };
+    const parts = (this.options.template as InstructionTemplate).render(example.fields);
+    const system = example.turns[0]?.role === 'system' ? [example.turns[0]] : [];
+    return [...system, { role: 'user', content: parts.prompt }, { role: 'assistant', content: parts.response }];
+  }
+
   private async buildPlain(examples: readonly InstructionExample[]): Promise<(TokenizedExample | { reason: string })[]> {
     const parts = examples.map((e) => this.plainParts(e));
     const ok = parts.filter((p): p is { prompt: string; response: string } => !('reason' in p));
@@ -123,8 +139,10 @@ export class InstructionBuilder {
       // Each conversation: its text, then the text before each span edge (start and end of every assistant turn).
       // A conversation the template refuses (raise_exception, no end-of-turn token) is a skipped row with the template's message.
       const rendered = examples.slice(first, first + CHAT_BATCH).map((e) => {
+        const turns = this.chatTurns(e);
+        if ('reason' in turns) return turns;
         try {
-          return renderWithAssistantSpans(this.tokenizer, chatMessages(e.turns), this.endTokens);
+          return renderWithAssistantSpans(this.tokenizer, chatMessages(turns), this.endTokens);
         } catch (err) {
           if (err instanceof SftError && err.code === ErrorCode.ChatTemplate) return { reason: err.message };
           throw err;

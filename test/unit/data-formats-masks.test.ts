@@ -133,6 +133,20 @@ describe('limits and refusals', () => {
     expect(skipped.map((s) => s.reason)).toEqual(['a conversation of 2 assistant turns needs --chat; a plain template renders one exchange', expect.stringMatching(/^\d+ tokens, more than max-seq-len 40$/)]);
   });
 
+  it('--chat with a template: the template writes the user and assistant turns of a single-turn row; multi-turn rows are skipped', async () => {
+    const builder = InstructionBuilder.create(tokenizer, { chat: true, template: resolveInstructionTemplate('alpaca'), maxSeqLen: 4096 });
+    const fields = { instruction: 'Add.', input: '1 2', output: '3' };
+    const single = example([{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'unused' }, { role: 'assistant', content: '3' }], fields);
+    const multi = example([{ role: 'user', content: 'a' }, { role: 'assistant', content: 'b' }, { role: 'user', content: 'c' }, { role: 'assistant', content: 'd' }], fields);
+    const { examples, skipped } = await builder.build([single, multi]);
+    const prompt = resolveInstructionTemplate('alpaca').render(fields).prompt;
+    const text = tokenizer.applyChatTemplate([{ role: 'system', content: 'Be brief.' }, { role: 'user', content: prompt }, { role: 'assistant', content: '3' }], { enableThinking: false });
+    expect(await tokenizer.decode(examples[0]!.ids)).toBe(text.slice(0, text.lastIndexOf('<|im_end|>') + '<|im_end|>'.length));
+    expect(await tokenizer.decode(examples[0]!.ids.filter((_, t) => examples[0]!.labels[t] !== IGNORE_INDEX))).toBe('3<|im_end|>');
+    expect(builder.promptText(single)).toBe(tokenizer.applyChatTemplate([{ role: 'system', content: 'Be brief.' }, { role: 'user', content: prompt }], { addGenerationPrompt: true, enableThinking: false }));
+    expect(skipped.map((r) => r.reason)).toEqual(['a conversation of 2 assistant turns cannot go through --template (a template writes one exchange); drop --template to train every turn with --chat']);
+  });
+
   it('a conversation the chat template cannot split (no known end-of-turn token) is a skipped row naming the tokens', async () => {
     const builder = InstructionBuilder.create(tokenizer, { chat: true, maxSeqLen: 4096 });
     const noEot = InstructionBuilder.create(await bundled('llama3'), { chat: true, maxSeqLen: 4096 });
