@@ -6,7 +6,7 @@
 //   tiny random models (hidden 64, every 4-bit tensor falls back to Q5_0 / Q8_0 as in
 //   llama-quantize): q8_0 0.1, q4_0 0.75, q4_k_m 0.5 (random weights amplify the error);
 //   the trained demo model (hidden 128): q8_0 0.02 (and the same greedy tokens), q4_0 0.1, q4_k_m 0.05.
-// Also: what GGUF cannot express is refused naming the field; a Mistral window is dropped with a note.
+// A 4-bit bitsandbytes base is dequantized first. Also: what GGUF cannot express is refused naming the field; a Mistral window is dropped with a note.
 import { copyFileSync, cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,7 +17,7 @@ import { mergeAdapterCheckpoint } from '../../src/api/merge.js';
 import { loadModel } from '../../src/api/model.js';
 import { DEMO_MODEL_DIR } from '../../src/hub/resolve.js';
 import type { ExportQuant } from '../../src/gguf/export/tensor-plan.js';
-import { MODEL_FIXTURES } from '../helpers/fixtures.js';
+import { BNB_FIXTURES, MODEL_FIXTURES } from '../helpers/fixtures.js';
 
 const LORA = join(import.meta.dirname, '..', 'fixtures', 'lora');
 const TOKENIZER = join(import.meta.dirname, '..', 'fixtures', 'tokenizers', 'tiny-chatml');
@@ -119,6 +119,18 @@ describe('the trained demo model', () => {
     const got = await roundTrip(base, quant, undefined, 'demo');
     if (quant === 'f16' || quant === 'q8_0') expect(got.tokens).toEqual(ref.tokens);
     expect(relDiff(ref.logits, got.logits)).toBeLessThanOrEqual(tolerance);
+  });
+});
+
+describe('a 4-bit (bitsandbytes fp4) base without an adapter', () => {
+  it('is dequantized for the export: f16 gives its greedy tokens, logits within 1e-3', async () => {
+    const base = join(work, 'qwen3_fp4');
+    cpSync(join(BNB_FIXTURES, 'qwen3_fp4'), base, { recursive: true });
+    for (const f of ['tokenizer.json', 'tokenizer_config.json']) copyFileSync(join(TOKENIZER, f), join(base, f));
+    const ref = await logitsAndTokens(base, IDS);
+    const got = await roundTrip(base, 'f16', undefined, 'qwen3_fp4');
+    expect(got.tokens).toEqual(ref.tokens);
+    expect(relDiff(ref.logits, got.logits)).toBeLessThanOrEqual(1e-3);
   });
 });
 
