@@ -277,7 +277,7 @@ export function native(): NativeBinding {
       ? 'The addon was built against a libtorch that cannot be found now: rebuild with `npm run build:native`, or make the libtorch it was built with visible again.'
       : 'Build it with `npm run build` (needs cmake, a C++ compiler and libtorch: `pip install torch`).';
     throw new SftError(
-      `node-qlora: could not load the native addon.\n  tried: ${attempts.join('\n  tried: ')}\n  reason: ${reason}\n  fix: ${hint}`,
+      `node-qlora: could not load the native addon.\n  tried: ${attempts.join('\n  tried: ')}\n  reason: ${reason}\n  fix: ${hint}\n  diagnose: npx sft doctor (the addon, libtorch, CUDA, and what to do about each)`,
       ErrorCode.AddonLoad,
     );
   }

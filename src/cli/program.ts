@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { parseThreadCount } from '../config/cpu-threads.js';
 import { packageVersion } from '../package-info.js';
 import { registerDemo } from './commands/demo.js';
+import { registerDoctor } from './commands/doctor.js';
 import { registerEval } from './commands/eval.js';
 import { registerExport } from './commands/export.js';
 import { registerGenerate } from './commands/generate.js';
@@ -48,6 +49,7 @@ export function buildProgram(settings: ProgramSettings = {}): Command {
   registerModels(program);
   registerPush(program);
   registerSetup(program);
+  registerDoctor(program);
   for (const command of program.commands) {
     // Every command takes --json; those without JSON results still report a failure as JSON.
     if (!command.options.some((o) => o.long === '--json')) command.option('--json', 'on failure, print {"error": {"code", "message", "hint"}} on stdout');
