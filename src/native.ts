@@ -79,10 +79,22 @@ export interface NativeModelHandle {
    * the score head at each row's last token where attentionMask is 1 (left or right padding).
    */
   classifyLogits(ids: Int32Array, shape: [number, number], attentionMask: Uint8Array | null): Promise<{ shape: number[]; data: Float32Array }>;
-  /** Greedy continuation of each packed prompt; resolves with only the new tokens of each, packed. */
+  /**
+   * Continuation of each packed prompt, greedy or (with `sampling`, one seed per prompt) sampled;
+   * resolves with only the new tokens of each, packed. `onStep` hears each step's token per prompt
+   * (padTokenId for finished ones) on the JS thread, possibly after the promise settled; returning
+   * false stops generation a step or two later.
+   */
   generate(
     prompts: PackedTokens,
-    options: { maxNewTokens: number; minNewTokens: number; eosTokenIds: Int32Array; padTokenId: number },
+    options: {
+      maxNewTokens: number;
+      minNewTokens: number;
+      eosTokenIds: Int32Array;
+      padTokenId: number;
+      sampling?: { temperature: number; topK: number; topP: number; seeds: number[] };
+    },
+    onStep?: (ids: Int32Array) => boolean | void,
   ): Promise<PackedTokens>;
   info(): NativeModelInfo;
   dispose(): Promise<void>;
@@ -236,6 +248,13 @@ export interface NativeBinding {
       labels: Int32Array,
       options: { rdropAlpha: number; supconWeight: number; supconTemperature: number; gradScale: number },
     ): { lossSum: number; gradPooled: StTensorData[]; gradWeight: StTensorData };
+  };
+  /** The sampling policy of native/core/sampling.h, synchronous, for tests against transformers' warpers. */
+  sampling: {
+    /** (rows, vocab) logits -> F32 logits after temperature, top-k (0: off), top-p (1: off); filtered tokens -inf. */
+    warp(logits: StTensorData, options: { temperature: number; topK: number; topP: number }): StTensorData;
+    /** One I64 token per row of softmax(warped) for the row's uniform u in (0, 1). */
+    draw(warped: StTensorData, u: StTensorData): StTensorData;
   };
   loadModel(dir: string, arch: ArchConfig, options: NativeLoadOptions): Promise<NativeModelHandle>;
   /**

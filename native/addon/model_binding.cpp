@@ -97,6 +97,76 @@ Napi::Object packedToJs(Napi::Env env, const std::vector<std::vector<int64_t>>& 
   return out;
 }
 
+// generate's optional `sampling` object: absent or null = greedy.
+void readSamplingOptions(const Napi::Object& o, GenerateOptions& options) {
+  Napi::Value v = o.Get("sampling");
+  if (v.IsUndefined() || v.IsNull()) return;
+  if (!v.IsObject() || v.IsArray()) invalidArgument("sampling: expected an object but received " + describeJs(v));
+  Napi::Object s = v.As<Napi::Object>();
+  options.sample = true;
+  options.sampling.temperature = numberOption(s, "temperature", std::nullopt);
+  options.sampling.topK = intOption(s, "topK", std::nullopt, 0);
+  options.sampling.topP = numberOption(s, "topP", std::nullopt);
+  if (!(options.sampling.temperature > 0)) invalidArgument("sampling.temperature: expected a number > 0");
+  if (!(options.sampling.topP > 0 && options.sampling.topP <= 1)) invalidArgument("sampling.topP: expected a number in (0, 1]");
+  Napi::Value seeds = s.Get("seeds");
+  if (!seeds.IsArray()) invalidArgument("sampling.seeds: expected an array of integers but received " + describeJs(seeds));
+  Napi::Array list = seeds.As<Napi::Array>();
+  for (uint32_t i = 0; i < list.Length(); ++i) {
+    Napi::Value seed = list.Get(i);
+    const double d = seed.IsNumber() ? seed.As<Napi::Number>().DoubleValue() : -1;
+    if (!(d >= 0 && d <= 9007199254740991.0 && std::floor(d) == d)) {
+      invalidArgument("sampling.seeds[" + std::to_string(i) + "]: expected an integer in [0, 2^53) but received " + describeJs(seed));
+    }
+    options.seeds.push_back(static_cast<uint64_t>(d));
+  }
+}
+
+// Each decoding step's tokens to a JS callback through a thread-safe function. The worker does
+// not wait for JS: a callback returning false raises `stop`, which the next step reads.
+class StepStream {
+ public:
+  StepStream(Napi::Env env, Napi::Function callback)
+      : tsfn_(Napi::ThreadSafeFunction::New(env, callback, "node-qlora-generate-steps", 0, 1)),
+        stop_(std::make_shared<std::atomic<bool>>(false)) {}
+
+  // On the worker: queues the step; false once JS asked to stop (or the environment is closing).
+  bool send(const std::vector<int64_t>& step) {
+    if (stop_->load()) return false;
+    auto* data = new std::vector<int64_t>(step);
+    std::shared_ptr<std::atomic<bool>> stop = stop_;
+    napi_status status = tsfn_.NonBlockingCall(data, [stop](Napi::Env env, Napi::Function fn, std::vector<int64_t>* tokens) {
+      Napi::Int32Array ids = Napi::Int32Array::New(env, tokens->size());
+      for (size_t i = 0; i < tokens->size(); ++i) ids[i] = static_cast<int32_t>((*tokens)[i]);
+      delete tokens;
+      if (stop->load()) return;
+      try {
+        Napi::Value r = fn.Call({ids});
+        if (r.IsBoolean() && !r.As<Napi::Boolean>().Value()) stop->store(true);
+      } catch (const Napi::Error&) {
+        stop->store(true);  // a throwing listener ends the stream; the promise still settles
+      }
+    });
+    if (status != napi_ok) {
+      delete data;
+      return false;
+    }
+    return true;
+  }
+
+  // Releases the thread-safe function when the work ends, thrown or not.
+  struct Closer {
+    std::shared_ptr<StepStream> stream;
+    ~Closer() {
+      if (stream) stream->tsfn_.Release();
+    }
+  };
+
+ private:
+  Napi::ThreadSafeFunction tsfn_;
+  std::shared_ptr<std::atomic<bool>> stop_;
+};
+
 class ModelHandle : public Napi::ObjectWrap<ModelHandle> {
  public:
   static Napi::Function Define(Napi::Env env) {
@@ -214,8 +284,10 @@ class ModelHandle : public Napi::ObjectWrap<ModelHandle> {
     });
   }
 
-  // generate({ids: Int32Array, seqLens: Int32Array}, {maxNewTokens, minNewTokens, eosTokenIds: Int32Array, padTokenId})
-  //   -> {ids: Int32Array, seqLens: Int32Array}: per prompt, only the new tokens.
+  // generate({ids: Int32Array, seqLens: Int32Array}, {maxNewTokens, minNewTokens, eosTokenIds: Int32Array, padTokenId,
+  //   sampling?: {temperature, topK, topP, seeds: number[] (one per prompt)}}, onStep?: (ids: Int32Array) => boolean | void)
+  //   -> {ids: Int32Array, seqLens: Int32Array}: per prompt, only the new tokens. onStep hears each
+  //   step's token per prompt on the JS thread; returning false stops generation a step or two later.
   Napi::Value Generate(const Napi::CallbackInfo& info) {
     std::shared_ptr<ModelState> state = state_;
     using Out = std::vector<std::vector<int64_t>>;
@@ -227,19 +299,27 @@ class ModelHandle : public Napi::ObjectWrap<ModelHandle> {
           Napi::Object o = objectArg(info, 1, "generate options");
           at::Tensor ids = int32ArrayFromJs(prompts.Get("ids"), "ids", 0, vocab);
           at::Tensor lens = seqLensFromJs(prompts.Get("seqLens"), "seqLens", ids.numel(), 0, "prompt");
-          GreedyOptions options;
+          GenerateOptions options;
           options.maxNewTokens = intOption(o, "maxNewTokens", std::nullopt, 0);
           options.minNewTokens = intOption(o, "minNewTokens", std::nullopt, 0);
           options.padTokenId = intOption(o, "padTokenId", std::nullopt, 0);
           if (options.padTokenId >= vocab) invalidArgument("padTokenId: expected a token id in [0, " + std::to_string(vocab) + ")");
           at::Tensor eos = int32ArrayFromJs(o.Get("eosTokenIds"), "eosTokenIds", 0, vocab);
           options.eosTokenIds.assign(eos.data_ptr<int64_t>(), eos.data_ptr<int64_t>() + eos.numel());
-          return [state, ids, lens, options]() {
+          readSamplingOptions(o, options);
+          std::shared_ptr<StepStream> stream;
+          if (info.Length() > 2 && !info[2].IsUndefined()) {
+            if (!info[2].IsFunction()) invalidArgument("onStep: expected a function but received " + describeJs(info[2]));
+            stream = std::make_shared<StepStream>(info.Env(), info[2].As<Napi::Function>());
+            options.onStep = [stream](const std::vector<int64_t>& step) { return stream->send(step); };
+          }
+          return [state, ids, lens, options, stream]() {
+            StepStream::Closer closer{stream};
             Out rows;
             const int64_t* id = ids.data_ptr<int64_t>();
             const int64_t* len = lens.data_ptr<int64_t>();
             for (int64_t s = 0, start = 0; s < lens.numel(); start += len[s], ++s) rows.emplace_back(id + start, id + start + len[s]);
-            return generateGreedy(*state->model, rows, options);
+            return generate(*state->model, rows, options);
           };
         },
         [](Napi::Env env, Out& rows) -> Napi::Value { return packedToJs(env, rows); });

@@ -55,9 +55,8 @@ void throwIfNonFinite(const at::Tensor& rows) {
 }
 }  // namespace
 
-std::vector<std::vector<int64_t>> generateGreedy(const Model& model,
-                                                 const std::vector<std::vector<int64_t>>& prompts,
-                                                 const GreedyOptions& options) {
+std::vector<std::vector<int64_t>> generate(const Model& model, const std::vector<std::vector<int64_t>>& prompts,
+                                           const GenerateOptions& options) {
   at::NoGradGuard noGrad;
   const int64_t B = static_cast<int64_t>(prompts.size());
   const int64_t V = model.arch().vocabSize;
@@ -79,6 +78,15 @@ std::vector<std::vector<int64_t>> generateGreedy(const Model& model,
     }
   }
   if (options.maxNewTokens < 0) throw Error("INVALID_ARGUMENT", "maxNewTokens must be set (a count >= 0)");
+  if (options.sample) {
+    if (static_cast<int64_t>(options.seeds.size()) != B) {
+      throw Error("INVALID_ARGUMENT", "sampling needs one seed per prompt: " + std::to_string(options.seeds.size()) + " seeds for " +
+                                          std::to_string(B) + " prompts");
+    }
+    if (!(options.sampling.temperature > 0)) throw Error("INVALID_ARGUMENT", "temperature must be > 0 when sampling");
+    if (!(options.sampling.topP > 0 && options.sampling.topP <= 1)) throw Error("INVALID_ARGUMENT", "topP must be in (0, 1]");
+    if (options.sampling.topK < 0) throw Error("INVALID_ARGUMENT", "topK must be >= 0 (0: off)");
+  }
   std::vector<std::vector<int64_t>> out(B);
   if (options.maxNewTokens == 0) return out;
 
@@ -104,14 +112,21 @@ std::vector<std::vector<int64_t>> generateGreedy(const Model& model,
       graphs && options.maxNewTokens > kGraphMinSteps ? makeDecodeGraph(model, cache) : nullptr;
   // Rows that met a NaN / Inf logit while unfinished: kept on the device, read once at the end.
   at::Tensor nonFinite = at::zeros({B}, unfinished.options());
+  // Every step's uniforms drawn up front: the loop reads no host value for sampling.
+  at::Tensor uniforms = options.sample ? samplingUniforms(options.seeds, options.maxNewTokens, device) : at::Tensor();
   for (int64_t step = 0; step < options.maxNewTokens; ++step) {
     nonFinite.logical_or_(at::isfinite(logits).all(-1).logical_not_().logical_and_(unfinished));
     if (step < options.minNewTokens && eos.numel() > 0) {
       logits.index_fill_(1, eos, -std::numeric_limits<float>::infinity());
     }
-    at::Tensor next = logits.argmax(-1);  // (B)
+    at::Tensor next = options.sample ? sampleTokens(warpLogits(logits, options.sampling), uniforms.select(1, step))
+                                     : logits.argmax(-1);  // (B)
     next = at::where(unfinished, next, at::full_like(next, options.padTokenId));
     steps.push_back(next);
+    if (options.onStep) {
+      at::Tensor host = next.to(at::kCPU);
+      if (!options.onStep(std::vector<int64_t>(host.data_ptr<int64_t>(), host.data_ptr<int64_t>() + B))) break;
+    }
     if (step + 1 == options.maxNewTokens) break;
     if (eos.numel() > 0) {
       unfinished = unfinished & at::isin(next, eos).logical_not();

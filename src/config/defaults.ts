@@ -83,6 +83,8 @@ export const EVAL_DEFAULTS = {
 export const GENERATE_DEFAULTS = {
   maxNewTokens: 32,
   minNewTokens: 0,
+  /** Seeds sampling (temperature / top-k / top-p); greedy decoding uses none. */
+  seed: 0,
 } as const;
 
 /**

@@ -20,6 +20,8 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { copyCheckpointSidecars } from './checkpoint-files.js';
 import { checkPromptsFitContext } from '../config/context-length.js';
+import { nativeSampling, samplingOptionFields, type SamplingOptions } from './sampling.js';
+import { streamTokens } from './token-stream.js';
 
 export type Device = 'cpu' | 'cuda';
 export type Dtype = 'float32' | 'bfloat16' | 'float16';
@@ -102,10 +104,11 @@ export const generateOptionsSchema = z
     minNewTokens: z.number().int().min(0).default(GENERATE_DEFAULTS.minNewTokens),
     /** Any of these ends a sequence. Default: generation_config.json, else config.json. */
     eosTokenIds: z.array(z.number().int().min(0)).optional(),
+    ...samplingOptionFields,
   })
   .strict();
-/** model.generate() options (greedy decoding). */
-export interface GenerateOptions {
+/** model.generate() options: greedy decoding unless temperature > 0, topK or topP is given (engine/sampling.ts). */
+export interface GenerateOptions extends SamplingOptions {
   /** Upper bound on new tokens per prompt. @default 32 */
   maxNewTokens?: number;
   /** EOS is suppressed until this many tokens were generated (transformers' min_new_tokens). @default 0 */
@@ -288,13 +291,32 @@ export class Model {
     const opts = parseOptions(generateOptionsSchema, options, 'generate options');
     checkPromptsFitContext(ids.map((row) => row.length), opts.maxNewTokens, this.arch.maxPositionEmbeddings);
     const handle = this.#live();
-    const out = await handle.generate(packRows(ids, 'ids'), {
+    return unpackRows(await handle.generate(packRows(ids, 'ids'), this.#nativeGenerateOptions(opts, ids.length)));
+  }
+
+  /**
+   * generate() of one prompt as an async iterator of its new token ids, each as soon as the
+   * engine produced it (the EOS that ends generation included). Leaving the loop early stops
+   * the generation within a step or two.
+   */
+  generateStream(ids: number[], options: GenerateOptions = {}): AsyncGenerator<number, void, undefined> {
+    const opts = parseOptions(generateOptionsSchema, options, 'generateStream options');
+    checkPromptsFitContext([ids.length], opts.maxNewTokens, this.arch.maxPositionEmbeddings);
+    const handle = this.#live();
+    const nativeOptions = this.#nativeGenerateOptions(opts, 1);
+    const prompt = packRows([ids], 'ids');
+    return streamTokens((onStep) => handle.generate(prompt, nativeOptions, onStep), Array.from(nativeOptions.eosTokenIds));
+  }
+
+  #nativeGenerateOptions(opts: z.output<typeof generateOptionsSchema>, rows: number) {
+    const sampling = nativeSampling(opts, rows);
+    return {
       maxNewTokens: opts.maxNewTokens,
       minNewTokens: opts.minNewTokens,
       eosTokenIds: Int32Array.from(opts.eosTokenIds ?? this.eosTokenIds),
       padTokenId: this.padTokenId,
-    });
-    return unpackRows(out);
+      ...(sampling ? { sampling } : {}),
+    };
   }
 
   info(): ModelInfo {
