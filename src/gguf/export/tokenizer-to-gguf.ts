@@ -95,7 +95,8 @@ export function tokenizerMetadata(src: TokenizerSources): MetaEntry[] {
   const byId = new Map<number, string>();
   for (const [token, id] of Object.entries(vocab)) byId.set(id, token);
   for (const t of added) byId.set(t.id as number, t.content as string);
-  const size = Math.max(...byId.keys()) + 1;
+  let size = 0;
+  for (const id of byId.keys()) size = Math.max(size, id + 1); // no spread: vocabularies reach 262k ids
   if (size > src.vocabRows) {
     throw new SftError(`${src.source}: the tokenizer has ${size} tokens but the embedding only ${src.vocabRows} rows`, GgufErrorCode.Invalid);
   }
@@ -120,7 +121,7 @@ export function tokenizerMetadata(src: TokenizerSources): MetaEntry[] {
     }
     tokens.push(text);
     const a = addedById.get(id);
-    if (a) types.push(text === unkText ? TokenType.Unknown : a.special === true ? TokenType.Control : TokenType.UserDefined);
+    if (a) types.push(a.special === true ? TokenType.Control : TokenType.UserDefined);
     else if (text === unkText) types.push(TokenType.Unknown);
     else if (sentencePiece && /^<0x[0-9A-F]{2}>$/.test(text)) types.push(TokenType.Byte);
     else types.push(TokenType.Normal);

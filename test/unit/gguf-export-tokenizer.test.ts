@@ -1,0 +1,100 @@
+// The exporter's tokenizer metadata (tokenizer-to-gguf.ts) read back by the importer
+// (tokenizer-from-gguf.ts) gives the same token ids as the original tokenizer, and for the real
+// GGUF files (SmolLM2: byte-level BPE; Gemma 3: SentencePiece-style) an export of the imported
+// tokenizer carries the original file's vocabulary, token types, special ids, flags and chat
+// template, and imports to the very same tokenizer.json.
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { MetaEntry } from '../../src/gguf/export/metadata.js';
+import { tokenizerMetadata } from '../../src/gguf/export/tokenizer-to-gguf.js';
+import { readGguf, type GgufValue } from '../../src/gguf/reader.js';
+import { tokenizerFilesFromGguf } from '../../src/gguf/tokenizer-from-gguf.js';
+import { loadTokenizer } from '../../src/tokenize/tokenizer.js';
+import { GGUF_MODEL_DIR, NEED, skipWithout } from '../helpers/skip.js';
+
+const work = mkdtempSync(join(tmpdir(), 'nq-gguf-export-tok-'));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+const TEXTS = ['Hello world', ' the movie was   wonderful!\n\nIt is 2024; 12345 ok?', 'ünïcödé — 日本語 🤖', '<|im_start|>user\nhi<|im_end|>'];
+
+/** Metadata entries as reader.ts returns a file's metadata. */
+function asMetadata(entries: readonly MetaEntry[]): Record<string, GgufValue> {
+  return Object.fromEntries(entries.map(([k, v]) => [k, v.type === 'array' ? Array.from(v.value as ArrayLike<GgufValue>) : v.type === 'f32' ? Math.fround(v.value) : v.value]));
+}
+
+function exportOf(dir: string, vocabRows: number): MetaEntry[] {
+  const read = (f: string) => (existsSync(join(dir, f)) ? (JSON.parse(readFileSync(join(dir, f), 'utf8')) as Record<string, unknown>) : {});
+  const config = read('tokenizer_config.json');
+  return tokenizerMetadata({
+    tokenizerJson: read('tokenizer.json'),
+    tokenizerConfig: config,
+    modelIds: {},
+    chatTemplate: typeof config.chat_template === 'string' ? config.chat_template : undefined,
+    vocabRows,
+    source: dir,
+  });
+}
+
+function writeImported(metadata: Record<string, unknown>, name: string): string {
+  const files = tokenizerFilesFromGguf(metadata);
+  const dir = join(work, name);
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'tokenizer.json'), JSON.stringify(files.tokenizerJson));
+  writeFileSync(join(dir, 'tokenizer_config.json'), JSON.stringify(files.tokenizerConfig));
+  return dir;
+}
+
+describe.each([
+  ['tiny ChatML byte-level BPE', join(import.meta.dirname, '..', 'fixtures', 'tokenizers', 'tiny-chatml'), 320],
+  ['the demo model\'s byte-level BPE', join(import.meta.dirname, '..', '..', 'assets', 'demo', 'model'), 1024],
+])('%s: exported and imported back', (_label, dir, rows) => {
+  it('encodes every text to the same ids, with the same special tokens and chat template', async () => {
+    const entries = exportOf(dir, rows + 3); // 3 [PADn] rows past the vocabulary, as llama.cpp pads
+    const md = asMetadata(entries);
+    expect((md['tokenizer.ggml.tokens'] as string[]).slice(-3)).toEqual([`[PAD${rows}]`, `[PAD${rows + 1}]`, `[PAD${rows + 2}]`]);
+    expect((md['tokenizer.ggml.token_type'] as number[]).slice(-3)).toEqual([5, 5, 5]);
+    const back = writeImported(md, `${rows}`);
+    const original = await loadTokenizer(dir);
+    const imported = await loadTokenizer(back);
+    for (const text of TEXTS) expect(imported.encode(text), text).toEqual(original.encode(text));
+    const cfg = JSON.parse(readFileSync(join(dir, 'tokenizer_config.json'), 'utf8')) as Record<string, unknown>;
+    expect(md['tokenizer.chat_template']).toBe(cfg.chat_template);
+    expect(md['tokenizer.ggml.eos_token_id']).toBe((md['tokenizer.ggml.tokens'] as string[]).indexOf(cfg.eos_token as string));
+  });
+});
+
+describe.each(['smollm2-135m-instruct-q4_1.gguf', 'gemma-3-270m-q4_k_m.gguf'])('real file %s: import, export, import', (file) => {
+  const path = join(GGUF_MODEL_DIR, file);
+  const present = !skipWithout(existsSync(path), `tokenizer export of ${file}`, NEED.ggufModels);
+  it.skipIf(!present)("the export carries the file's tokenizer and imports to the same tokenizer files", async () => {
+    const original = (await readGguf(path)).metadata;
+    const first = tokenizerFilesFromGguf(original);
+    const config = first.tokenizerConfig;
+    const md = asMetadata(
+      tokenizerMetadata({
+        tokenizerJson: first.tokenizerJson,
+        tokenizerConfig: config,
+        modelIds: {},
+        chatTemplate: typeof config.chat_template === 'string' ? config.chat_template : undefined,
+        vocabRows: (original['tokenizer.ggml.tokens'] as string[]).length,
+        source: file,
+      }),
+    );
+    const sentencePiece = original['tokenizer.ggml.model'] === 'llama';
+    // SentencePiece user-defined whitespace pieces ("  ") live in tokenizer.json's vocabulary spelled "▁▁".
+    const spelled = (tokens: unknown) => (sentencePiece ? (tokens as string[]).map((t) => t.replaceAll(' ', '\u2581')) : tokens);
+    expect(spelled(md['tokenizer.ggml.tokens'])).toEqual(spelled(original['tokenizer.ggml.tokens']));
+    for (const key of ['tokenizer.ggml.model', 'tokenizer.ggml.bos_token_id', 'tokenizer.ggml.eos_token_id', 'tokenizer.ggml.add_bos_token', 'tokenizer.chat_template']) {
+      expect(md[key], key).toEqual(original[key]);
+    }
+    if (!sentencePiece) {
+      expect(md['tokenizer.ggml.token_type']).toEqual(original['tokenizer.ggml.token_type']);
+      expect(md['tokenizer.ggml.merges']).toEqual(original['tokenizer.ggml.merges']);
+    }
+    const again = tokenizerFilesFromGguf({ ...md, 'general.architecture': original['general.architecture'] }, { modelMaxLength: config.model_max_length as number });
+    expect(JSON.stringify(again.tokenizerJson) === JSON.stringify(first.tokenizerJson), 'tokenizer.json').toBe(true);
+    expect(again.tokenizerConfig).toEqual(config);
+  });
+});
