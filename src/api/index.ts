@@ -12,6 +12,8 @@ export { SftError, ErrorCode } from '../errors.js';
 // The engine underneath: build facts, CUDA memory, CPU threads (the raw addon stays internal).
 export { buildInfo, cudaMemory, resetCudaPeakMemory, setCpuThreads } from './runtime.js';
 export type { BuildInfo, CudaMemory } from './runtime.js';
+export { doctor } from './doctor.js';
+export type { DoctorGpu, DoctorProblem, DoctorReport } from './doctor.js';
 export type { ClassifyLogits, LoraInfo, LoraOptions } from './model.js';
 export type { ClassifyBatch } from '../engine/classify-batch.js';
 export type { LoraSpec } from './adapter-config.js';

@@ -9,8 +9,8 @@ import type { Command } from 'commander';
 import { parse as parseYaml } from 'yaml';
 import { ErrorCode, SftError } from '../errors.js';
 
-/** Keys of run.json's config that the run computed rather than was given. */
-const RUN_RECORD_DERIVED = new Set(['totalSteps', 'microBatch', 'quantizedLinears']);
+/** Keys of run.json's config that the run computed (or that mark it, as the demo's) rather than was given. */
+const RUN_RECORD_DERIVED = new Set(['totalSteps', 'microBatch', 'quantizedLinears', 'demo', 'demoRecipe']);
 
 /** The source commander records for a value taken from the file (beside 'cli', 'default', 'env'). */
 const FROM_CONFIG = 'config';

@@ -129,7 +129,7 @@ function evalSection(input: ModelCardInput): string {
   if (r && (r.base || r.adapter)) {
     const rows: unknown[][] = [];
     if (r.base) rows.push(metricsRow(`${input.kind === 'merged' ? 'base model' : 'base model (before training)'}`, r.base));
-    if (r.adapter) rows.push(metricsRow('with this adapter (after training)', r.adapter));
+    if (r.adapter) rows.push(metricsRow(input.kind === 'merged' ? 'after training (the adapter merged here, scored on its base)' : 'with this adapter (after training)', r.adapter));
     const split = typeof r.settings.split === 'string' ? ` (split: ${r.settings.split})` : '';
     const delta = r.base && r.adapter ? `\n\nacc ${r.adapter.acc >= r.base.acc ? '+' : ''}${((r.adapter.acc - r.base.acc) * 100).toFixed(2)} points after training.` : '';
     return `\`sft eval\` on ${shownPath(r.data)}${split}, ${r.created.slice(0, 10)}: greedy generation, the label parsed from the output (acc: correct / n; resp_acc: outputs holding a valid label / n).\n\n${table(['model', 'acc', 'resp_acc', 'n'], rows)}${delta}`;

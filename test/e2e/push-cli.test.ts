@@ -1,12 +1,16 @@
 // `sft push` as a user runs it, against the local Hub stand-in (HF_ENDPOINT, HF_TOKEN): a trained
 // and evaluated run folder goes up with a model card whose numbers are the run's own files'.
 import { downloadFile } from '@huggingface/hub';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sft } from '../helpers/cli.js';
+import { MODEL_FIXTURES } from '../helpers/fixtures.js';
 import { startHubServer, type HubServer } from '../helpers/hub-server.js';
+
+const QWEN3 = join(MODEL_FIXTURES, 'qwen3');
+const TOKENIZER = join(import.meta.dirname, '..', 'fixtures', 'tokenizers', 'tiny-chatml');
 
 let hub: HubServer;
 const work = mkdtempSync(join(tmpdir(), 'nq-push-cli-'));
@@ -69,5 +73,21 @@ describe('sft push', () => {
     const conflict = await sft(['push', '--adapter', run, '--repo', 'me/taken']);
     expect(conflict.code).not.toBe(0);
     expect(conflict.stderr).toMatch(/me\/taken already exists and holds files this push would not replace \(model\.safetensors\).*\[HUB_REPO_CONFLICT\]/);
+
+    // A merged checkpoint folder, its card from the run folder (--run).
+    const merged = join(work, 'merged');
+    mkdirSync(merged);
+    for (const [from, name] of [[QWEN3, 'config.json'], [QWEN3, 'generation_config.json'], [QWEN3, 'model.safetensors'], [TOKENIZER, 'tokenizer.json'], [TOKENIZER, 'tokenizer_config.json']] as const) {
+      copyFileSync(join(from, name), join(merged, name));
+    }
+    const m = await sft(['push', '--merged', merged, '--run', run, '--repo', 'me/demo-merged', '--json']);
+    expect(m.code, m.stderr).toBe(0);
+    expect(JSON.parse(m.stdout)).toMatchObject({ created: true, files: ['config.json', 'generation_config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json', 'README.md'] });
+    const stored = hub.repos.get('me/demo-merged')?.files ?? {};
+    expect(stored['model.safetensors']?.equals(readFileSync(join(QWEN3, 'model.safetensors')))).toBe(true);
+    const mergedCard = stored['README.md']?.toString() ?? '';
+    expect(mergedCard).toMatch(/^---\nlibrary_name: transformers\n/);
+    expect(mergedCard).toContain(`| after training (the adapter merged here, scored on its base) | ${pct(report.adapter.acc)} |`);
+    expect(mergedCard).toContain('AutoModelForCausalLM.from_pretrained("me/demo-merged")');
   }, 240_000);
 });

@@ -66,7 +66,7 @@ describe('--config', () => {
   });
 
   it('a run.json gives its config, less what the run derived', () => {
-    const run = file('run.json', JSON.stringify({ kind: 'sft-train', config: { model: 'demo', loraR: 4, totalSteps: 9, microBatch: 2, quantizedLinears: 0 }, model: {} }));
+    const run = file('run.json', JSON.stringify({ kind: 'sft-train', config: { model: 'demo', loraR: 4, totalSteps: 9, microBatch: 2, quantizedLinears: 0, demo: true, demoRecipe: 'seed recipe except ...' }, model: {} }));
     expect(readConfigFile(run)).toEqual({ model: 'demo', loraR: 4 });
   });
 
