@@ -1,8 +1,11 @@
 // See attention.h.
 #include "core/attention.h"
 
+#include <cstdlib>
+#include <cstring>
 #include <limits>
 #include <optional>
+#include <tuple>
 #include <utility>
 
 namespace nq {
@@ -28,6 +31,37 @@ bool useFlash(const at::Tensor& q, const AttentionSpec& spec) {
   const at::ScalarType t = q.scalar_type();
   const int64_t D = q.size(-1);
   return q.is_cuda() && (t == at::kBFloat16 || t == at::kHalf) && spec.softcap == 0 && D % 8 == 0 && D <= 256;
+}
+
+// cuDNN's fused attention: asked for (NQ_CUDNN_ATTENTION=1), on CUDA in bf16/fp16, no softcap or
+// window, and every packed sequence of one length, so the packed tokens are a (S, L, H, D) view.
+bool useCudnn(const at::Tensor& q, const PackedLayout& layout, const AttentionSpec& spec) {
+  static const bool asked = [] {
+    const char* v = std::getenv("NQ_CUDNN_ATTENTION");
+    return v != nullptr && std::strcmp(v, "1") == 0;
+  }();
+  if (!asked || !useFlash(q, spec) || spec.window > 0 || q.size(-1) > 128 || layout.lens.empty()) return false;
+  for (int64_t L : layout.lens) {
+    if (L != layout.lens.front()) return false;
+  }
+  return true;
+}
+
+// (N, X, D) packed tokens of S equal sequences -> (S, heads, L, D), a view; kv heads repeated
+// G = heads / X times (a copy) when X < heads.
+at::Tensor sequenceMajor(const at::Tensor& t, const PackedLayout& layout, int64_t heads) {
+  const int64_t S = static_cast<int64_t>(layout.lens.size()), L = layout.lens.front(), X = t.size(1), D = t.size(2);
+  at::Tensor v = t.view({S, L, X, D});
+  if (X != heads) v = v.unsqueeze(3).expand({S, L, X, heads / X, D}).reshape({S, L, heads, D});
+  return v.transpose(1, 2);
+}
+
+// (S, X, L, D) -> (N, X, D) packed; with heads > X query heads' gradients summed per kv head.
+at::Tensor tokenMajor(const at::Tensor& t, int64_t kvHeads) {
+  const int64_t S = t.size(0), H = t.size(1), L = t.size(2), D = t.size(3);
+  at::Tensor g = t;
+  if (kvHeads != H) g = t.reshape({S, kvHeads, H / kvHeads, L, D}).sum(2);
+  return g.transpose(1, 2).reshape({S * L, kvHeads, D});
 }
 
 // flash attention's (left, right) window: the window - 1 keys before a query, none after.
@@ -74,6 +108,22 @@ at::Tensor attentionPackedForward(const at::Tensor& q, const at::Tensor& k, cons
     saved->k = k;
     saved->v = v;
   }
+  if (useCudnn(q, layout, spec)) {
+    const int64_t H = q.size(1);
+    auto result = at::_scaled_dot_product_cudnn_attention(
+        sequenceMajor(q, layout, H), sequenceMajor(k, layout, H), sequenceMajor(v, layout, H), std::nullopt,
+        /*compute_log_sumexp=*/saved != nullptr, 0.0, /*is_causal=*/true, /*return_debug_mask=*/false, spec.scale);
+    const at::Tensor& out4 = std::get<0>(result);  // (S, H, L, D)
+    at::Tensor out = tokenMajor(out4, H);
+    if (saved) {
+      saved->out = out;
+      saved->cudnnOut = out4;
+      saved->lse = std::get<1>(result);
+      saved->rngState = std::get<6>(result);
+      saved->unused = std::get<7>(result);
+    }
+    return out;
+  }
   if (useFlash(q, spec)) {
     const auto [left, right] = flashWindow(spec);
     auto [out, lse, rng, unused, debug] =
@@ -104,6 +154,18 @@ at::Tensor attentionPackedForward(const at::Tensor& q, const at::Tensor& k, cons
 AttentionGrads attentionPackedBackward(const at::Tensor& dout, const AttentionSaved& saved, const PackedLayout& layout,
                                        const AttentionSpec& spec) {
   const at::Tensor &q = saved.q, &k = saved.k, &v = saved.v;
+  if (useCudnn(q, layout, spec)) {
+    const int64_t H = q.size(1), KV = k.size(1), L = layout.lens.front();
+    const at::Tensor& out4 = saved.cudnnOut;
+    // The gradient in the layout cuDNN gave its output.
+    at::Tensor dout4 = at::empty_strided(out4.sizes(), out4.strides(), dout.options());
+    dout4.copy_(dout.view({out4.size(0), L, H, out4.size(3)}).transpose(1, 2));
+    auto [dq, dk, dv] = at::_scaled_dot_product_cudnn_attention_backward(
+        dout4, sequenceMajor(q, layout, H), sequenceMajor(k, layout, H), sequenceMajor(v, layout, H), out4, saved.lse,
+        saved.rngState, saved.unused, /*attn_bias=*/at::Tensor(), /*cum_seq_q=*/at::Tensor(), /*cum_seq_k=*/at::Tensor(),
+        L, L, 0.0, /*is_causal=*/true, spec.scale);
+    return {tokenMajor(dq, H), tokenMajor(dk, KV), tokenMajor(dv, KV)};
+  }
   if (useFlash(q, spec)) {
     const auto [left, right] = flashWindow(spec);
     auto [dq, dk, dv] = at::_flash_attention_backward(dout.contiguous(), q, k, v, saved.out, saved.lse, layout.cuSeqlens,

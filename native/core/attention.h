@@ -6,6 +6,11 @@
 //    bf16/fp16 without soft-capping this is flash attention over cu_seqlens with native GQA
 //    (at::_flash_attention_forward / _backward: nothing of size T x T is stored); elsewhere a
 //    per-sequence math path with an explicit backward (the reference; CPU tests run it).
+//    With NQ_CUDNN_ATTENTION=1, batches whose sequences all have one length (one long row, or
+//    the synthetic equal-length batches) and need no window run cuDNN's fused attention
+//    instead (at::_scaled_dot_product_cudnn_attention / _backward over a (S, H, L, D) view),
+//    the Hopper kernel torch's SDPA can pick; scripts/gpu/parity.mjs and the scaling
+//    benchmark compare the two on the GPU machine (docs/perf-notes.md, long context).
 //  - Padded (inference, with or without a KV cache): (B, H, T, D) with a (B, 1, T, S) mask.
 // Not here: projections, RoPE, caches (model.cpp).
 //
@@ -36,7 +41,8 @@ struct AttentionSpec {
 // What the packed backward needs.
 struct AttentionSaved {
   at::Tensor q, k, v, out;  // (N, H, D), (N, KV, D), (N, KV, D), (N, H, D)
-  at::Tensor lse, rngState, unused;  // flash path
+  at::Tensor lse, rngState, unused;  // flash path (cuDNN path: its lse, philox seed and offset)
+  at::Tensor cudnnOut;               // cuDNN path: out as cuDNN returned it, (S, H, L, D)
 };
 
 // q (N, H, D), k / v (N, KV, D). Returns out (N, H, D).
