@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { train } from '../../src/api/train.js';
 import { loadModel } from '../../src/engine/model.js';
 import { resolveModel } from '../../src/hub/resolve.js';
-import { demoTask } from '../helpers/demo-run.js';
+import { adapterTensors, demoTask } from '../helpers/demo-run.js';
 
 let work: string;
 beforeAll(() => {
@@ -56,6 +56,16 @@ describe("train() with task 'classify'", () => {
     expect(logits.shape).toEqual([2, 2]);
     expect(Array.from(logits.data).every(Number.isFinite)).toBe(true);
   });
+
+  it('2 data-parallel ranks give bit for bit the adapter and head of 1 process accumulating the same micro-batches', async () => {
+    const dp = { limit: 32, epochs: 1, loraDropout: 0, rdropAlpha: 0, gradientCheckpointing: false };
+    await train({ ...options(join(work, 'dual')), ...dp, worldSize: 2 });
+    await train({ ...options(join(work, 'accumulated')), ...dp, gradAccum: 2 });
+    const tensors = (out: string) => adapterTensors(out);
+    const dual = tensors(join(work, 'dual'));
+    expect(dual.map(([name]) => name)).toContain('base_model.model.score.weight');
+    expect(dual).toEqual(tensors(join(work, 'accumulated')));
+  }, 120_000);
 
   it('refuses a head smaller than the label map, naming both', async () => {
     await expect(train({ ...options(join(work, 'small')), numLabels: 1 })).rejects.toMatchObject({ message: expect.stringContaining("smaller than the label map's 2 classes") });
