@@ -1,6 +1,7 @@
 // What long operations report while they run (train, evaluate, demo, model downloads). The CLI
 // draws these on stderr; API users get them through `onProgress`.
 import type { TrainLogLine } from '../eval/report-types.js';
+import type { EvalLogLine } from '../train/loop.js';
 
 export type ProgressEvent =
   | { phase: 'model'; message: string }
@@ -9,6 +10,8 @@ export type ProgressEvent =
   | { phase: 'import'; file: string; tensor: string; done: number; count: number; bytes: number; totalBytes: number }
   | { phase: 'data'; message: string }
   | ({ phase: 'train'; totalSteps: number } & TrainLogLine)
+  /** An evaluation during training (--eval-every). */
+  | ({ phase: 'validation'; totalSteps: number } & EvalLogLine)
   | { phase: 'eval'; which: 'base' | 'adapter'; done: number; total: number }
   | { phase: 'save'; path: string };
 

@@ -25,6 +25,8 @@ export interface TrainData {
   skipped: SkippedRow[];
   tokenizer: Tokenizer;
   maxSeqLen: number;
+  /** The validation split tokenized as `examples` (asked for with withVal: evaluation during training). */
+  valExamples?: TrainExample[];
   /** What the label path's validation pass needs; absent for instruction data. */
   labelled?: { data: LabelledData; builder: PromptBuilder };
   /** One line for the progress view: counts, the format, what was cut or skipped. */
@@ -35,6 +37,7 @@ export async function loadTrainData(
   modelDir: string,
   o: DataOptions & { template: string; chat: boolean; maxSeqLen: number },
   control: RunControl = {},
+  withVal = false,
 ): Promise<TrainData> {
   const loaded = await loadTaskData(o, 'train');
   const { data } = loaded;
@@ -46,9 +49,12 @@ export async function loadTrainData(
     const built = await builder.examples(labelled.train.map((e) => ({ text: e.text, answer: answerOf.get(e.label) as string })));
     const examples = built.map(({ ids, labels }, i) => ({ file: (labelled.train[i] as { file: string }).file, row: (labelled.train[i] as { row: number }).row, ids, labels }));
     const cut = built.filter((e) => e.cutTokens > 0).length;
+    const valBuilt = withVal ? await builder.examples(labelled.val.map((e) => ({ text: e.text, answer: answerOf.get(e.label) as string }))) : [];
+    const valExamples = valBuilt.map(({ ids, labels }, i) => ({ file: (labelled.val[i] as { file: string }).file, row: (labelled.val[i] as { row: number }).row, ids, labels }));
     return {
       data,
       examples,
+      ...(withVal ? { valExamples } : {}),
       skipped: labelled.skipped,
       tokenizer,
       maxSeqLen,
@@ -59,10 +65,13 @@ export async function loadTrainData(
   const instructions = loaded.data;
   const { tokenizer, builder, template, maxSeqLen } = await instructionSetup(modelDir, o, control);
   const built = await builder.build(instructions.train);
+  // Validation rows the template refuses are left out of the validation loss (the summary counts the training rows' only).
+  const valExamples = withVal ? (await builder.build(instructions.val)).examples : undefined;
   const how = !o.chat ? `template ${template?.name}` : template === undefined ? "the model's chat template, every assistant turn trained" : `template ${template.name} inside the model's chat template`;
   return {
     data,
     examples: built.examples,
+    ...(valExamples ? { valExamples } : {}),
     skipped: [...instructions.skipped, ...built.skipped],
     tokenizer,
     maxSeqLen,

@@ -15,7 +15,9 @@ import { ErrorCode, SftError } from '../errors.js';
 import { native } from '../native.js';
 import { packageVersion } from '../package-info.js';
 import { runDataParallel, workerEntryNear, type LocalRank, type RankContext } from '../train/distributed.js';
-import { runTraining, stepsPerEpoch } from '../train/loop.js';
+import { runTraining, stepsPerEpoch, type EvaluationOptions } from '../train/loop.js';
+import { BestTracker } from '../train/early-stopping.js';
+import { checkValidationOptions, classifyValidationRows, validationRunner } from '../train/eval-during-training.js';
 import { TENSORBOARD_DIR, TensorBoardWriter } from '../train/tensorboard.js';
 import { createTrainer, TRAINER_STATE_FILE, type Trainer } from '../train/trainer.js';
 import { writeFileAtomic, writeJsonAtomic } from '../engine/atomic-write.js';
@@ -43,6 +45,8 @@ export interface TrainResult {
 }
 
 const CHECKPOINTS = 'checkpoints';
+/** --save-best keeps the best evaluation's checkpoint here (a resumable checkpoint folder). */
+const BEST_DIR = 'best';
 
 /** An ABORTED run of train() that can be continued with `resume: true` (from `checkpoint`, or from step 0 when none was saved). */
 export class TrainingStopped extends SftError {
@@ -201,7 +205,7 @@ export async function trainRank(
   const modelDir = rank ? rank.modelDir : (await resolveModelForRun(o.model, control)).dir;
 
   // Label rows or instruction rows (alpaca, ShareGPT, messages, prompt/completion): api/train-data.ts.
-  const trainData = await loadTrainData(modelDir, o, lead ? control : {});
+  const trainData = await loadTrainData(modelDir, o, lead ? control : {}, o.evalEvery !== undefined);
   const { data, tokenizer, labelled } = trainData;
   if (trainData.examples.length === 0) {
     const first = trainData.skipped[0];
@@ -225,6 +229,7 @@ export async function trainRank(
     throw new SftError(`${rows.length} training rows make no full optimizer step of batch ${o.batchSize}; lower --batch-size`, ErrorCode.InvalidArgument);
   }
   const totalSteps = Math.min(o.maxSteps ?? Infinity, o.epochs * perEpoch);
+  checkValidationOptions(o, trainData.valExamples?.length ?? 0, classify ? 'classify' : labelled ? 'labels' : 'instructions');
 
   await checkTrainMemory(modelDir, o, microBatch, rows.reduce((n, e) => Math.max(n, e.ids.length), 0));
   const model = await loadRunModel(modelDir, o, classify ? { numLabels: classify.numLabels, seed: o.seed } : undefined);
@@ -266,8 +271,31 @@ export async function trainRank(
     }, rank ? { rank: rank.rank, worldSize: rank.worldSize } : undefined);
     if (lead) await mkdir(out, { recursive: true });
     const logFile = join(out, 'log.jsonl');
+    // --eval-every: validation during training (rank 0 alone), ranked by --best-metric (train/early-stopping.ts).
+    const tracker = new BestTracker(o.bestMetric, o.earlyStoppingPatience);
+    let evaluation: EvaluationOptions | undefined;
+    if (lead && o.evalEvery !== undefined) {
+      const valLabels = labelled && !classify ? labelled.data.val : undefined;
+      const valPrompts = valLabels ? await buildPrompts(labelled!.builder, valLabels, EVAL_DEFAULTS.maxNewTokens) : undefined;
+      const score = { batchSize: o.batchSize, maxNewTokens: EVAL_DEFAULTS.maxNewTokens, which: 'adapter' as const };
+      evaluation = {
+        every: o.evalEvery,
+        tracker,
+        run: validationRunner(model, {
+          ...(classify ? { classify: await classifyValidationRows(labelled!.builder, labelled!.data.val, labelled!.data.classes) } : { lm: trainData.valExamples ?? [] }),
+          batch: microBatch,
+          ...(valLabels && valPrompts
+            ? { scoreLabels: async () => (await scoreExamples(model, tokenizer, valPrompts, valLabels, labelled!.data.classes, score, control.signal ? { signal: control.signal } : {})).metrics }
+            : {}),
+          ...(control.signal ? { signal: control.signal } : {}),
+        }),
+        ...(o.saveBest ? { onBest: async (p) => trainer.save(join(out, BEST_DIR), { epoch: Math.floor((p.step - 1) / perEpoch), stepsPerEpoch: perEpoch }) } : {}),
+        onEval: (line) => control.onProgress?.({ phase: 'validation', totalSteps, ...line }),
+      };
+    }
     if (resumeFrom !== undefined) {
       await trainer.resume(resumeFrom, { stepsPerEpoch: perEpoch });
+      if (trainer.evaluation && o.evalEvery !== undefined) tracker.restore(trainer.evaluation, resumeFrom);
       control.onProgress?.({ phase: 'model', message: `resumed from ${resumeFrom} at step ${trainer.stepCount}` });
     }
     const build = native().buildInfo();
@@ -310,6 +338,7 @@ export async function trainRank(
           control.onProgress?.({ phase: 'train', totalSteps, ...log });
         },
         ...(control.signal ? { signal: control.signal } : {}),
+        ...(evaluation ? { evaluation } : {}),
       });
     } catch (err) {
       if (lead && err instanceof SftError && err.code === ErrorCode.Aborted) throw await stoppedRun(err, trainer, out, perEpoch);
@@ -345,6 +374,8 @@ export async function trainRank(
       inputTokensPerSecond: stepSeconds > 0 ? inputTokens / stepSeconds : 0,
       ...(peakMemoryGiB !== undefined ? { peakMemoryGiB } : {}),
       ...(val ? { val } : {}),
+      ...(evaluation && tracker.best ? { best: { metric: tracker.metric, ...tracker.best, ...(o.saveBest ? { dir: join(out, BEST_DIR) } : {}) } } : {}),
+      ...(result.stoppedEarly ? { stoppedEarly: result.stoppedEarly } : {}),
     };
     if (lead) await writeJsonAtomic(join(out, 'run.json'), record);
     return { out, steps: result.steps, finalLoss, trainSeconds, ...(val ? { val } : {}), record };

@@ -1,7 +1,7 @@
 // Draws ProgressEvents on stderr: one self-overwriting line on a terminal, plain lines (fewer
 // of them) when stderr is a file or a pipe, so logs stay readable.
 import type { ProgressEvent } from '../api/progress.js';
-import { progressBar, progressLine } from '../train/loop.js';
+import { evalProgressLine, progressBar, progressLine } from '../train/loop.js';
 
 const mib = (bytes: number) => (bytes / 2 ** 20).toFixed(1);
 
@@ -49,6 +49,9 @@ export function progressView(stream: NodeJS.WriteStream = process.stderr): (even
         line(`epoch ${event.epoch + 1} ${text}`, event.step === event.totalSteps);
         break;
       }
+      case 'validation':
+        message(evalProgressLine(event, event.totalSteps));
+        break;
       case 'eval':
         share(event.done, event.total, (bar) => `eval ${event.which} ${bar} ${event.done}/${event.total}`);
         break;

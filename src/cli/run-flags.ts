@@ -41,7 +41,7 @@ export function addDataFlags(cmd: Command): Command {
 const NUMERIC = new Set([
   'maxSeqLen', 'valSplit', 'testSplit', 'limit', 'seed', 'loraR', 'loraAlpha', 'loraDropout', 'lr', 'warmupSteps',
   'weightDecay', 'beta1', 'beta2', 'eps', 'maxGradNorm', 'batchSize', 'gradAccum', 'epochs', 'maxSteps', 'logEvery',
-  'saveEvery', 'maxNewTokens', 'worldSize',
+  'saveEvery', 'maxNewTokens', 'worldSize', 'evalEvery', 'earlyStoppingPatience',
 ]);
 const LISTS = new Set(['loraTargets']);
 /** CLI-only flags that are not API options. */

@@ -70,6 +70,8 @@ export const LOOP_DEFAULTS = {
   epochs: 3,
   logEvery: 1,
   worldSize: 1,
+  /** What --save-best and early stopping rank by: the one figure every task has. */
+  bestMetric: 'eval_loss',
 } as const;
 
 /** The seed's scoring (evaluate(), and the validation pass after train()). */

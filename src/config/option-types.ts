@@ -158,6 +158,14 @@ export interface TrainOptions extends DataOptions, EngineOptions, OptimizerOptio
   reportTo?: 'none' | 'tensorboard';
   /** Data-parallel processes on this host (one per GPU on CUDA); batchSize stays the rows of one step. @default 1 */
   worldSize?: number;
+  /** Validation loss (and acc / resp_acc for label rows) on the val split every N optimizer steps and at the last, into log.jsonl. Needs valSplit > 0. @default none */
+  evalEvery?: number;
+  /** Keep the checkpoint of the best evaluation (by bestMetric) in out/best. Needs evalEvery. @default false */
+  saveBest?: boolean;
+  /** What ranks evaluations: eval_loss (lower is better), acc or resp_acc (higher is better; label rows only). @default 'eval_loss' */
+  bestMetric?: 'eval_loss' | 'acc' | 'resp_acc';
+  /** Stop after this many evaluations in a row without a better bestMetric. Needs evalEvery. @default none (never stop early) */
+  earlyStoppingPatience?: number;
 }
 
 /** evaluate(options): the seed's scoring (`sft eval`). */

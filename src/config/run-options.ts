@@ -9,6 +9,7 @@ import type { EvalOptions, TrainerOptions, TrainOptions } from './option-types.j
 import { numberIn, OPTION_RANGES as R } from './option-ranges.js';
 import type { SameShape } from './same-shape.js';
 import { DATA_FORMATS } from '../data/instruction-example.js';
+import { BEST_METRICS } from '../train/early-stopping.js';
 
 export type { EvalOptions, TrainerOptions, TrainOptions };
 
@@ -78,8 +79,16 @@ export const trainOptionsSchema = z
     resume: z.union([z.boolean(), z.string().min(1)]).default(false),
     reportTo: z.enum(['none', 'tensorboard']).optional(),
     worldSize: numberIn(R.worldSize).default(LOOP_DEFAULTS.worldSize),
+    evalEvery: numberIn(R.steps).optional(),
+    saveBest: z.boolean().default(false),
+    bestMetric: z.enum(BEST_METRICS).default(LOOP_DEFAULTS.bestMetric),
+    earlyStoppingPatience: numberIn(R.steps).optional(),
   })
   .strict()
+  .refine((o) => o.evalEvery !== undefined || (!o.saveBest && o.earlyStoppingPatience === undefined), {
+    message: 'needs --eval-every N (save-best and early stopping rank the evaluations run during training)',
+    path: ['evalEvery'],
+  })
   .refine((o) => o.batchSize % o.gradAccum === 0, { message: 'batch size must be a multiple of it', path: ['gradAccum'] })
   .refine((o) => o.batchSize % (o.gradAccum * o.worldSize) === 0, {
     message: 'batch size must be a multiple of grad-accum x world-size (each rank runs grad-accum micro-batches per step)',

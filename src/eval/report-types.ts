@@ -101,5 +101,9 @@ export interface RunRecord {
     /** Highest per-step peak of CUDA memory (GiB); absent on CPU. */
     peakMemoryGiB?: number;
     val?: EvalMetrics;
+    /** The best evaluation during training (--eval-every) by its metric; dir: its checkpoint (--save-best). */
+    best?: { metric: string; value: number; step: number; dir?: string };
+    /** Early stopping ended the run at `step` after `patience` evaluations without improvement. */
+    stoppedEarly?: { step: number; patience: number };
   };
 }

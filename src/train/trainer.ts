@@ -25,6 +25,8 @@ import { countPackedTargets, isPackedBatch, packBatch, type PackedBatch } from '
 import { isClassifyBatch, packClassifyBatch, type ClassifyBatch } from '../engine/classify-batch.js';
 import { ErrorCode, SftError } from '../errors.js';
 import { native } from '../native.js';
+import type { BestState } from './early-stopping.js';
+import { BEST_METRICS } from './early-stopping.js';
 import { learningRate, type Schedule } from './schedule.js';
 
 // Options, their defaults (config/defaults.ts) and docs are train()'s optimizer options.
@@ -74,6 +76,8 @@ export class Trainer {
   /** Steps whose update was dropped for a NaN / Inf (onNonfinite 'skip'): the optimizer did not count them. */
   #skipped = 0;
   #lastFinite: { step: number; loss: number } | undefined;
+  /** The best validation figure and patience count so far (runs that evaluate during training); saved with every checkpoint. */
+  evaluation: BestState | undefined;
 
   constructor(model: Model, options: TrainerOptions, rank: TrainerRank = { rank: 0, worldSize: 1 }) {
     if (!model.lora) {
@@ -201,7 +205,14 @@ export class Trainer {
       await this.model.saveAdapter(temp);
       // Written by the model's thread, under a temporary name renamed into place.
       const { step: optimizerStep } = await nativeHandle(this.model).saveOptimizerState(join(temp, OPTIMIZER_FILE));
-      const state: TrainerState = { step: this.#step, optimizerStep, ...(this.#skipped > 0 ? { skippedSteps: this.#skipped } : {}), ...position, options: this.options };
+      const state: TrainerState = {
+        step: this.#step,
+        optimizerStep,
+        ...(this.#skipped > 0 ? { skippedSteps: this.#skipped } : {}),
+        ...position,
+        ...(this.evaluation ? { evaluation: this.evaluation } : {}),
+        options: this.options,
+      };
       await writeFile(join(temp, TRAINER_STATE_FILE), `${JSON.stringify(state, null, 2)}\n`);
     });
   }
@@ -230,6 +241,7 @@ export class Trainer {
     await nativeHandle(this.model).loadOptimizerState(join(dir, OPTIMIZER_FILE), { step: state.optimizerStep });
     this.#step = state.step;
     this.#skipped = state.skippedSteps ?? 0;
+    this.evaluation = state.evaluation;
     return state;
   }
 }
@@ -248,6 +260,8 @@ export interface TrainerState extends Partial<CheckpointPosition> {
   optimizerStep: number;
   /** Steps whose update was dropped for a NaN / Inf loss or gradient norm (onNonfinite 'skip'). */
   skippedSteps?: number;
+  /** The best validation figure so far and the evaluations since (runs that evaluate during training). */
+  evaluation?: BestState;
   options: Resolved;
 }
 
@@ -259,6 +273,13 @@ const trainerStateSchema = z
     skippedSteps: count.optional(),
     epoch: count.optional(),
     stepsPerEpoch: z.number().int().positive().optional(),
+    evaluation: z
+      .object({
+        metric: z.enum(BEST_METRICS),
+        best: z.object({ value: z.number(), step: count }).optional(),
+        sinceBest: count,
+      })
+      .optional(),
     options: z.looseObject({ totalSteps: z.number().int().positive() }),
   })
   .refine((s) => (s.epoch === undefined) === (s.stepsPerEpoch === undefined), { message: 'epoch and stepsPerEpoch come together', path: ['epoch'] });

@@ -40,6 +40,10 @@ export function registerTrain(program: Command): void {
     .option('--log-every <n>', 'log every N steps', d(L.logEvery))
     .option('--report-to <name>', 'tensorboard: also write the logged steps and validation metrics as TensorBoard event files to --out/tensorboard (default: none)')
     .option('--save-every <n>', 'also checkpoint every N steps (always at epoch ends)')
+    .option('--eval-every <n>', 'validation loss (and acc / resp_acc for label rows) on the --val-split rows every N steps and at the last, into log.jsonl')
+    .option('--save-best', 'keep the checkpoint of the best evaluation in --out/best (needs --eval-every)')
+    .option('--best-metric <name>', 'what ranks evaluations: eval_loss (lower is better), acc or resp_acc (higher is better; label rows)', L.bestMetric)
+    .option('--early-stopping-patience <n>', 'stop after N evaluations in a row without a better --best-metric (needs --eval-every)')
     .option('--resume [checkpoint]', 'continue from the newest checkpoint in --out (or the one given)')
     .option('--world-size <n>', 'data-parallel processes, one per GPU on CUDA (batch-size stays the rows per step)', d(L.worldSize))
     .option('--preview <n>', 'print the first N training rows as the model sees them (trained part between « and ») and exit; loads no weights')
@@ -62,6 +66,8 @@ export function registerTrain(program: Command): void {
         const mem = r.record.result?.peakMemoryGiB;
         const lines = [
           `trained ${r.steps} steps in ${r.trainSeconds.toFixed(1)} s (${Math.round(tps)} tok/s${mem !== undefined ? `, peak ${mem.toFixed(1)} GiB` : ''}), final loss ${r.finalLoss?.toFixed(4) ?? 'n/a'}`,
+          ...(r.record.result?.stoppedEarly ? [`stopped early at step ${r.record.result.stoppedEarly.step}: ${r.record.result.stoppedEarly.patience} evaluations without a better ${options.bestMetric}`] : []),
+          ...(r.record.result?.best ? [`best ${r.record.result.best.metric} ${r.record.result.best.value.toFixed(4)} at step ${r.record.result.best.step}${r.record.result.best.dir ? `, checkpoint in ${r.record.result.best.dir}` : ''}`] : []),
           ...(r.val ? [`validation: acc ${r.val.acc.toFixed(4)}, resp_acc ${r.val.resp_acc.toFixed(4)} (n ${r.val.n})`] : []),
           `adapter, run.json and log.jsonl in ${r.out}`,
           `next: sft eval --model ${options.model} --adapter ${r.out} --data ${options.data} --compare`,
