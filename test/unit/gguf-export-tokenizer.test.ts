@@ -11,6 +11,7 @@ import type { MetaEntry } from '../../src/gguf/export/metadata.js';
 import { tokenizerMetadata } from '../../src/gguf/export/tokenizer-to-gguf.js';
 import { readGguf, type GgufValue } from '../../src/gguf/reader.js';
 import { tokenizerFilesFromGguf } from '../../src/gguf/tokenizer-from-gguf.js';
+import { PRE_TOKENIZER_SPLITS } from '../../src/gguf/tokenizer-byte-level.js';
 import { loadTokenizer } from '../../src/tokenize/tokenizer.js';
 import { GGUF_MODEL_DIR, NEED, skipWithout } from '../helpers/skip.js';
 
@@ -96,5 +97,28 @@ describe.each(['smollm2-135m-instruct-q4_1.gguf', 'gemma-3-270m-q4_k_m.gguf'])('
     const again = tokenizerFilesFromGguf({ ...md, 'general.architecture': original['general.architecture'] }, { modelMaxLength: config.model_max_length as number });
     expect(JSON.stringify(again.tokenizerJson) === JSON.stringify(first.tokenizerJson), 'tokenizer.json').toBe(true);
     expect(again.tokenizerConfig).toEqual(config);
+  });
+});
+
+describe('tokenizer.ggml.pre and refusals', () => {
+  const dir = join(import.meta.dirname, '..', 'fixtures', 'tokenizers', 'tiny-chatml');
+  const base = JSON.parse(readFileSync(join(dir, 'tokenizer.json'), 'utf8')) as Record<string, unknown>;
+  const pre = (tokenizerJson: Record<string, unknown>) =>
+    asMetadata(tokenizerMetadata({ tokenizerJson, tokenizerConfig: {}, modelIds: {}, chatTemplate: undefined, vocabRows: 320, source: 'tokenizer.json' }))['tokenizer.ggml.pre'];
+  const byteLevel = { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: false };
+
+  it("names the split: GPT-2's ByteLevel 'gpt2', SmolLM's single digits 'smollm', a known regex by llama.cpp's name", () => {
+    expect(pre(base)).toBe('gpt2');
+    expect(pre({ ...base, pre_tokenizer: { type: 'Sequence', pretokenizers: [{ type: 'Digits', individual_digits: true }, byteLevel] } })).toBe('smollm');
+    const split = (regex: string) => ({ type: 'Sequence', pretokenizers: [{ type: 'Split', pattern: { Regex: regex }, behavior: 'Isolated', invert: false }, byteLevel] });
+    expect(pre({ ...base, pre_tokenizer: split(PRE_TOKENIZER_SPLITS['llama-bpe']!) })).toBe('llama3');
+    expect(pre({ ...base, pre_tokenizer: split(PRE_TOKENIZER_SPLITS.qwen2!) })).toBe('qwen2');
+  });
+
+  it('refuses an unknown split regex, a Unigram model and a vocabulary larger than the embedding, naming them', () => {
+    const split = { type: 'Sequence', pretokenizers: [{ type: 'Split', pattern: { Regex: '\\d+|\\w+' }, behavior: 'Isolated', invert: false }, byteLevel] };
+    expect(() => pre({ ...base, pre_tokenizer: split })).toThrow(expect.objectContaining({ code: 'GGUF_UNSUPPORTED', message: expect.stringContaining('\\\\d+|\\\\w+') }));
+    expect(() => pre({ ...base, model: { type: 'Unigram', vocab: [] } })).toThrow(expect.objectContaining({ code: 'GGUF_UNSUPPORTED', message: expect.stringContaining('Unigram') }));
+    expect(() => tokenizerMetadata({ tokenizerJson: base, tokenizerConfig: {}, modelIds: {}, chatTemplate: undefined, vocabRows: 100, source: 'tokenizer.json' })).toThrow(/320 tokens but the embedding only 100 rows/);
   });
 });

@@ -133,7 +133,9 @@ export function tokenizerMetadata(src: TokenizerSources): MetaEntry[] {
   const out: MetaEntry[] = [['tokenizer.ggml.model', { type: 'string', value: byteLevel ? 'gpt2' : 'llama' }]];
   if (byteLevel) {
     const regex = splitRegex(tj.pre_tokenizer);
-    const pre = regex === undefined ? 'gpt2' : PRE_FOR_REGEX.get(regex);
+    // SmolLM's Digits(individual) + ByteLevel is llama.cpp's 'smollm' (GPT-2's split with each digit apart).
+    const digits = nodes(tj.pre_tokenizer).some((n) => n.type === 'Digits' && n.individual_digits === true);
+    const pre = regex === undefined ? (digits ? 'smollm' : 'gpt2') : PRE_FOR_REGEX.get(regex);
     if (pre === undefined) throw unsupported(src.source, `the pre-tokenizer split regex ${JSON.stringify(regex)} has no llama.cpp name`);
     out.push(['tokenizer.ggml.pre', { type: 'string', value: pre }]);
   } else {
