@@ -7,6 +7,7 @@ import type { DataFormat, InstructionExample, InstructionFormat } from '../data/
 import { toInstructionExamples } from '../data/instruction-rows.js';
 import { readRows, type DataRow } from '../data/read-rows.js';
 import { splitExamples } from '../data/split.js';
+import { applyFolds } from '../data/kfold.js';
 import type { SkippedRow } from '../eval/report-types.js';
 import { PACKAGE_ROOT } from '../package-info.js';
 import { ErrorCode, SftError } from '../errors.js';
@@ -25,6 +26,16 @@ export interface DataOptions {
   seed: number;
   /** The data format; detected from the columns when unset (data/format-detect.ts). */
   format?: DataFormat | undefined;
+  /** Stratified k-fold (data/kfold.ts): the held-out fold `fold` of `folds` is the validation split. */
+  folds?: number | undefined;
+  fold?: number | undefined;
+}
+
+/** The seeded split, then the held-out fold as validation rows when --folds is given. */
+function splitLabelled(examples: readonly LabelledExample[], o: DataOptions): Pick<LabelledData, 'train' | 'val' | 'test'> {
+  const split = splitExamples(examples, { valSplit: o.valSplit, testSplit: o.testSplit, seed: o.seed, ...(o.limit !== undefined ? { limit: o.limit } : {}) });
+  if (o.folds === undefined) return split;
+  return applyFolds(split, (e) => e.label, { folds: o.folds, fold: o.fold ?? 0, seed: o.seed, valSplit: o.valSplit });
 }
 
 export interface LabelledExample {
@@ -73,13 +84,7 @@ export async function loadLabelledData(o: DataOptions, purpose: 'train' | 'eval'
     );
   }
   const { examples, skipped } = toExamples(rows, { textColumn: o.textColumn, labelColumn: o.labelColumn, classes });
-  const split = splitExamples(examples, {
-    valSplit: o.valSplit,
-    testSplit: o.testSplit,
-    seed: o.seed,
-    ...(o.limit !== undefined ? { limit: o.limit } : {}),
-  });
-  return { source, classes, ...split, skipped };
+  return { source, classes, ...splitLabelled(examples, o), skipped };
 }
 
 /** Instruction rows (alpaca, ShareGPT, chat messages, prompt/completion) split by the seed. */
@@ -105,7 +110,10 @@ export async function loadTaskData(o: DataOptions, purpose: 'train' | 'eval'): P
   if (format === 'label') {
     const classes = labelMapFromString(o.labelMap);
     const { examples, skipped } = toExamples(rows, { textColumn: o.textColumn, labelColumn: o.labelColumn, classes });
-    return { kind: 'label', data: { source, classes, ...splitExamples(examples, splitOptions), skipped } };
+    return { kind: 'label', data: { source, classes, ...splitLabelled(examples, o), skipped } };
+  }
+  if (o.folds !== undefined) {
+    throw new SftError(`--folds splits label rows by class; ${source} holds ${format} rows (instruction data), which have no class: use --val-split`, ErrorCode.InvalidArgument);
   }
   const { examples, skipped } = toInstructionExamples(rows, format);
   return { kind: 'instruction', data: { source, format, ...splitExamples(examples, splitOptions), skipped } };

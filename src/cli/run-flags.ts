@@ -35,12 +35,15 @@ export function addDataFlags(cmd: Command): Command {
     .option('--val-split <x>', 'rows held out for validation: a fraction (0 <= x < 1) or a count', flagDefault(D.valSplit))
     .option('--test-split <x>', 'rows held out for testing: a fraction (0 <= x < 1) or a count', flagDefault(D.testSplit))
     .option('--limit <n>', 'use at most N rows (after the seeded shuffle)')
+    .option('--folds <n>', 'stratified k-fold of label rows: the rows left after --test-split in N folds, each class spread evenly; the --fold one is the validation split')
+    .option('--fold <i>', 'the held-out fold of --folds, 0-based (default 0)')
     .option('--seed <n>', 'seed of the shuffle, the LoRA init and dropout', flagDefault(D.seed));
 }
 
 const NUMERIC = new Set([
   'maxSeqLen', 'valSplit', 'testSplit', 'limit', 'seed', 'loraR', 'loraAlpha', 'loraDropout', 'lr', 'warmupSteps',
   'weightDecay', 'beta1', 'beta2', 'eps', 'maxGradNorm', 'batchSize', 'gradAccum', 'epochs', 'maxSteps', 'logEvery',
+  'folds', 'fold', 'numLabels', 'freezeLayers', 'rdropAlpha', 'supconWeight', 'supconTemperature',
   'saveEvery', 'maxNewTokens', 'worldSize', 'evalEvery', 'earlyStoppingPatience',
 ]);
 const LISTS = new Set(['loraTargets']);

@@ -42,6 +42,8 @@ export const OPTION_RANGES = {
   steps: { min: 1, max: MAX_STEPS, integer: true },
   worldSize: { min: 1, max: 256, integer: true },
   numLabels: { min: 1, max: 65536, integer: true },
+  folds: { min: 2, max: 1000, integer: true },
+  fold: { min: 0, max: 999, integer: true },
   rdropAlpha: { min: 0, max: 1e6 },
   supconWeight: { min: 0, max: 1 },
   supconTemperature: { min: 0, max: 1e6, minExclusive: true },

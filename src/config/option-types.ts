@@ -46,6 +46,14 @@ export interface DataOptions {
   limit?: number;
   /** Seed of the data shuffle, the LoRA init and dropout (the seed's). @default 3407 */
   seed?: number;
+  /**
+   * Stratified k-fold: the rows left after the test split go into this many folds, each class
+   * spread evenly (scikit-learn's StratifiedKFold allocation, our seeded shuffle); the fold
+   * `fold` is the validation split. Label rows only; not with valSplit. @default none (no folds)
+   */
+  folds?: number;
+  /** The held-out fold of `folds`, 0-based. @default 0 (with folds) */
+  fold?: number;
 }
 
 /** Where the model runs and how its base weights are stored. */
@@ -176,6 +184,14 @@ export interface EvalOptions extends DataOptions, EngineOptions {
   adapter?: string;
   /** Score the base model and the adapter in one run (the seed's before/after table). @default false */
   compare?: boolean;
+  /**
+   * 'generate': the model writes the answer as text (labels parsed from it). 'classify': the
+   * score head's class probabilities (accuracy, log loss, macro F1); the adapter must be a
+   * SEQ_CLS one. @default 'generate'
+   */
+  task?: 'generate' | 'classify';
+  /** Classes of the score head (task 'classify'). @default the adapter's head size, else the label map's size */
+  numLabels?: number;
   /** Which part of the seeded split to score. @default 'test' when testSplit > 0, else 'all' */
   split?: 'all' | 'train' | 'val' | 'test';
   /** Prompts per generation batch. @default 16 */

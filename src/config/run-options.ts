@@ -27,6 +27,13 @@ const dataFields = {
   testSplit: numberIn(R.valSplit).default(D.testSplit),
   limit: numberIn(R.limit).optional(),
   seed: numberIn(R.seed).default(D.seed),
+  folds: numberIn(R.folds).optional(),
+  fold: numberIn(R.fold).optional(),
+};
+/** --fold names one of --folds' folds. */
+const foldWithinFolds = {
+  check: (o: { folds?: number | undefined; fold?: number | undefined }) => (o.fold === undefined ? true : o.folds !== undefined && o.fold < o.folds),
+  message: { message: 'needs --folds N with fold < N (the held-out fold, 0-based)', path: ['fold'] },
 };
 
 const engineFields = {
@@ -89,6 +96,7 @@ export const trainOptionsSchema = z
     message: 'needs --eval-every N (save-best and early stopping rank the evaluations run during training)',
     path: ['evalEvery'],
   })
+  .refine(foldWithinFolds.check, foldWithinFolds.message)
   .refine((o) => o.batchSize % o.gradAccum === 0, { message: 'batch size must be a multiple of it', path: ['gradAccum'] })
   .refine((o) => o.batchSize % (o.gradAccum * o.worldSize) === 0, {
     message: 'batch size must be a multiple of grad-accum x world-size (each rank runs grad-accum micro-batches per step)',
@@ -101,6 +109,8 @@ export const evalOptionsSchema = z
     model: z.string().min(1),
     adapter: z.string().min(1).optional(),
     compare: z.boolean().default(false),
+    task: z.enum(['generate', 'classify']).default(CL.task),
+    numLabels: numberIn(R.numLabels).optional(),
     ...dataFields,
     ...engineFields,
     split: z.enum(['all', 'train', 'val', 'test']).optional(),
@@ -109,6 +119,7 @@ export const evalOptionsSchema = z
     out: z.string().min(1).optional(),
   })
   .strict()
+  .refine(foldWithinFolds.check, foldWithinFolds.message)
   .refine((o) => !o.compare || o.adapter !== undefined, { message: 'needs an adapter to compare with', path: ['compare'] });
 export type ResolvedEvalOptions = z.output<typeof evalOptionsSchema>;
 

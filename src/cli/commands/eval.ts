@@ -3,7 +3,7 @@
 import type { Command } from 'commander';
 import { evaluate } from '../../api/evaluate.js';
 import { flagName, parseOptions } from '../../config/parse-options.js';
-import { EVAL_DEFAULTS } from '../../config/defaults.js';
+import { CLASSIFY_DEFAULTS, EVAL_DEFAULTS } from '../../config/defaults.js';
 import { evalOptionsSchema } from '../../config/run-options.js';
 import { formatEvalSummary } from '../../eval/report-md.js';
 import { addConfigFlag } from '../config-file.js';
@@ -18,6 +18,8 @@ export function registerEval(program: Command): void {
   addConfigFlag(cmd, Object.keys(evalOptionsSchema.shape));
   cmd
     .option('--adapter <dir>', 'PEFT adapter folder (e.g. a `sft train` --out); without it: the before-training numbers')
+    .option('--task <name>', 'generate (text generated, labels parsed from it) or classify (the score head: accuracy, log loss, macro F1; the SEQ_CLS adapter of sft train --task classify)', CLASSIFY_DEFAULTS.task)
+    .option('--num-labels <n>', "classes of the score head with --task classify (default: the adapter's head, else the label map's size)")
     .option('--compare', 'evaluate the base model and the adapter in one run (the before/after table)')
     .option('--split <part>', "all, train, val or test of the seeded split (default: test with --test-split, else all)")
     .option('--batch-size <n>', 'prompts per generation batch', flagDefault(EVAL_DEFAULTS.batchSize))

@@ -3,7 +3,7 @@
 import type { Command } from 'commander';
 import { flagName, parseOptions } from '../../config/parse-options.js';
 import { train } from '../../api/train.js';
-import { LOOP_DEFAULTS as L, LORA_DEFAULTS, OPTIMIZER_DEFAULTS as O } from '../../config/defaults.js';
+import { CLASSIFY_DEFAULTS as CL, LOOP_DEFAULTS as L, LORA_DEFAULTS, OPTIMIZER_DEFAULTS as O } from '../../config/defaults.js';
 import { trainOptionsSchema } from '../../config/run-options.js';
 import { addConfigFlag } from '../config-file.js';
 import { abortOnInterrupt, withResumeCommand } from '../interrupt.js';
@@ -18,6 +18,12 @@ export function registerTrain(program: Command): void {
   addConfigFlag(cmd, Object.keys(trainOptionsSchema.shape));
   cmd
     .requiredOption('--out <dir>', 'run folder: adapter (PEFT format), run.json, log.jsonl, checkpoints/')
+    .option('--task <name>', 'generate (the model writes the label as text, the seed) or classify (a score head at the last token, cross-entropy over the classes; peft SEQ_CLS adapter)', CL.task)
+    .option('--num-labels <n>', 'classes of the score head with --task classify (default: the label map\'s size)')
+    .option('--freeze-layers <n>', 'no adapters on the first N decoder layers (peft layers_to_transform N and up)', '0')
+    .option('--rdrop-alpha <x>', 'R-Drop with --task classify: two dropout passes, CE + x * symmetric KL (needs --lora-dropout > 0; 0: off)', d(CL.rdropAlpha))
+    .option('--supcon-weight <w>', 'supervised contrastive loss with --task classify: (1 - w) CE + w SupCon (0: off)', d(CL.supconWeight))
+    .option('--supcon-temperature <t>', 'temperature of the supervised contrastive loss', d(CL.supconTemperature))
     .option('--lora-r <n>', 'LoRA rank', d(LORA_DEFAULTS.r))
     .option('--lora-alpha <x>', 'LoRA alpha (scaling alpha/r)', d(LORA_DEFAULTS.alpha))
     .option('--lora-dropout <x>', 'dropout on the adapter input', d(LORA_DEFAULTS.dropout))
