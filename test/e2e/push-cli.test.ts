@@ -48,7 +48,7 @@ describe('sft push', () => {
     const pushed = await sft(['push', '--adapter', run, '--repo', 'me/demo-adapter', '--private']);
     expect(pushed.code, pushed.stderr).toBe(0);
     expect(pushed.stdout).toMatch(new RegExp(`pushed 3 files \\(adapter_config.json, adapter_model.safetensors, README.md\\) to ${hub.url}/me/demo-adapter \\(commit [0-9a-f]{10}\\)`));
-    expect(pushed.stderr).toMatch(/created the repo/);
+    expect(pushed.stderr).toMatch(/created the repo \(private\)[\s\S]*hashed adapter_model\.safetensors[\s\S]*uploaded adapter_model\.safetensors[\s\S]*committing/);
 
     const get = async (path: string) => Buffer.from(await ((await downloadFile({ repo: 'me/demo-adapter', path, hubUrl: hub.url, accessToken: hub.token })) as Blob).arrayBuffer());
     for (const f of ['adapter_config.json', 'adapter_model.safetensors']) expect((await get(f)).equals(readFileSync(join(run, f))), f).toBe(true);

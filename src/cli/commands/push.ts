@@ -29,13 +29,21 @@ async function runFiles(dir: string): Promise<{ run?: RunRecord; eval?: EvalRepo
   return { ...(contents.run ? { run: contents.run } : {}), ...(contents.eval ? { eval: contents.eval } : {}) };
 }
 
-function progressLine(p: PushProgress): string | undefined {
-  if (p.phase === 'repo') return p.created ? 'created the repo' : 'the repo exists and holds only files of this push: updating it';
-  if (p.phase === 'preuploading') return 'asking the Hub which files go through LFS';
-  if (p.phase === 'uploadingLargeFiles') return 'uploading the large files';
-  if (p.phase === 'committing') return 'committing';
-  if (p.phase === 'file' && p.state === 'uploading' && p.progress === 1) return `  uploaded ${p.path}`;
-  return undefined;
+/** Progress lines: each phase, and each file's hashing / upload in tenths (large files take minutes). */
+function progressPrinter(isPrivate: boolean): (p: PushProgress) => string | undefined {
+  const printed = new Map<string, number>();
+  return (p) => {
+    if (p.phase === 'repo') {
+      if (p.created) return `created the repo${isPrivate ? ' (private)' : ''}`;
+      return `the repo exists and holds only files of this push: updating it${isPrivate ? ' (its visibility is left as it is)' : ''}`;
+    }
+    if (p.phase !== 'file') return { preuploading: 'asking the Hub which files go through LFS', uploadingLargeFiles: 'uploading the large files', committing: 'committing' }[p.phase];
+    const key = `${p.state} ${p.path}`;
+    const tenth = Math.floor(p.progress * 10);
+    if (tenth <= (printed.get(key) ?? (p.progress === 1 ? -1 : 0))) return undefined;
+    printed.set(key, tenth);
+    return p.progress === 1 ? `  ${p.state === 'hashing' ? 'hashed' : 'uploaded'} ${p.path}` : `  ${p.state} ${p.path} ${tenth * 10}%`;
+  };
 }
 
 export function registerPush(program: Command): void {
@@ -61,6 +69,7 @@ export function registerPush(program: Command): void {
       const card = modelCard({ repo: flags.repo, kind, ...(adapterConfig ? { adapterConfig } : {}), ...(await runFiles(resolve(flags.run ?? dir))) });
       files.push({ path: 'README.md', source: { text: card } });
 
+      const progress = progressPrinter(flags.private === true);
       const interrupt = abortOnInterrupt();
       try {
         const result = await pushFiles({
@@ -70,7 +79,7 @@ export function registerPush(program: Command): void {
           hub: hubSettingsFromEnv(),
           commitTitle: flags.message ?? `Upload ${kind === 'adapter' ? 'adapter' : 'merged model'} with sft push`,
           onProgress: (p) => {
-            const line = flags.json ? undefined : progressLine(p);
+            const line = flags.json ? undefined : progress(p);
             if (line) process.stderr.write(`${line}\n`);
           },
           signal: interrupt.signal,
