@@ -15,6 +15,8 @@ import { f16Bits } from './quantize-legacy.js';
 const f = Math.fround;
 const QK_K = 256;
 const GROUP_MAX_EPS = f(1e-15);
+/** Scratch for makeQkx2Quants (n <= 32). */
+const SHIFTED = new Float32Array(32);
 
 /** ggml's nearest_int: round half to even through the float32 magic-number add. */
 function nearestInt(v: number): number {
@@ -44,11 +46,13 @@ function makeQkx2Quants(n: number, nmax: number, x: Float32Array, o: number, wei
     for (let i = 0; i < n; i++) L[lo + i] = 0;
     return [0, -min];
   }
+  // x - min, rounded once per min: the candidate grids below scale these differences.
+  for (let i = 0; i < n; i++) SHIFTED[i] = f(x[o + i]! - min);
   let iscale = f(nmax / f(max - min));
   let scale = f(1 / iscale);
   let bestError = 0;
   for (let i = 0; i < n; i++) {
-    const l = nearestInt(f(iscale * f(x[o + i]! - min)));
+    const l = nearestInt(f(iscale * SHIFTED[i]!));
     L[lo + i] = Math.max(0, Math.min(nmax, l));
     const diff = f(f(f(scale * L[lo + i]!) + min) - x[o + i]!);
     bestError = f(bestError + f(weights[i]! * f(diff * diff)));
@@ -59,7 +63,7 @@ function makeQkx2Quants(n: number, nmax: number, x: Float32Array, o: number, wei
     let sumL2 = 0;
     let sumXL = 0;
     for (let i = 0; i < n; i++) {
-      const l = Math.max(0, Math.min(nmax, nearestInt(f(iscale * f(x[o + i]! - min)))));
+      const l = Math.max(0, Math.min(nmax, nearestInt(f(iscale * SHIFTED[i]!))));
       Laux[i] = l;
       const w = weights[i]!;
       sumL = f(sumL + f(w * l));
@@ -83,7 +87,8 @@ function makeQkx2Quants(n: number, nmax: number, x: Float32Array, o: number, wei
         for (let i = 0; i < n; i++) L[lo + i] = Laux[i]!;
         bestError = curError;
         scale = thisScale;
-        min = thisMin;
+        min = thisMin; // later grids shift by the new min, as ggml's loop does
+        for (let i = 0; i < n; i++) SHIFTED[i] = f(x[o + i]! - min);
       }
     }
   }
