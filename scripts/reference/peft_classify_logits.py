@@ -4,8 +4,9 @@
     python3 scripts/reference/peft_classify_logits.py '[{"base": DIR, "adapter": DIR, "num_labels": 3, "rows": [[1, 2, 3], [4, 5]]}, ...]'
 
 Per job: loads base as AutoModelForSequenceClassification (float32, eager attention), wraps it
-with PeftModel.from_pretrained(adapter) (the score head from the adapter's modules_to_save) and
-runs every row alone (no padding). Prints one JSON line: per job, [rows][num_labels] logits
+with PeftModel.from_pretrained(adapter) (the score head from the adapter's modules_to_save) when
+the job names one ("adapter": null: a merged checkpoint, its own score.weight) and runs every
+row alone (no padding). Prints one JSON line: per job, [rows][num_labels] logits
 (one process for several jobs: importing transformers is most of the time). The engine's
 tests use it to show that SEQ_CLS adapters the engine saves load in peft with the same logits.
 No network access (HF_HUB_OFFLINE is forced).
@@ -36,7 +37,7 @@ def main() -> None:
         base = AutoModelForSequenceClassification.from_pretrained(
             job["base"], num_labels=int(job["num_labels"]), dtype=torch.float32, attn_implementation="eager"
         )
-        model = PeftModel.from_pretrained(base, job["adapter"], is_trainable=False)
+        model = PeftModel.from_pretrained(base, job["adapter"], is_trainable=False) if job.get("adapter") else base
         model.eval()
         out.append([model(input_ids=torch.tensor([r])).logits[0].tolist() for r in rows])
     sys.stdout.write(json.dumps(out) + "\n")

@@ -10,12 +10,13 @@ import { native, type NativeModelHandle } from '../native.js';
 import { packRows, tokenMatrix, unpackRows } from '../data/pack.js';
 import { peftAdapterConfig, type LoraSpec } from './adapter-config.js';
 import { checkScoreHeadFits, checkUserAdapter } from './adapter-fit.js';
-import { writeJsonAtomic } from './atomic-write.js';
+import { writeFileAtomic, writeJsonAtomic } from './atomic-write.js';
+import { parseJsonKeepingFloats, stringifyJsonKeepingFloats } from './json-floats.js';
 import { parseOptions } from '../config/parse-options.js';
 import { numberIn, OPTION_RANGES } from '../config/option-ranges.js';
 import type { SameShape } from '../config/same-shape.js';
 import type { LoraTarget } from '../config/option-types.js';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { copyCheckpointSidecars } from './checkpoint-files.js';
@@ -405,14 +406,15 @@ export class Model {
     if (out === resolve(this.dir)) throw new SftError(`mergeAdapter: the output folder must differ from the model's (${out})`, ErrorCode.InvalidArgument);
     await mkdir(out, { recursive: true });
     const r = await this.#live().mergeAdapter(this.dir, join(out, 'model.safetensors'));
-    const config = (await readJsonFile(join(this.dir, 'config.json'))) as Record<string, unknown>;
+    // Read and written keeping 8.0 as 8.0: transformers checks float fields' types.
+    const config = parseJsonKeepingFloats(await readFile(join(this.dir, 'config.json'), 'utf8')) as Record<string, unknown>;
     delete config.quantization_config;
     if (this.task === 'classify') {
       // The head is score.weight: the checkpoint is a *ForSequenceClassification one.
       config.architectures = (Array.isArray(config.architectures) ? config.architectures : []).map((a) => String(a).replace(/ForCausalLM$/, 'ForSequenceClassification'));
       config.num_labels = this.numLabels;
     }
-    await writeJsonAtomic(join(out, 'config.json'), config);
+    await writeFileAtomic(join(out, 'config.json'), stringifyJsonKeepingFloats(config));
     await copyCheckpointSidecars(this.dir, out);
     return { outDir: out, ...r };
   }

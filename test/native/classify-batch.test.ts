@@ -66,3 +66,19 @@ describe('SEQ_CLS adapter_config.json', () => {
     });
   });
 });
+
+describe('config.json rewritten by mergeAdapter', () => {
+  it('keeps 8.0 and 1e-06 as written (transformers rejects 8 for a float field), strings untouched', async () => {
+    const { parseJsonKeepingFloats, stringifyJsonKeepingFloats } = await import('../../src/engine/json-floats.js');
+    const text = '{"final_logit_softcapping": 8.0, "rms_norm_eps": 1e-06, "n": -3, "s": "a: 1.5, \\"q\\" 2.0", "l": [0.5, 2], "z": null}';
+    const value = parseJsonKeepingFloats(text) as Record<string, unknown>;
+    expect(Number(value.final_logit_softcapping)).toBe(8);
+    expect(value.s).toBe('a: 1.5, "q" 2.0');
+    value.num_labels = 3;
+    const out = stringifyJsonKeepingFloats(value);
+    expect(out).toContain('"final_logit_softcapping": 8.0');
+    expect(out).toContain('"rms_norm_eps": 1e-06');
+    expect(out).toContain('"n": -3');
+    expect(JSON.parse(out)).toEqual({ final_logit_softcapping: 8, rms_norm_eps: 1e-6, n: -3, s: 'a: 1.5, "q" 2.0', l: [0.5, 2], z: null, num_labels: 3 });
+  });
+});

@@ -116,7 +116,7 @@ describe.each(FAMILIES)('%s', (name) => {
 });
 
 it.skipIf(skipWithout(python.status === 0, 'peft SEQ_CLS interop', NEED.pythonReference))(
-  'saveAdapter writes peft SEQ_CLS adapters that load in peft with our logits (llama, qwen3, gemma2)',
+  'saveAdapter writes peft SEQ_CLS adapters that load in peft, and mergeAdapter checkpoints that load in transformers, with our logits (llama, qwen3, gemma2)',
   async () => {
     const jobs = [];
     const ours: Float32Array[] = [];
@@ -131,12 +131,18 @@ it.skipIf(skipWithout(python.status === 0, 'peft SEQ_CLS interop', NEED.pythonRe
       const all = padded(ref.rows, ref.pad_token_id, false);
       ours.push((await model.classifyLogits(all.ids, { attentionMask: all.attentionMask })).data);
       jobs.push({ base: join(MODEL_FIXTURES, name), adapter: out, num_labels: ref.num_labels, rows: ref.rows });
+      // The merged checkpoint (16-bit bases: the merged weights rounded to it) loads in
+      // transformers as *ForSequenceClassification with the logits we compute from it.
+      await model.mergeAdapter(join(work, `${name}-merged`));
+      await using merged = await loadModel(join(work, `${name}-merged`), { device: 'cpu', task: 'classify', numLabels: ref.num_labels });
+      ours.push((await merged.classifyLogits(all.ids, { attentionMask: all.attentionMask })).data);
+      jobs.push({ base: join(work, `${name}-merged`), adapter: null, num_labels: ref.num_labels, rows: ref.rows });
     }
     const stdout = execFileSync('python3', [PEFT_CLASSIFY, JSON.stringify(jobs)], { encoding: 'utf8', timeout: 300_000 });
     const peftLogits = JSON.parse(stdout.trim().split('\n').pop() as string) as number[][][];
-    FAMILIES.forEach((name, i) => {
+    jobs.forEach((job, i) => {
       const expected = Float32Array.from((peftLogits[i] as number[][]).flat());
-      expect(maxAbsDiff(ours[i] as Float32Array, 0, expected, 0, expected.length), name).toBeLessThanOrEqual(1e-4);
+      expect(maxAbsDiff(ours[i] as Float32Array, 0, expected, 0, expected.length), job.base).toBeLessThanOrEqual(1e-4);
     });
   },
   300_000,
