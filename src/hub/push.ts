@@ -56,7 +56,12 @@ export interface PushResult {
 function failure(err: unknown, o: PushOptions, step: string): SftError {
   if (err instanceof SftError) return err;
   if (o.signal?.aborted) return new SftError(`push to ${o.repo} stopped while ${step}; nothing was committed unless the Hub answered the commit`, ErrorCode.Aborted);
-  if (!(err instanceof HubApiError)) return unreachableError(o.hub.endpoint, err);
+  if (!(err instanceof HubApiError)) {
+    // fetch() rejects with a TypeError whose cause is the socket's error: refused, reset, cut.
+    if (err instanceof TypeError && (err as { cause?: unknown }).cause !== undefined) return unreachableError(o.hub.endpoint, err);
+    const message = err instanceof Error ? err.message : String(err);
+    return new SftError(`${o.hub.endpoint} gave an answer the upload could not use during ${step} for ${o.repo} (${message}); try again, and check that HF_ENDPOINT is a Hugging Face Hub`, HubErrorCode.Network);
+  }
   const said = typeof err.data?.error === 'string' ? ` (the Hub said: ${err.data.error.replace(/\s+/g, ' ').slice(0, 300)})` : '';
   const at = `${o.hub.endpoint} refused ${step} for ${o.repo}`;
   if (err.statusCode === 401) {
