@@ -36,12 +36,12 @@ type Resolved = z.output<typeof trainerOptionsSchema>;
 export interface StepLog {
   /** 1-based optimizer step just taken. */
   step: number;
-  /** Mean loss per target token over the step's micro-batches. */
+  /** Mean loss per target token over the step's micro-batches (classification: per row). */
   loss: number;
   lr: number;
   /** Gradient norm before clipping. */
   gradNorm: number;
-  /** Target (loss-bearing) tokens of the step. */
+  /** Target (loss-bearing) tokens of the step; in classification mode, its rows (one target each). */
   tokens: number;
   /** All non-padding tokens the step processed (prompt + response). */
   inputTokens: number;
