@@ -66,6 +66,7 @@ export function configValues(cmd: Command, settings: Record<string, unknown>, fi
   const flags = cmd.options.filter((o) => o.long !== '--config');
   const known = new Set([...flags.map((o) => o.attributeName()), ...apiKeys]);
   const negated = new Set(flags.filter((o) => o.negate).map((o) => o.attributeName()));
+  const valueFlags = new Set(flags.filter((o) => o.required || o.optional).map((o) => o.attributeName()));
   const values: Record<string, unknown> = {};
   for (const [raw, value] of Object.entries(settings)) {
     let key = camelCase(raw.replace(/^--/, ''));
@@ -82,7 +83,10 @@ export function configValues(cmd: Command, settings: Record<string, unknown>, fi
       throw new SftError(`--config ${file}: unknown key '${raw}' for sft ${cmd.name()}; did you mean ${closest}? (see sft ${cmd.name()} --help)`, ErrorCode.InvalidArgument);
     }
     if (v === null) continue; // YAML `key:` with no value: as if absent
-    values[key] = typeof v === 'number' || typeof v === 'boolean' || Array.isArray(v) ? v : String(v);
+    // A flag's value as if typed (`label-column: 1` is the column named "1"; numeric flags are
+    // parsed from it as from the command line); options without a flag keep the file's type.
+    const typed = valueFlags.has(key) && typeof v !== 'boolean' && !Array.isArray(v);
+    values[key] = typed || (typeof v !== 'number' && typeof v !== 'boolean' && !Array.isArray(v)) ? String(v) : v;
   }
   return values;
 }

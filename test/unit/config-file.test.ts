@@ -46,9 +46,9 @@ describe('--config', () => {
   });
 
   it('a JSON file in camelCase, `no-` spellings of negated flags, and API options without a flag', async () => {
-    const json = file('b.json', JSON.stringify({ model: 'm', data: 'd', out: 'o', loraR: '32', noGradientCheckpointing: true, freezeLayers: 2 }));
+    const json = file('b.json', JSON.stringify({ model: 'm', data: 'd', out: 'o', loraR: '32', noGradientCheckpointing: true, freezeLayers: 2, labelColumn: 1, textColumn: 2.5 }));
     const o = await parse(['--config', json]);
-    expect(o).toMatchObject({ loraR: 32, gradientCheckpointing: false, freezeLayers: 2, lr: 2e-5 });
+    expect(o).toMatchObject({ loraR: 32, gradientCheckpointing: false, freezeLayers: 2, lr: 2e-5, labelColumn: '1', textColumn: '2.5' });
   });
 
   it('an unknown key is an error naming it and the closest flag', async () => {
