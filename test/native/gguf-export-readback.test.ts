@@ -15,7 +15,7 @@ import { dequantize, GgmlType } from '../../src/gguf/dequant.js';
 import { writeGgufFile, type GgufMetaValue, type GgufTensorSpec } from '../../src/gguf/export/gguf-writer.js';
 import { quantizeQ4_K, quantizeQ6_K } from '../../src/gguf/export/quantize-k.js';
 import { quantizeQ4_0, quantizeQ5_0, quantizeQ8_0 } from '../../src/gguf/export/quantize-legacy.js';
-import { encodeValues } from '../../src/api/merge-tensors.js';
+import { encodeValues } from '../../src/gguf/export/tensor-values.js';
 import { ggmlTypeName } from '../../src/gguf/ggml-types.js';
 import { readGguf, readTensorBytes, tensorElements } from '../../src/gguf/reader.js';
 import { DEMO_MODEL_DIR } from '../../src/hub/resolve.js';

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { encodeValues } from '../../src/api/merge-tensors.js';
+import { encodeValues } from '../../src/gguf/export/tensor-values.js';
 import { dequantize, GgmlType } from '../../src/gguf/dequant.js';
 import { quantizeQ4_K, quantizeQ6_K } from '../../src/gguf/export/quantize-k.js';
 import { quantizeQ4_0, quantizeQ5_0, quantizeQ8_0 } from '../../src/gguf/export/quantize-legacy.js';

@@ -12,7 +12,6 @@ import { archConfigFromHf, readJsonFile } from '../../config/hf-config.js';
 import { ErrorCode, SftError } from '../../errors.js';
 import { native, type StTensorData } from '../../native.js';
 import { readChatTemplates } from '../../tokenize/chat-template.js';
-import { encodeValues, firstNonFinite, tensorValues } from '../../api/merge-tensors.js';
 import { GgmlType } from '../dequant.js';
 import { GgufErrorCode } from '../errors.js';
 import { ggmlTypeName } from '../ggml-types.js';
@@ -21,6 +20,7 @@ import { archMetadata, checkMetadataRoundTrip, exportArchSpec, ropeFreqs, type M
 import { quantizeQ4_K, quantizeQ6_K } from './quantize-k.js';
 import { quantizeQ4_0, quantizeQ5_0, quantizeQ8_0 } from './quantize-legacy.js';
 import { applyExportFix, FILE_TYPE, planExportTensors, type ExportQuant, type ExportTensor } from './tensor-plan.js';
+import { encodeValues, firstNonFinite, tensorValues } from './tensor-values.js';
 import { tokenizerMetadata } from './tokenizer-to-gguf.js';
 
 export interface GgufExportCoreOptions {
