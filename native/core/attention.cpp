@@ -33,18 +33,23 @@ bool useFlash(const at::Tensor& q, const AttentionSpec& spec) {
   return q.is_cuda() && (t == at::kBFloat16 || t == at::kHalf) && spec.softcap == 0 && D % 8 == 0 && D <= 256;
 }
 
-// cuDNN's fused attention: asked for (NQ_CUDNN_ATTENTION=1), on CUDA in bf16/fp16, no softcap or
-// window, and every packed sequence of one length, so the packed tokens are a (S, L, H, D) view.
+// cuDNN's fused attention, on CUDA in bf16/fp16 with no softcap or window, when every packed
+// sequence has one length (the packed tokens are then a (S, L, H, D) view). NQ_CUDNN_ATTENTION:
+// "0" never, "1" at every such length, unset from kCudnnMinLen tokens a sequence, where it
+// measured faster than flash attention on the H200 (docs/benchmarks.md, scaling: +16% at 8,192,
+// +41% at 32,768, -1% at 512).
+constexpr int64_t kCudnnMinLen = 4096;
 bool useCudnn(const at::Tensor& q, const PackedLayout& layout, const AttentionSpec& spec) {
-  static const bool asked = [] {
+  static const int mode = [] {  // -1 auto, 0 never, 1 always
     const char* v = std::getenv("NQ_CUDNN_ATTENTION");
-    return v != nullptr && std::strcmp(v, "1") == 0;
+    if (v == nullptr || *v == '\0') return -1;
+    return std::strcmp(v, "0") == 0 ? 0 : 1;
   }();
-  if (!asked || !useFlash(q, spec) || spec.window > 0 || q.size(-1) > 128 || layout.lens.empty()) return false;
+  if (mode == 0 || !useFlash(q, spec) || spec.window > 0 || q.size(-1) > 128 || layout.lens.empty()) return false;
   for (int64_t L : layout.lens) {
     if (L != layout.lens.front()) return false;
   }
-  return true;
+  return mode == 1 || layout.lens.front() >= kCudnnMinLen;
 }
 
 // (N, X, D) packed tokens of S equal sequences -> (S, heads, L, D), a view; kv heads repeated

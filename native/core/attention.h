@@ -6,11 +6,12 @@
 //    bf16/fp16 without soft-capping this is flash attention over cu_seqlens with native GQA
 //    (at::_flash_attention_forward / _backward: nothing of size T x T is stored); elsewhere a
 //    per-sequence math path with an explicit backward (the reference; CPU tests run it).
-//    With NQ_CUDNN_ATTENTION=1, batches whose sequences all have one length (one long row, or
-//    the synthetic equal-length batches) and need no window run cuDNN's fused attention
-//    instead (at::_scaled_dot_product_cudnn_attention / _backward over a (S, H, L, D) view),
-//    the Hopper kernel torch's SDPA can pick; scripts/gpu/parity.mjs and the scaling
-//    benchmark compare the two on the GPU machine (docs/perf-notes.md, long context).
+//    Batches whose sequences all have one length of at least 4,096 tokens (long rows) and need
+//    no window run cuDNN's fused attention instead (at::_scaled_dot_product_cudnn_attention /
+//    _backward over a (S, H, L, D) view), the Hopper kernel torch's SDPA can pick;
+//    NQ_CUDNN_ATTENTION=0 turns it off, =1 on at every equal length.
+//    scripts/gpu/attention-paths-check.mjs holds the two paths to each other on the GPU machine
+//    (docs/perf-notes.md, long context).
 //  - Padded (inference, with or without a KV cache): (B, H, T, D) with a (B, 1, T, S) mask.
 // Not here: projections, RoPE, caches (model.cpp).
 //

@@ -1,8 +1,8 @@
 // The two CUDA attention paths of training against each other (native/core/attention.h): flash
-// attention (FlashAttention-2 varlen, the default) and cuDNN's fused attention
-// (NQ_CUDNN_ATTENTION=1, equal-length batches). The variable is read once per process, so this
-// runs as two processes:
-//   node scripts/gpu/attention-paths-check.mjs run --model DIR --out A.json            (default path)
+// attention (FlashAttention-2 varlen) and cuDNN's fused attention (equal-length batches; by
+// default from 4,096 tokens a row). NQ_CUDNN_ATTENTION picks one for every equal-length batch and
+// is read once per process, so this runs as two processes:
+//   NQ_CUDNN_ATTENTION=0 node scripts/gpu/attention-paths-check.mjs run --model DIR --out A.json
 //   NQ_CUDNN_ATTENTION=1 node scripts/gpu/attention-paths-check.mjs run --model DIR --out B.json
 //   node scripts/gpu/attention-paths-check.mjs compare A.json B.json
 // `run`: one LoRA r 16 on q, k, v trained 3 steps at lr 1e-3 on each of two fixed batches (16 x
