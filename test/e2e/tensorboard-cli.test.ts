@@ -15,7 +15,7 @@ const work = mkdtempSync(join(tmpdir(), 'nq-tb-cli-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 describe.skipIf(skipWithout(hasTensorboard, "sft train --report-to tensorboard read back by tensorboard's reader", NEED.pythonReference))('sft train --report-to tensorboard', () => {
-  it('writes loss, lr, grad norm, tokens/s per logged step and the validation acc / resp_acc', async () => {
+  it('writes loss, lr, grad norm, tokens/s per logged step and the validation metrics (at the end, or every --eval-every steps)', async () => {
     const out = join(work, 'run');
     const r = await sft([
       'train', '--model', 'demo', '--data', 'demo', '--template', 'demo', '--chat', '--label-map', 'positive=positive,negative=negative',
@@ -38,6 +38,20 @@ describe.skipIf(skipWithout(hasTensorboard, "sft train --report-to tensorboard r
     const run = JSON.parse(readFileSync(join(out, 'run.json'), 'utf8')) as { result: { val: { acc: number; resp_acc: number } } };
     expect(read.scalars['eval/acc']).toEqual([[4, Math.fround(run.result.val.acc)]]);
     expect(read.scalars['eval/resp_acc']).toEqual([[4, Math.fround(run.result.val.resp_acc)]]);
+
+    // With --eval-every: the evaluations of log.jsonl at their steps, each step once.
+    const every = join(work, 'every');
+    const e = await sft([
+      'train', '--model', 'demo', '--data', 'demo', '--template', 'demo', '--chat', '--label-map', 'positive=positive,negative=negative',
+      '--limit', '48', '--val-split', '16', '--batch-size', '8', '--max-steps', '4', '--lr', '3e-3', '--warmup-steps', '2', '--lora-r', '4',
+      '--eval-every', '2', '--report-to', 'tensorboard', '--out', every,
+    ]);
+    expect(e.code, e.stderr).toBe(0);
+    const evalRead = JSON.parse(execFileSync('python3', [READER, join(every, 'tensorboard')], { encoding: 'utf8' })) as { scalars: Record<string, [number, number][]> };
+    const evals = readFileSync(join(every, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, number>).filter((l) => l.eval_loss !== undefined);
+    expect(evals.map((l) => l.step)).toEqual([2, 4]);
+    expect(evalRead.scalars['eval/loss']).toEqual(evals.map((l) => [l.step, Math.fround(l.eval_loss as number)]));
+    expect(evalRead.scalars['eval/acc']).toEqual(evals.map((l) => [l.step, Math.fround(l.eval_acc as number)]));
 
     // Without the flag: no event files.
     const plain = join(work, 'plain');
