@@ -59,7 +59,11 @@ describe.each([
     const back = writeImported(md, `${rows}`);
     const original = await loadTokenizer(dir);
     const imported = await loadTokenizer(back);
-    for (const text of TEXTS) expect(imported.encode(text), text).toEqual(original.encode(text));
+    for (const text of TEXTS) {
+      const ids = await original.encode(text);
+      expect(ids.length, text).toBeGreaterThan(1);
+      expect(await imported.encode(text), text).toEqual(ids);
+    }
     const cfg = JSON.parse(readFileSync(join(dir, 'tokenizer_config.json'), 'utf8')) as Record<string, unknown>;
     expect(md['tokenizer.chat_template']).toBe(cfg.chat_template);
     expect(md['tokenizer.ggml.eos_token_id']).toBe((md['tokenizer.ggml.tokens'] as string[]).indexOf(cfg.eos_token as string));
@@ -97,6 +101,53 @@ describe.each(['smollm2-135m-instruct-q4_1.gguf', 'gemma-3-270m-q4_k_m.gguf'])('
     const again = tokenizerFilesFromGguf({ ...md, 'general.architecture': original['general.architecture'] }, { modelMaxLength: config.model_max_length as number });
     expect(JSON.stringify(again.tokenizerJson) === JSON.stringify(first.tokenizerJson), 'tokenizer.json').toBe(true);
     expect(again.tokenizerConfig).toEqual(config);
+  });
+});
+
+describe('a SentencePiece-style tokenizer.json (BPE with byte fallback, Metaspace, BOS by the post-processor)', () => {
+  it('exports as a "llama" vocabulary (BYTE and CONTROL types, scores by merge rank) that imports to the same ids', async () => {
+    const vocab: Record<string, number> = { '<unk>': 0, '<s>': 1, '</s>': 2 };
+    for (let b = 0; b < 256; b++) vocab[`<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`] = 3 + b;
+    for (const p of ['\u2581', ...'abcdefghijklmnopqrstuvwxyz', 'he', '\u2581t', '\u2581the', 'in', '\u2581a', 'an', '\u2581an']) vocab[p] = Object.keys(vocab).length;
+    const merges = [['h', 'e'], ['\u2581', 't'], ['\u2581t', 'he'], ['i', 'n'], ['\u2581', 'a'], ['a', 'n'], ['\u2581a', 'n']];
+    const special = (id: number) => ({ id, content: Object.keys(vocab)[id], single_word: false, lstrip: false, rstrip: false, normalized: false, special: true });
+    const tokenizerJson = {
+      version: '1.0',
+      truncation: null,
+      padding: null,
+      added_tokens: [special(0), special(1), special(2)],
+      normalizer: null,
+      pre_tokenizer: { type: 'Metaspace', replacement: '\u2581', prepend_scheme: 'first', split: false },
+      post_processor: {
+        type: 'TemplateProcessing',
+        single: [{ SpecialToken: { id: '<s>', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }],
+        pair: [{ Sequence: { id: 'A', type_id: 0 } }, { Sequence: { id: 'B', type_id: 1 } }],
+        special_tokens: { '<s>': { id: '<s>', ids: [1], tokens: ['<s>'] } },
+      },
+      decoder: { type: 'Sequence', decoders: [{ type: 'Replace', pattern: { String: '\u2581' }, content: ' ' }, { type: 'ByteFallback' }, { type: 'Fuse' }, { type: 'Strip', content: ' ', start: 1, stop: 0 }] },
+      model: { type: 'BPE', dropout: null, unk_token: '<unk>', continuing_subword_prefix: null, end_of_word_suffix: null, fuse_unk: true, byte_fallback: true, ignore_merges: false, vocab, merges },
+    };
+    const tokenizerConfig = { bos_token: '<s>', eos_token: '</s>', unk_token: '<unk>', tokenizer_class: 'LlamaTokenizerFast' };
+    const dir = join(work, 'spm');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'tokenizer.json'), JSON.stringify(tokenizerJson));
+    writeFileSync(join(dir, 'tokenizer_config.json'), JSON.stringify(tokenizerConfig));
+    const rows = Object.keys(vocab).length;
+    const md = asMetadata(tokenizerMetadata({ tokenizerJson, tokenizerConfig, modelIds: {}, chatTemplate: undefined, vocabRows: rows, source: dir }));
+    expect(md['tokenizer.ggml.model']).toBe('llama');
+    const types = md['tokenizer.ggml.token_type'] as number[];
+    expect([types[0], types[1], types[3], types[3 + 255], types[259]]).toEqual([3, 3, 6, 6, 1]);
+    const scores = md['tokenizer.ggml.scores'] as number[];
+    expect(scores[vocab['he']!]).toBeGreaterThan(scores[vocab['\u2581the']!]!); // merged earlier, scored higher
+    expect([md['tokenizer.ggml.add_bos_token'], md['tokenizer.ggml.add_space_prefix'], md['tokenizer.ggml.bos_token_id'], md['tokenizer.ggml.unknown_token_id']]).toEqual([true, true, 1, 0]);
+    const back = writeImported({ ...md, 'general.architecture': 'llama' }, 'spm-imported');
+    const original = await loadTokenizer(dir);
+    const imported = await loadTokenizer(back);
+    for (const text of [...TEXTS, 'the thin ant', '  leading spaces']) {
+      const ids = await original.encode(text);
+      expect(ids[0], text).toBe(1);
+      expect(await imported.encode(text), text).toEqual(ids);
+    }
   });
 });
 
