@@ -3,7 +3,7 @@
 // outputs as wrong, resp_acc is the share of outputs holding a valid label. With an adapter
 // and `compare`, the base model is scored first (before training), then the adapter (after).
 import { mkdir, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import type { LabelClass } from '../data/examples.js';
 import type { PromptBuilder } from '../data/prompt-builder.js';
 import { evalOptionsSchema, type EvalOptions, type ResolvedEvalOptions } from '../config/run-options.js';
@@ -23,10 +23,15 @@ import { loadArchConfig } from '../config/hf-config.js';
 import { checkAdapterFits } from '../engine/adapter-fit.js';
 import type { RunControl } from './progress.js';
 import { checkOutputPath } from '../io/output-path.js';
+import type { ClassifyPredictionLine } from '../eval/report-types.js';
+import { evalSplitOf, evaluateClassifier, withRunFolds } from './evaluate-classify.js';
+import { scoreBeforeAfter } from './score-states.js';
+import { labelDataSettings } from './eval-settings.js';
 
 export interface EvalResult {
   report: EvalReport;
-  predictions: PredictionLine[];
+  /** Task 'classify': ClassifyPredictionLine (class probabilities); otherwise PredictionLine (generated text). */
+  predictions: (PredictionLine | ClassifyPredictionLine)[];
   /** Files written (with `out`). */
   files: string[];
 }
@@ -68,13 +73,15 @@ function chooseSplit(o: ResolvedEvalOptions): 'all' | 'train' | 'val' | 'test' {
 }
 
 export async function evaluate(options: EvalOptions, control: RunControl = {}): Promise<EvalResult> {
-  const o = parseOptions(evalOptionsSchema, options, 'eval options');
+  const parsed = parseOptions(evalOptionsSchema, options, 'eval options');
+  if (parsed.task === 'classify') return evaluateClassifier(parsed, control);
+  const o = await withRunFolds(parsed, control);
   if (o.out !== undefined) checkOutputPath(o.out, 'folder');
   const { dir: modelDir } = await resolveModelForRun(o.model, control);
   // A missing or mismatched adapter fails here, not after the model loaded and the base pass ran.
   if (o.adapter !== undefined) await checkAdapterFits(o.adapter, { dir: modelDir, arch: await loadArchConfig(modelDir) });
   const data = await loadLabelledData(o, 'eval');
-  const split = chooseSplit(o);
+  const split = evalSplitOf(o);
   const examples = split === 'all' ? [...data.train, ...data.val, ...data.test] : data[split];
   if (examples.length === 0) {
     throw new SftError(`no rows to evaluate in ${data.source} (split '${split}', ${data.skipped.length} rows skipped)`, ErrorCode.InvalidArgument);
@@ -85,7 +92,6 @@ export async function evaluate(options: EvalOptions, control: RunControl = {}): 
   const prompts = await buildPrompts(builder, examples, o.maxNewTokens);
 
   const model = await loadRunModel(modelDir, o);
-  const predictions: PredictionLine[] = [];
   const report: EvalReport = {
     kind: 'sft-eval',
     model: o.model,
@@ -95,45 +101,25 @@ export async function evaluate(options: EvalOptions, control: RunControl = {}): 
       split,
       batchSize: o.batchSize,
       maxNewTokens: o.maxNewTokens,
-      maxSeqLen: o.maxSeqLen,
-      template: template.name,
-      chat: o.chat,
-      labels: data.classes,
-      textColumn: o.textColumn,
-      labelColumn: o.labelColumn,
-      seed: o.seed,
-      valSplit: o.valSplit,
-      testSplit: o.testSplit,
-      ...(o.limit !== undefined ? { limit: o.limit } : {}),
+      ...labelDataSettings(o, template.name, data.classes),
       device: model.info().device,
     },
     skipped_rows: data.skipped.length,
     skipped: data.skipped,
     created: new Date().toISOString(),
   };
-  try {
-    const score = (which: 'base' | 'adapter') =>
-      scoreExamples(model, tokenizer, prompts, examples, data.classes, { batchSize: o.batchSize, maxNewTokens: o.maxNewTokens, which }, control);
-    if (o.adapter === undefined || o.compare) {
-      const base = await score('base');
-      report.base = base.metrics;
-      predictions.push(...base.predictions);
-    }
-    if (o.adapter !== undefined) {
-      await model.loadAdapter(o.adapter);
-      const tuned = await score('adapter');
-      report.adapter = { ...tuned.metrics, path: resolve(o.adapter) };
-      predictions.push(...tuned.predictions);
-    }
-  } finally {
-    await model.dispose();
-  }
+  const scored = await scoreBeforeAfter(model, o, (which) =>
+    scoreExamples(model, tokenizer, prompts, examples, data.classes, { batchSize: o.batchSize, maxNewTokens: o.maxNewTokens, which }, control),
+  );
+  if (scored.base) report.base = scored.base;
+  if (scored.adapter) report.adapter = scored.adapter;
+  const predictions: PredictionLine[] = scored.predictions;
   const files = o.out ? await writeEvalFiles(o.out, report, predictions) : [];
   return { report, predictions, files };
 }
 
 /** eval.json, eval.md and predictions.jsonl in `out`. */
-export async function writeEvalFiles(out: string, report: EvalReport, predictions: readonly PredictionLine[]): Promise<string[]> {
+export async function writeEvalFiles(out: string, report: EvalReport, predictions: readonly (PredictionLine | ClassifyPredictionLine)[]): Promise<string[]> {
   await mkdir(out, { recursive: true });
   const files = [join(out, 'eval.json'), join(out, 'eval.md'), join(out, 'predictions.jsonl')];
   await writeFile(files[0] as string, `${JSON.stringify(report, null, 2)}\n`);

@@ -7,9 +7,11 @@ import { join, resolve } from 'node:path';
 import { ErrorCode, SftError } from '../errors.js';
 import { escapeHtml, htmlTable } from './html.js';
 import {
-  BEFORE_AFTER_HEADER,
   SKIPPED_SHOWN,
+  beforeAfterHeader,
   beforeAfterRow,
+  confusionNote,
+  detailsTable,
   confusionHeader,
   confusionRows,
   evaluatedModels,
@@ -150,19 +152,20 @@ function curvesSection(log: TrainLog): string {
 
 function evalSection(report: EvalReport): string {
   const { cells, note } = beforeAfterRow(report);
-  const numeric = [undefined, 'num', 'num', 'num', 'num'];
+  const header = beforeAfterHeader(report);
+  const numeric = header.map((_, i) => (i === 0 ? undefined : 'num'));
   const parts = [
-    htmlTable(BEFORE_AFTER_HEADER, [cells], { id: 'before-after', className: 'before-after', columnClasses: numeric }),
+    htmlTable(header, [cells], { id: 'before-after', className: 'before-after', columnClasses: numeric }),
     paragraph(note),
     paragraph(`data: ${report.data} · n: ${formatRowCount(report)} · model folder: ${report.modelDir} · created: ${report.created}`, 'sub'),
   ];
   const models = evaluatedModels(report);
   if (models.length > 0) {
-    const rows = models.map((m) => [m.title, formatFraction(m.metrics.acc), formatFraction(m.metrics.resp_acc), String(m.metrics.correct), String(m.metrics.valid), String(m.metrics.n), formatSeconds(m.metrics.seconds)]);
-    parts.push(htmlTable(['', 'acc', 'resp_acc', 'correct', 'valid', 'n', 'generation'], rows, { id: 'eval-details', rowHeaders: true, columnClasses: [undefined, 'num', 'num', 'num', 'num', 'num', 'num'] }));
+    const details = detailsTable(report);
+    parts.push(htmlTable(details.header, details.rows, { id: 'eval-details', rowHeaders: true, columnClasses: [undefined, 'num', 'num', 'num', 'num', 'num', 'num'] }));
   }
   for (const m of models) {
-    parts.push(`<h3>Confusion matrix: ${escapeHtml(m.title)}</h3>`, paragraph('Rows: true class. Columns: predicted class, then outputs with no valid label.'));
+    parts.push(`<h3>Confusion matrix: ${escapeHtml(m.title)}</h3>`, paragraph(confusionNote(m.metrics)));
     const header = confusionHeader(m.metrics);
     parts.push(htmlTable(header, confusionRows(m.metrics), { id: `confusion-${m.which}`, className: 'confusion', rowHeaders: true, columnClasses: header.map((_, i) => (i === 0 ? undefined : 'num')) }));
   }

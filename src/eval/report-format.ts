@@ -36,8 +36,35 @@ export function evaluatedModels(report: EvalReport): EvaluatedModel[] {
   return models;
 }
 
-/** The row under BEFORE_AFTER_HEADER and a sentence saying what its columns hold. */
+/**
+ * Task 'classify' (sft eval --task classify): log loss and macro F1 beside accuracy, and no
+ * resp_acc (the score head gives every row a class).
+ */
+export const CLASSIFY_BEFORE_AFTER_HEADER = ['model', 'acc', 'log_loss', 'macro_f1', 'acc_bf_train', 'log_loss_bf_train', 'macro_f1_bf_train'] as const;
+
+/** The before/after header of this report's task. */
+export function beforeAfterHeader(report: EvalReport): readonly string[] {
+  return report.task === 'classify' ? CLASSIFY_BEFORE_AFTER_HEADER : BEFORE_AFTER_HEADER;
+}
+
+/** Why a classifier's base numbers are no baseline. */
+export const RANDOM_HEAD_NOTE =
+  "The base model's score head is untrained (drawn at random from the seed, as transformers initializes it), so its numbers are those of a random head: chance level, not what the base model knows.";
+
+function classifyBeforeAfterRow(report: EvalReport): { cells: string[]; note: string } {
+  const { adapter, base } = report;
+  const cells = [report.model, formatFraction(adapter?.acc), formatFraction(adapter?.log_loss), formatFraction(adapter?.macro_f1), formatFraction(base?.acc), formatFraction(base?.log_loss), formatFraction(base?.macro_f1)];
+  const parts: string[] = [];
+  if (adapter) parts.push(`acc, log_loss (natural log, mean over rows) and macro_f1: the classifier with the adapter ${adapter.path}.`);
+  else parts.push('No adapter was evaluated: acc, log_loss and macro_f1 are missing.');
+  if (base) parts.push(`*_bf_train: the base model before training. ${RANDOM_HEAD_NOTE}`);
+  else parts.push('*_bf_train are missing (sft eval --compare scores the base model with an untrained head too).');
+  return { cells, note: parts.join(' ') };
+}
+
+/** The row under beforeAfterHeader(report) and a sentence saying what its columns hold. */
 export function beforeAfterRow(report: EvalReport): { cells: string[]; note: string } {
+  if (report.task === 'classify') return classifyBeforeAfterRow(report);
   const { adapter, base } = report;
   const cells = [report.model, formatFraction(adapter?.acc), formatFraction(adapter?.resp_acc), formatFraction(base?.acc), formatFraction(base?.resp_acc)];
   let note: string;
@@ -66,13 +93,38 @@ export function formatRowLocation(row: SkippedRow): string {
   return `${row.file}:${row.row}`;
 }
 
-/** The confusion matrix's header: true class, each predicted class, then the invalid column. */
+/** A classifier's metrics (task 'classify'): every row has a class, so there is no invalid column to show. */
+function isClassifier(metrics: EvalMetrics): boolean {
+  return metrics.log_loss !== undefined;
+}
+
+/** The confusion matrix's header: true class, each predicted class, then the invalid column (not for a classifier). */
 export function confusionHeader(metrics: EvalMetrics): string[] {
-  return ['true \\ predicted', ...metrics.confusion.labels, 'invalid'];
+  return ['true \\ predicted', ...metrics.confusion.labels, ...(isClassifier(metrics) ? [] : ['invalid'])];
 }
 
 /** Confusion rows as cells: class name, then counts. */
 export function confusionRows(metrics: EvalMetrics): string[][] {
   const { labels, counts } = metrics.confusion;
-  return labels.map((label, i) => [label, ...(counts[i] ?? []).map(String)]);
+  return labels.map((label, i) => [label, ...(counts[i] ?? []).slice(0, isClassifier(metrics) ? labels.length : undefined).map(String)]);
+}
+
+/** What the confusion matrix's columns are, in a sentence. */
+export function confusionNote(metrics: EvalMetrics): string {
+  return isClassifier(metrics) ? 'Rows: true class. Columns: predicted class (highest probability).' : 'Rows: true class. Columns: predicted class, then outputs with no valid label.';
+}
+
+/** The per-model details table: header and one row per evaluated model. */
+export function detailsTable(report: EvalReport): { header: string[]; rows: string[][] } {
+  const models = evaluatedModels(report);
+  if (report.task === 'classify') {
+    return {
+      header: ['', 'acc', 'log_loss', 'macro_f1', 'correct', 'n', 'scoring'],
+      rows: models.map((m) => [m.title, formatFraction(m.metrics.acc), formatFraction(m.metrics.log_loss), formatFraction(m.metrics.macro_f1), String(m.metrics.correct), String(m.metrics.n), formatSeconds(m.metrics.seconds)]),
+    };
+  }
+  return {
+    header: ['', 'acc', 'resp_acc', 'correct', 'valid', 'n', 'generation'],
+    rows: models.map((m) => [m.title, formatFraction(m.metrics.acc), formatFraction(m.metrics.resp_acc), String(m.metrics.correct), String(m.metrics.valid), String(m.metrics.n), formatSeconds(m.metrics.seconds)]),
+  };
 }

@@ -2,9 +2,11 @@
 // text for the terminal (formatEvalSummary). Both show the seed's before/after numbers, the row
 // count, skipped rows and the confusion matrices; report-format.ts decides what the numbers say.
 import {
-  BEFORE_AFTER_HEADER,
   SKIPPED_SHOWN,
+  beforeAfterHeader,
   beforeAfterRow,
+  confusionNote,
+  detailsTable,
   confusionHeader,
   confusionRows,
   evaluatedModels,
@@ -47,19 +49,20 @@ function settingValue(value: unknown): string {
 export function evalReportMarkdown(report: EvalReport): string {
   const { cells, note } = beforeAfterRow(report);
   const out: string[] = [`# Evaluation: ${markdownText(report.model)}`, ''];
-  out.push(...markdownTable(BEFORE_AFTER_HEADER, [cells]), '', markdownText(note), '');
+  out.push(...markdownTable(beforeAfterHeader(report), [cells]), '', markdownText(note), '');
   out.push(`- data: ${markdownText(report.data)}`);
   out.push(`- model folder: ${markdownText(report.modelDir)}`);
   out.push(`- n: ${formatRowCount(report)}`);
   for (const m of evaluatedModels(report)) {
-    out.push(`- ${m.title}: ${m.metrics.correct} correct, ${m.metrics.valid} valid, generation ${formatSeconds(m.metrics.seconds)}`);
+    const scored = report.task === 'classify' ? `log loss ${formatFraction(m.metrics.log_loss)}, macro F1 ${formatFraction(m.metrics.macro_f1)}, scoring` : `${m.metrics.valid} valid, generation`;
+    out.push(`- ${m.title}: ${m.metrics.correct} correct, ${scored} ${formatSeconds(m.metrics.seconds)}`);
   }
   out.push(`- skipped rows: ${report.skipped_rows}`);
   out.push(...skippedLines(report).map((l) => `  - ${markdownText(l)}`));
   out.push(`- created: ${markdownText(report.created)}`, '');
 
   for (const m of evaluatedModels(report)) {
-    out.push(`## Confusion matrix: ${m.title}`, '', 'Rows: true class. Columns: predicted class, then outputs with no valid label.', '');
+    out.push(`## Confusion matrix: ${m.title}`, '', confusionNote(m.metrics), '');
     out.push(...markdownTable(confusionHeader(m.metrics), confusionRows(m.metrics)), '');
   }
 
@@ -85,16 +88,16 @@ export function alignColumns(rows: readonly string[][]): string[] {
 /** What `sft eval` prints on the terminal: the same numbers as eval.md, as aligned plain text. */
 export function formatEvalSummary(report: EvalReport): string {
   const { cells, note } = beforeAfterRow(report);
-  const out: string[] = [...alignColumns([[...BEFORE_AFTER_HEADER], cells]), note, ''];
+  const out: string[] = [...alignColumns([[...beforeAfterHeader(report)], cells]), note, ''];
   const models = evaluatedModels(report);
   if (models.length > 0) {
-    const rows = models.map((m) => [m.title, formatFraction(m.metrics.acc), formatFraction(m.metrics.resp_acc), String(m.metrics.correct), String(m.metrics.valid), String(m.metrics.n), formatSeconds(m.metrics.seconds)]);
-    out.push(...alignColumns([['', 'acc', 'resp_acc', 'correct', 'valid', 'n', 'generation'], ...rows]), '');
+    const details = detailsTable(report);
+    out.push(...alignColumns([details.header, ...details.rows]), '');
   }
   out.push(`data: ${report.data}   n: ${formatRowCount(report)}   skipped rows: ${report.skipped_rows}`);
   out.push(...skippedLines(report).map((l) => `  ${l}`));
   for (const m of models) {
-    out.push('', `confusion, ${m.title} (rows: true class; columns: predicted, invalid)`);
+    out.push('', `confusion, ${m.title} (rows: true class; columns: predicted${m.metrics.log_loss === undefined ? ', invalid' : ''})`);
     out.push(...alignColumns([confusionHeader(m.metrics), ...confusionRows(m.metrics)]).map((l) => `  ${l}`));
   }
   return `${out.join('\n')}\n`;

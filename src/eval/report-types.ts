@@ -26,6 +26,10 @@ export interface EvalMetrics {
   confusion: ConfusionMatrix;
   /** Wall time of the generation pass, seconds. */
   seconds: number;
+  /** Task 'classify': log loss of the class probabilities (natural log, mean over rows, sklearn's log_loss). */
+  log_loss?: number;
+  /** Task 'classify': macro F1 of the predicted classes (sklearn's f1_score, average='macro'). */
+  macro_f1?: number;
 }
 
 /** A data row that was not used, with where it came from and why. */
@@ -38,6 +42,8 @@ export interface SkippedRow {
 
 export interface EvalReport {
   kind: 'sft-eval';
+  /** 'classify': scored by the score head's class probabilities (sft eval --task classify); absent: labels parsed from generated text. */
+  task?: 'classify';
   /** What the user passed as --model, and the folder it resolved to. */
   model: string;
   modelDir: string;
@@ -63,6 +69,19 @@ export interface PredictionLine {
   /** Parsed class, or null when no valid label was found. */
   prediction: string | null;
   correct: boolean;
+}
+
+/** One line of predictions.jsonl of sft eval --task classify. */
+export interface ClassifyPredictionLine {
+  which: 'base' | 'adapter';
+  file: string;
+  row: number;
+  label: string;
+  /** The class of highest probability. */
+  prediction: string;
+  correct: boolean;
+  /** Each class of the head with its probability (softmax of the head's logits). */
+  probabilities: Record<string, number>;
 }
 
 /** One line of log.jsonl: the trainer's StepLog plus the epoch (0-based). */

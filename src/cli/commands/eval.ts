@@ -20,6 +20,8 @@ export function registerEval(program: Command): void {
     .option('--adapter <dir>', 'PEFT adapter folder (e.g. a `sft train` --out); without it: the before-training numbers')
     .option('--task <name>', 'generate (text generated, labels parsed from it) or classify (the score head: accuracy, log loss, macro F1; the SEQ_CLS adapter of sft train --task classify)', CLASSIFY_DEFAULTS.task)
     .option('--num-labels <n>', "classes of the score head with --task classify (default: the adapter's head, else the label map's size)")
+    .option('--task <name>', 'generate (text generated, labels parsed from it) or classify (the score head: accuracy, log loss, macro F1; the SEQ_CLS adapter of sft train --task classify)', CLASSIFY_DEFAULTS.task)
+    .option('--num-labels <n>', "classes of the score head with --task classify (default: the adapter's head, else the label map's size)")
     .option('--compare', 'evaluate the base model and the adapter in one run (the before/after table)')
     .option('--split <part>', "all, train, val or test of the seeded split (default: test with --test-split, else all)")
     .option('--batch-size <n>', 'prompts per generation batch', flagDefault(EVAL_DEFAULTS.batchSize))
@@ -42,6 +44,8 @@ export function registerEval(program: Command): void {
             resp_acc: main?.resp_acc ?? null,
             skipped_rows: report.skipped_rows,
             ...(report.base && report.adapter ? { acc_bf_train: report.base.acc, resp_acc_bf_train: report.base.resp_acc } : {}),
+            ...(report.task === 'classify' ? { task: 'classify', log_loss: main?.log_loss ?? null, macro_f1: main?.macro_f1 ?? null } : {}),
+            ...(report.task === 'classify' && report.base && report.adapter ? { log_loss_bf_train: report.base.log_loss, macro_f1_bf_train: report.base.macro_f1 } : {}),
             confusion: main?.confusion ?? null,
             ...(report.base ? { base: report.base } : {}),
             ...(report.adapter ? { adapter: report.adapter } : {}),
