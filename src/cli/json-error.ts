@@ -21,7 +21,7 @@ export const ERROR_HINTS: Readonly<Record<string, string>> = {
   INVALID_DATA: 'fix the row or line the message names in the data file',
   TOKENIZER_INVALID: "replace the model's tokenizer.json / tokenizer_config.json with the ones from its repo",
   CHAT_TEMPLATE: "fix the chat template (tokenizer_config.json's chat_template) or the messages it was given",
-  ADDON_LOAD: 'run `sft setup` and follow what it says is missing',
+  ADDON_LOAD: 'run `sft doctor` to see what is wrong (addon, libtorch, CUDA), then `sft setup` and follow what it says is missing',
   DISPOSED: 'load the model again; a disposed model cannot be used',
   ABORTED: 'the command was stopped; a stopped training run continues with the same command and --resume',
   CHECKPOINT_INVALID: 'resume from another checkpoint, or start the run again in a new --out folder',
