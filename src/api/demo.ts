@@ -7,7 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
-import { DEMO_DEFAULTS } from '../config/defaults.js';
+import { CLASSIFY_DEFAULTS, DEMO_DEFAULTS } from '../config/defaults.js';
 import { numberIn, OPTION_RANGES as R } from '../config/option-ranges.js';
 import type { SameShape } from '../config/same-shape.js';
 import type { EvalReport } from '../eval/report-types.js';
@@ -30,6 +30,11 @@ export interface DemoOptions {
   lr?: number;
   /** Seed of the shuffle, the LoRA init and dropout. @default 3407 */
   seed?: number;
+  /**
+   * 'generate': the model learns to write the label (the seed's job). 'classify': a score head
+   * learns the classes (sequence classification; accuracy, log loss, macro F1). @default 'generate'
+   */
+  task?: 'generate' | 'classify';
 }
 
 export const demoOptionsSchema = z
@@ -39,6 +44,7 @@ export const demoOptionsSchema = z
     epochs: numberIn(R.epochs).default(DEMO_DEFAULTS.epochs),
     lr: numberIn(R.lr).default(DEMO_DEFAULTS.lr),
     seed: numberIn(R.seed).default(DEMO_DEFAULTS.seed),
+    task: z.enum(['generate', 'classify']).default(CLASSIFY_DEFAULTS.task),
   })
   .strict();
 const demoSchemaMatches: SameShape<DemoOptions, z.input<typeof demoOptionsSchema>> = true;
@@ -51,6 +57,11 @@ export interface SeedTableRow {
   resp_acc: number;
   acc_bf_train: number;
   resp_acc_bf_train: number;
+  /** Task 'classify': log loss and macro F1 after and before training (the untrained head's). */
+  log_loss?: number;
+  macro_f1?: number;
+  log_loss_bf_train?: number;
+  macro_f1_bf_train?: number;
 }
 
 export interface DemoResult {
@@ -90,6 +101,7 @@ export async function runDemo(options: DemoOptions = {}, control: RunControl = {
       model: 'demo',
       ...DEMO_TASK,
       ...device,
+      task: o.task,
       out,
       lr: o.lr,
       warmupSteps: DEMO_DEFAULTS.warmupSteps,
@@ -100,10 +112,10 @@ export async function runDemo(options: DemoOptions = {}, control: RunControl = {
       logEvery: 1,
     },
     control,
-    { demo: true, demoRecipe: `seed recipe except lr ${o.lr}, warmup ${DEMO_DEFAULTS.warmupSteps}, ${o.epochs} epoch(s), max-seq-len ${DEMO_TASK.maxSeqLen}, chat prompt with word answers (a 1M-parameter model)` },
+    { demo: true, demoRecipe: `${o.task === 'classify' ? 'sequence classification (score head); ' : ''}seed recipe except lr ${o.lr}, warmup ${DEMO_DEFAULTS.warmupSteps}, ${o.epochs} epoch(s), max-seq-len ${DEMO_TASK.maxSeqLen}, chat prompt with word answers (a 1M-parameter model)` },
   );
   const { report } = await evaluate(
-    { model: 'demo', adapter: out, compare: true, ...DEMO_TASK, ...device, batchSize: DEMO_DEFAULTS.evalBatchSize, out },
+    { model: 'demo', adapter: out, compare: true, ...DEMO_TASK, ...device, task: o.task, batchSize: DEMO_DEFAULTS.evalBatchSize, out },
     control,
   );
   const base = report.base;
@@ -111,7 +123,14 @@ export async function runDemo(options: DemoOptions = {}, control: RunControl = {
   if (!base || !tuned) throw new SftError('demo: the evaluation did not score both the base model and the adapter', ErrorCode.InvalidArgument);
   return {
     out,
-    table: { model: 'demo', acc: tuned.acc, resp_acc: tuned.resp_acc, acc_bf_train: base.acc, resp_acc_bf_train: base.resp_acc },
+    table: {
+      model: 'demo',
+      acc: tuned.acc,
+      resp_acc: tuned.resp_acc,
+      acc_bf_train: base.acc,
+      resp_acc_bf_train: base.resp_acc,
+      ...(o.task === 'classify' ? { log_loss: tuned.log_loss, macro_f1: tuned.macro_f1, log_loss_bf_train: base.log_loss, macro_f1_bf_train: base.macro_f1 } : {}),
+    },
     train: trained,
     eval: report,
   };

@@ -2,7 +2,7 @@
 // a few minutes): before/after table of acc and resp_acc.
 import type { Command } from 'commander';
 import { demoOptionsSchema, runDemo } from '../../api/demo.js';
-import { DEMO_DEFAULTS } from '../../config/defaults.js';
+import { CLASSIFY_DEFAULTS, DEMO_DEFAULTS } from '../../config/defaults.js';
 import { flagName, parseOptions } from '../../config/parse-options.js';
 import { abortOnInterrupt } from '../interrupt.js';
 import { progressView } from '../progress-view.js';
@@ -18,7 +18,8 @@ export function registerDemo(program: Command): void {
     .option('--epochs <n>', 'passes over the 2,000 training reviews', flagDefault(DEMO_DEFAULTS.epochs))
     .option('--lr <x>', 'peak learning rate (a 1M-parameter model needs more than the seed\'s)', flagDefault(DEMO_DEFAULTS.lr))
     .option('--seed <n>', 'seed of the shuffle, the LoRA init and dropout', flagDefault(DEMO_DEFAULTS.seed))
-    .option('--json', 'print one JSON object: acc, resp_acc, acc_bf_train, resp_acc_bf_train')
+    .option('--task <name>', 'generate (the model learns to write the label, the seed) or classify (a score head learns the classes: acc, log loss, macro F1)', CLASSIFY_DEFAULTS.task)
+    .option('--json', 'print one JSON object: acc, resp_acc, acc_bf_train, resp_acc_bf_train (+ log_loss, macro_f1 and their *_bf_train with --task classify)')
     .action(async (flags: RawFlags) => {
       const options = parseOptions(demoOptionsSchema, toApiOptions(flags), 'sft demo options', flagName);
       const interrupt = abortOnInterrupt();

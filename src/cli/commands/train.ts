@@ -76,7 +76,7 @@ export function registerTrain(program: Command): void {
           ...(r.record.result?.best ? [`best ${r.record.result.best.metric} ${r.record.result.best.value.toFixed(4)} at step ${r.record.result.best.step}${r.record.result.best.dir ? `, checkpoint in ${r.record.result.best.dir}` : ''}`] : []),
           ...(r.val ? [`validation: acc ${r.val.acc.toFixed(4)}, resp_acc ${r.val.resp_acc.toFixed(4)} (n ${r.val.n})`] : []),
           `adapter, run.json and log.jsonl in ${r.out}`,
-          `next: sft eval --model ${options.model} --adapter ${r.out} --data ${options.data} --compare`,
+          `next: sft eval --model ${options.model} --adapter ${r.out} --data ${options.data}${options.task === 'classify' ? ' --task classify' : ''} --compare`,
         ];
         process.stdout.write(`${lines.join('\n')}\n`);
       } catch (err) {
