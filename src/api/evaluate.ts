@@ -68,7 +68,7 @@ export async function buildPrompts(builder: PromptBuilder, examples: readonly La
   return (await builder.prompts(examples.map((e) => e.text), reserve)).map((p) => p.ids);
 }
 
-function chooseSplit(o: ResolvedEvalOptions): 'all' | 'train' | 'val' | 'test' {
+export function chooseSplit(o: Pick<ResolvedEvalOptions, 'split' | 'testSplit'>): 'all' | 'train' | 'val' | 'test' {
   return o.split ?? (o.testSplit > 0 ? 'test' : 'all');
 }
 
@@ -123,7 +123,12 @@ export async function writeEvalFiles(out: string, report: EvalReport, prediction
   await mkdir(out, { recursive: true });
   const files = [join(out, 'eval.json'), join(out, 'eval.md'), join(out, 'predictions.jsonl')];
   await writeFile(files[0] as string, `${JSON.stringify(report, null, 2)}\n`);
-  await writeFile(files[1] as string, evalReportMarkdown(report));
+  return writeReportFiles(out, report, evalReportMarkdown(report), predictions);
+}
+
+/** Any evaluation's eval.json (the report), eval.md (its markdown) and predictions.jsonl (one line each) in `out`. */
+export async function writeReportFiles(out: string, report: object, markdown: string, predictions: readonly object[]): Promise<string[]> {
+  await writeFile(files[1] as string, markdown);
   await writeFile(files[2] as string, predictions.map((p) => JSON.stringify(p)).join('\n') + (predictions.length ? '\n' : ''));
   return files;
 }

@@ -18,9 +18,13 @@ export const samplingOptionFields = {
 };
 
 export interface SamplingOptions {
+  /** Softmax temperature; 0 = greedy decoding. @default greedy, or 1 when topK or topP is given */
   temperature?: number | undefined;
+  /** Sample among the k most likely tokens (ties kept); 0 = off. @default off */
   topK?: number | undefined;
+  /** Sample among the smallest top set of tokens whose probability reaches topP; 1 = off. @default off */
   topP?: number | undefined;
+  /** Seeds each prompt's draws: the same seed gives the same text, batched or not. @default seed 0 */
   seed?: number | undefined;
 }
 

@@ -1,13 +1,15 @@
-// Greedy generation over many prompts in batches: prompts are grouped by length (longest
+// Generation (greedy, or sampled with a seed) over many prompts in batches: prompts are grouped by length (longest
 // first, so the first batch shows at once whether memory suffices and padding stays small),
 // generated left-padded by the engine, and returned in input order as decoded text.
-import type { Model } from '../engine/model.js';
+import type { GenerateOptions, Model } from '../engine/model.js';
 import { ErrorCode, SftError } from '../errors.js';
 import type { Tokenizer } from '../tokenize/tokenizer.js';
 
 export interface BatchGenerateOptions {
   batchSize: number;
   maxNewTokens: number;
+  /** Sampling (temperature, topK, topP, seed) and the stop ids; absent: greedy, the model's EOS ids. */
+  generate?: Omit<GenerateOptions, 'maxNewTokens'>;
   /** Called after each batch with prompts done so far and the total. */
   onBatch?: (done: number, total: number) => void;
   signal?: AbortSignal;
@@ -32,7 +34,7 @@ export async function generateBatched(
     const indices = order.slice(start, start + o.batchSize);
     const generated = await model.generate(
       indices.map((i) => prompts[i] as number[]),
-      { maxNewTokens: o.maxNewTokens },
+      { ...o.generate, maxNewTokens: o.maxNewTokens },
     );
     const texts = await tokenizer.decodeBatch(generated, { skipSpecialTokens: true });
     indices.forEach((i, j) => {

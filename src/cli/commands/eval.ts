@@ -9,6 +9,7 @@ import { formatEvalSummary } from '../../eval/report-md.js';
 import { addConfigFlag } from '../config-file.js';
 import { abortOnInterrupt } from '../interrupt.js';
 import { progressView } from '../progress-view.js';
+import { addGenerationEvalFlags, runGenerationEval } from './eval-generate.js';
 import { addDataFlags, addModelFlags, flagDefault, toApiOptions, type RawFlags } from '../run-flags.js';
 
 export function registerEval(program: Command): void {
@@ -16,6 +17,7 @@ export function registerEval(program: Command): void {
   addModelFlags(cmd);
   addDataFlags(cmd);
   addConfigFlag(cmd, Object.keys(evalOptionsSchema.shape));
+  addGenerationEvalFlags(cmd);
   cmd
     .option('--adapter <dir>', 'PEFT adapter folder (e.g. a `sft train` --out); without it: the before-training numbers')
     .option('--task <name>', 'generate (text generated, labels parsed from it) or classify (the score head: accuracy, log loss, macro F1; the SEQ_CLS adapter of sft train --task classify)', CLASSIFY_DEFAULTS.task)
@@ -27,6 +29,7 @@ export function registerEval(program: Command): void {
     .option('--batch-size <n>', 'prompts per generation batch', flagDefault(EVAL_DEFAULTS.batchSize))
     .option('--max-new-tokens <n>', 'new tokens per prompt', flagDefault(EVAL_DEFAULTS.maxNewTokens))
     .option('--out <dir>', 'write eval.json, eval.md and predictions.jsonl here')
+      if (await runGenerationEval(flags, cmd)) return;
     .option('--json', 'print one JSON object: n, acc, resp_acc, skipped_rows (+ base/adapter with --compare)')
     .action(async (flags: RawFlags) => {
       const options = parseOptions(evalOptionsSchema, toApiOptions(flags), 'sft eval options', flagName);
