@@ -23,6 +23,7 @@ import { loadArchConfig } from '../config/hf-config.js';
 import { checkAdapterFits } from '../engine/adapter-fit.js';
 import type { RunControl } from './progress.js';
 import { checkOutputPath } from '../io/output-path.js';
+import { autoEvalBatch } from './plan.js';
 import type { ClassifyPredictionLine } from '../eval/report-types.js';
 import { evalSplitOf, evaluateClassifier, withRunFolds } from './evaluate-classify.js';
 import { scoreBeforeAfter } from './score-states.js';
@@ -90,6 +91,8 @@ export async function evaluate(options: EvalOptions, control: RunControl = {}): 
 
   const { tokenizer, template, builder } = await promptSetup(modelDir, o, control);
   const prompts = await buildPrompts(builder, examples, o.maxNewTokens);
+  // --batch-size auto: the largest generation batch for the longest prompt that fits (api/plan.ts).
+  const batchSize = o.autoBatch ? await autoEvalBatch(modelDir, o, prompts, control) : o.batchSize;
 
   const model = await loadRunModel(modelDir, o);
   const report: EvalReport = {
@@ -99,7 +102,7 @@ export async function evaluate(options: EvalOptions, control: RunControl = {}): 
     data: data.source,
     settings: {
       split,
-      batchSize: o.batchSize,
+      batchSize,
       maxNewTokens: o.maxNewTokens,
       ...labelDataSettings(o, template.name, data.classes),
       device: model.info().device,
@@ -109,7 +112,7 @@ export async function evaluate(options: EvalOptions, control: RunControl = {}): 
     created: new Date().toISOString(),
   };
   const scored = await scoreBeforeAfter(model, o, (which) =>
-    scoreExamples(model, tokenizer, prompts, examples, data.classes, { batchSize: o.batchSize, maxNewTokens: o.maxNewTokens, which }, control),
+    scoreExamples(model, tokenizer, prompts, examples, data.classes, { batchSize, maxNewTokens: o.maxNewTokens, which }, control),
   );
   if (scored.base) report.base = scored.base;
   if (scored.adapter) report.adapter = scored.adapter;
@@ -120,14 +123,14 @@ export async function evaluate(options: EvalOptions, control: RunControl = {}): 
 
 /** eval.json, eval.md and predictions.jsonl in `out`. */
 export async function writeEvalFiles(out: string, report: EvalReport, predictions: readonly (PredictionLine | ClassifyPredictionLine)[]): Promise<string[]> {
-  await mkdir(out, { recursive: true });
-  const files = [join(out, 'eval.json'), join(out, 'eval.md'), join(out, 'predictions.jsonl')];
-  await writeFile(files[0] as string, `${JSON.stringify(report, null, 2)}\n`);
   return writeReportFiles(out, report, evalReportMarkdown(report), predictions);
 }
 
 /** Any evaluation's eval.json (the report), eval.md (its markdown) and predictions.jsonl (one line each) in `out`. */
 export async function writeReportFiles(out: string, report: object, markdown: string, predictions: readonly object[]): Promise<string[]> {
+  await mkdir(out, { recursive: true });
+  const files = [join(out, 'eval.json'), join(out, 'eval.md'), join(out, 'predictions.jsonl')];
+  await writeFile(files[0] as string, `${JSON.stringify(report, null, 2)}\n`);
   await writeFile(files[1] as string, markdown);
   await writeFile(files[2] as string, predictions.map((p) => JSON.stringify(p)).join('\n') + (predictions.length ? '\n' : ''));
   return files;

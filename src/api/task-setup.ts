@@ -11,10 +11,9 @@ import { ensureCpuThreads } from './runtime.js';
 import { loadArchConfig } from '../config/hf-config.js';
 import { seqLenWithinContext } from '../config/context-length.js';
 import type { RunControl } from './progress.js';
-import { readJsonFile } from '../config/hf-config.js';
-import { checkMemoryFits, estimateTrainMemory, freeCpuBytes, freeGpuBytes } from '../config/memory-estimate.js';
+import { checkMemoryFits, estimateTrainMemory } from '../config/memory-estimate.js';
+import { planSetup } from './plan.js';
 import { DATA_DEFAULTS, DEFAULT_FUSED_LORA_TARGETS, DEFAULT_LORA_TARGETS } from '../config/defaults.js';
-import { native } from '../native.js';
 
 export interface PromptSetup {
   tokenizer: Tokenizer;
@@ -92,12 +91,7 @@ export async function checkTrainMemory(
   microBatch: number,
   seqLen: number,
 ): Promise<void> {
-  const info = native().buildInfo();
-  const device = o.device ?? (info.cudaBuilt && info.cudaAvailable ? 'cuda' : 'cpu');
-  const dtype = o.dtype ?? (device === 'cuda' ? 'bfloat16' : 'float32');
-  const config = (await readJsonFile(`${modelDir}/config.json`)) as { quantization_config?: unknown };
-  const quantized = (o.quant ?? (device === 'cuda' ? 'nf4' : 'none')) !== 'none' || config.quantization_config != null;
-  const arch = await loadArchConfig(modelDir);
+  const { arch, device, dtype, quantized, budget } = await planSetup(modelDir, o); // the rules sft plan uses (api/plan.ts)
   const input = {
     arch,
     dtypeBytes: dtype === 'float32' ? 4 : 2,
@@ -107,5 +101,5 @@ export async function checkTrainMemory(
     loraR: o.loraR,
     targets: o.loraTargets ?? (arch.fusedQkv ? DEFAULT_FUSED_LORA_TARGETS : DEFAULT_LORA_TARGETS),
   };
-  checkMemoryFits(estimateTrainMemory(input), device === 'cuda' ? freeGpuBytes() : freeCpuBytes(), device, input);
+  checkMemoryFits(estimateTrainMemory(input), budget.freeBytes, device, input);
 }

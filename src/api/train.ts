@@ -28,6 +28,7 @@ import { classifyTrainRows } from './classify-train.js';
 import { collateClassify } from '../engine/classify-batch.js';
 import { buildPrompts, scoreExamples } from './evaluate.js';
 import { checkTrainMemory, loadRunModel } from './task-setup.js';
+import { autoTrainBatch } from './plan.js';
 import { nativeHandle } from './model.js';
 import { resolveModelForRun } from './model-source.js';
 import { parseOptions } from '../config/parse-options.js';
@@ -217,8 +218,12 @@ export async function trainRank(
   control.onProgress?.({ phase: 'data', message: classify ? `${trainData.summary}; classification over ${classify.numLabels} labels` : trainData.summary });
   const rows: readonly { ids: number[] }[] = classify ? classify.examples : examples;
 
+  // --batch-size auto: the planner's micro-batch for the longest row and the accumulation that keeps batchSize rows per step (api/plan.ts).
+  const longest = rows.reduce((n, e) => Math.max(n, e.ids.length), 0);
+  const batchPlan = o.autoBatch ? await autoTrainBatch(modelDir, o, longest) : undefined;
+  if (batchPlan && lead) control.onProgress?.({ phase: 'model', message: batchPlan.lines.join('\n') });
   // A step's micro-batches: gradAccum per rank; rank r runs those with index = r (mod worldSize).
-  const accumulation = o.gradAccum * o.worldSize;
+  const accumulation = (batchPlan?.gradAccum ?? o.gradAccum) * o.worldSize;
   const microBatch = o.batchSize / accumulation;
   const padId = tokenizer.padTokenId ?? tokenizer.eosTokenId ?? 0;
   const epochBatches = classify
@@ -231,7 +236,7 @@ export async function trainRank(
   const totalSteps = Math.min(o.maxSteps ?? Infinity, o.epochs * perEpoch);
   checkValidationOptions(o, trainData.valExamples?.length ?? 0, classify ? 'classify' : labelled ? 'labels' : 'instructions');
 
-  await checkTrainMemory(modelDir, o, microBatch, rows.reduce((n, e) => Math.max(n, e.ids.length), 0));
+  await checkTrainMemory(modelDir, o, microBatch, longest);
   const model = await loadRunModel(modelDir, o, classify ? { numLabels: classify.numLabels, seed: o.seed } : undefined);
   let tensorboard: TensorBoardWriter | undefined;
   try {
@@ -301,7 +306,7 @@ export async function trainRank(
     const build = native().buildInfo();
     const record: RunRecord = {
       kind: 'sft-train',
-      config: { ...o, ...recordExtras, out, totalSteps, microBatch, device: info.device, dtype: info.dtype, quantizedLinears: info.quantizedLinears },
+      config: { ...o, ...recordExtras, ...(batchPlan ? { gradAccum: batchPlan.gradAccum } : {}), out, totalSteps, microBatch, device: info.device, dtype: info.dtype, quantizedLinears: info.quantizedLinears },
       model: { input: o.model, dir: modelDir, family: info.family },
       data: { source: data.source, train: data.train.length, val: data.val.length, test: data.test.length, skipped_rows: trainData.skipped.length, skipped: trainData.skipped },
       versions: { 'node-qlora': packageVersion(), node: process.version, libtorch: build.torchVersion },

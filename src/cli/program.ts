@@ -12,6 +12,7 @@ import { registerMerge } from './commands/merge.js';
 import { registerModels } from './commands/models.js';
 import { registerPush } from './commands/push.js';
 import { registerQuantize } from './commands/quantize.js';
+import { registerPlan } from './commands/plan.js';
 import { registerReport } from './commands/report.js';
 import { registerSetup } from './commands/setup.js';
 import { registerTrain } from './commands/train.js';
@@ -45,6 +46,7 @@ export function buildProgram(settings: ProgramSettings = {}): Command {
   registerImport(program);
   registerMerge(program);
   registerExport(program);
+  registerPlan(program);
   registerReport(program);
   registerModels(program);
   registerPush(program);

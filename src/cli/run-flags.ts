@@ -55,6 +55,10 @@ export function toApiOptions(flags: RawFlags): Record<string, unknown> {
   const options: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(flags)) {
     if (value === undefined || CLI_ONLY.has(key)) continue;
+    if (key === 'batchSize' && value === 'auto') {
+      options.autoBatch = true; // the planner picks the micro-batch (api/plan.ts); the rows per step keep their default
+      continue;
+    }
     if (NUMERIC.has(key) && typeof value === 'string') {
       const n = Number(value);
       options[key] = value.trim() !== '' && Number.isFinite(n) ? n : value;

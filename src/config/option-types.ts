@@ -150,6 +150,8 @@ export interface TrainOptions extends DataOptions, EngineOptions, OptimizerOptio
   useRslora?: boolean;
   /** Rows per optimizer step (micro-batch x gradAccum x worldSize). @default 16 */
   batchSize?: number;
+  /** Pick the largest micro-batch that fits the free memory (api/plan.ts) and the gradAccum that keeps batchSize rows per step; the plan is reported before training. @default false */
+  autoBatch?: boolean;
   /** Micro-batches per optimizer step; batchSize must divide by it. @default 1 */
   gradAccum?: number;
   /** Passes over the training rows. @default 3 */
@@ -196,6 +198,8 @@ export interface EvalOptions extends DataOptions, EngineOptions {
   split?: 'all' | 'train' | 'val' | 'test';
   /** Prompts per generation batch. @default 16 */
   batchSize?: number;
+  /** Pick the largest generation batch that fits the free memory (weights, KV cache, prefill) instead of batchSize. @default false */
+  autoBatch?: boolean;
   /** Greedy tokens generated per prompt; the label is parsed from them. @default 3 */
   maxNewTokens?: number;
   /** Write eval.json, eval.md and predictions.jsonl here. @default no files */

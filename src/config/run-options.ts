@@ -78,6 +78,7 @@ export const trainOptionsSchema = z
     useRslora: z.boolean().default(LORA_DEFAULTS.useRslora),
     ...optimizerFields,
     batchSize: numberIn(R.batchSize).default(LOOP_DEFAULTS.batchSize),
+    autoBatch: z.boolean().default(false),
     gradAccum: numberIn(R.gradAccum).default(LOOP_DEFAULTS.gradAccum),
     epochs: numberIn(R.epochs).default(LOOP_DEFAULTS.epochs),
     maxSteps: numberIn(R.steps).optional(),
@@ -92,6 +93,10 @@ export const trainOptionsSchema = z
     earlyStoppingPatience: numberIn(R.steps).optional(),
   })
   .strict()
+  .refine((o) => !o.autoBatch || o.worldSize === 1, {
+    message: 'batch size auto plans one process; with --world-size > 1 run sft plan --world-size N and pass --batch-size and --grad-accum',
+    path: ['batchSize'],
+  })
   .refine((o) => o.evalEvery !== undefined || (!o.saveBest && o.earlyStoppingPatience === undefined), {
     message: 'needs --eval-every N (save-best and early stopping rank the evaluations run during training)',
     path: ['evalEvery'],
@@ -115,6 +120,7 @@ export const evalOptionsSchema = z
     ...engineFields,
     split: z.enum(['all', 'train', 'val', 'test']).optional(),
     batchSize: numberIn(R.batchSize).default(EVAL_DEFAULTS.batchSize),
+    autoBatch: z.boolean().default(false),
     maxNewTokens: numberIn(R.maxNewTokens).default(EVAL_DEFAULTS.maxNewTokens),
     out: z.string().min(1).optional(),
   })

@@ -26,7 +26,7 @@ export function registerEval(program: Command): void {
     .option('--num-labels <n>', "classes of the score head with --task classify (default: the adapter's head, else the label map's size)")
     .option('--compare', 'evaluate the base model and the adapter in one run (the before/after table)')
     .option('--split <part>', "all, train, val or test of the seeded split (default: test with --test-split, else all)")
-    .option('--batch-size <n>', 'prompts per generation batch', flagDefault(EVAL_DEFAULTS.batchSize))
+    .option('--batch-size <n>', "prompts per generation batch; 'auto': the largest that fits the free memory (sft plan)", flagDefault(EVAL_DEFAULTS.batchSize))
     .option('--max-new-tokens <n>', 'new tokens per prompt', flagDefault(EVAL_DEFAULTS.maxNewTokens))
     .option('--out <dir>', 'write eval.json, eval.md and predictions.jsonl here')
       if (await runGenerationEval(flags, cmd)) return;

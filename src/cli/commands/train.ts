@@ -37,7 +37,7 @@ export function registerTrain(program: Command): void {
     .option('--beta2 <x>', 'AdamW beta2', d(O.beta2))
     .option('--eps <x>', 'AdamW epsilon', d(O.eps))
     .option('--max-grad-norm <x>', 'gradient clipping (0: off)', d(O.maxGradNorm))
-    .option('--batch-size <n>', 'rows per optimizer step', d(L.batchSize))
+    .option('--batch-size <n>', "rows per optimizer step; 'auto': the largest micro-batch that fits the free memory and the grad-accum that keeps the default rows per step (sft plan)", d(L.batchSize))
     .option('--grad-accum <n>', 'micro-batches per step (batch-size must divide by it)', d(L.gradAccum))
     .option('--epochs <n>', 'passes over the training rows', d(L.epochs))
     .option('--max-steps <n>', 'stop after N optimizer steps')
