@@ -29,9 +29,9 @@ export function registerEval(program: Command): void {
     .option('--batch-size <n>', "prompts per generation batch; 'auto': the largest that fits the free memory (sft plan)", flagDefault(EVAL_DEFAULTS.batchSize))
     .option('--max-new-tokens <n>', 'new tokens per prompt', flagDefault(EVAL_DEFAULTS.maxNewTokens))
     .option('--out <dir>', 'write eval.json, eval.md and predictions.jsonl here')
-      if (await runGenerationEval(flags, cmd)) return;
     .option('--json', 'print one JSON object: n, acc, resp_acc, skipped_rows (+ base/adapter with --compare)')
     .action(async (flags: RawFlags) => {
+      if (await runGenerationEval(flags, cmd)) return;
       const options = parseOptions(evalOptionsSchema, toApiOptions(flags), 'sft eval options', flagName);
       const interrupt = abortOnInterrupt();
       try {
