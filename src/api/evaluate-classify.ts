@@ -54,16 +54,22 @@ export function evalSplitOf(o: Pick<ResolvedEvalOptions, 'split' | 'testSplit' |
   return o.split ?? (o.testSplit > 0 ? 'test' : o.folds !== undefined ? 'val' : 'all');
 }
 
-/** Classes of the adapter's score head, or an error saying the adapter is not a classifier's. */
-async function adapterHeadSize(adapter: string): Promise<number> {
+/** Classes of the adapter's score head (a SEQ_CLS adapter), or undefined when it has none. */
+export async function adapterHeadSize(adapter: string): Promise<number | undefined> {
   const shape = (await readSafetensorsShapes(join(adapter, ADAPTER_WEIGHTS_FILE))).get(SCORE_HEAD_KEY);
-  if (shape?.length !== 2) {
+  return shape?.length === 2 ? (shape[0] as number) : undefined;
+}
+
+/** adapterHeadSize(), or an error saying the adapter is not a classifier's. */
+async function requireHeadSize(adapter: string): Promise<number> {
+  const size = await adapterHeadSize(adapter);
+  if (size === undefined) {
     throw new SftError(
       `adapter ${adapter} has no classification head (${SCORE_HEAD_KEY}): --task classify scores the SEQ_CLS adapter of sft train --task classify; a generation adapter is scored with --task generate`,
       ErrorCode.AdapterMismatch,
     );
   }
-  return shape[0] as number;
+  return size;
 }
 
 export async function evaluateClassifier(options: ResolvedEvalOptions, control: RunControl = {}): Promise<EvalResult> {
@@ -72,7 +78,7 @@ export async function evaluateClassifier(options: ResolvedEvalOptions, control: 
   const { dir: modelDir } = await resolveModelForRun(o.model, control);
   if (o.adapter !== undefined) await checkAdapterFits(o.adapter, { dir: modelDir, arch: await loadArchConfig(modelDir) });
   const data = await loadLabelledData(o, 'eval');
-  const headSize = o.adapter !== undefined ? await adapterHeadSize(o.adapter) : undefined;
+  const headSize = o.adapter !== undefined ? await requireHeadSize(o.adapter) : undefined;
   if (headSize !== undefined && o.numLabels !== undefined && o.numLabels !== headSize) {
     throw new SftError(`--num-labels ${o.numLabels} but the adapter ${o.adapter} holds a ${headSize}-class head; drop --num-labels`, ErrorCode.AdapterMismatch);
   }

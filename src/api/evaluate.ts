@@ -25,7 +25,7 @@ import type { RunControl } from './progress.js';
 import { checkOutputPath } from '../io/output-path.js';
 import { autoEvalBatch } from './plan.js';
 import type { ClassifyPredictionLine } from '../eval/report-types.js';
-import { evalSplitOf, evaluateClassifier, withRunFolds } from './evaluate-classify.js';
+import { adapterHeadSize, evalSplitOf, evaluateClassifier, withRunFolds } from './evaluate-classify.js';
 import { scoreBeforeAfter } from './score-states.js';
 import { labelDataSettings } from './eval-settings.js';
 
@@ -81,6 +81,10 @@ export async function evaluate(options: EvalOptions, control: RunControl = {}): 
   const { dir: modelDir } = await resolveModelForRun(o.model, control);
   // A missing or mismatched adapter fails here, not after the model loaded and the base pass ran.
   if (o.adapter !== undefined) await checkAdapterFits(o.adapter, { dir: modelDir, arch: await loadArchConfig(modelDir) });
+  const classifierHead = o.adapter !== undefined ? await adapterHeadSize(o.adapter) : undefined;
+  if (classifierHead !== undefined) {
+    throw new SftError(`adapter ${o.adapter} is a sequence classifier's (SEQ_CLS, a ${classifierHead}-class score head): score it with --task classify (evaluate({task: 'classify'}))`, ErrorCode.AdapterMismatch);
+  }
   const data = await loadLabelledData(o, 'eval');
   const split = evalSplitOf(o);
   const examples = split === 'all' ? [...data.train, ...data.val, ...data.test] : data[split];

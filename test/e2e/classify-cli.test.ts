@@ -70,9 +70,12 @@ describe('sft train --task classify, then sft eval --task classify', () => {
     expect(report.settings).toMatchObject({ split: 'val', folds: 5, fold: 1, limit: 400, seed: 3407, numLabels: 2 });
   }, 120_000);
 
-  it('refuses a --num-labels that differs from the adapter head, naming both', async () => {
+  it('refuses a --num-labels that differs from the adapter head, and a classifier scored as generation', async () => {
     const res = await sft(['eval', ...TASK, '--task', 'classify', '--adapter', join(work, 'run'), '--num-labels', '3']);
     expect(res.code).not.toBe(0);
     expect(res.stderr).toMatch(/--num-labels 3 but the adapter .* holds a 2-class head/);
+    const generate = await sft(['eval', ...TASK, '--adapter', join(work, 'run')]);
+    expect(generate.code).not.toBe(0);
+    expect(generate.stderr).toMatch(/SEQ_CLS, a 2-class score head\): score it with --task classify/);
   }, 60_000);
 });
