@@ -21,14 +21,23 @@ import {
   formatSeconds,
 } from './report-format.js';
 import type { EvalReport, RunRecord, SkippedRow } from './report-types.js';
-import { RUN_FILES, readRunDir, type LoggedStep, type RunDirContents, type TrainLog } from './run-dir.js';
+import { RUN_FILES, readRunDir, type LoggedEvaluation, type LoggedStep, type RunDirContents, type TrainLog } from './run-dir.js';
 import { lineChartSvg } from './svg-chart.js';
+import { PREDICTIONS_FILE, samplesHtml } from './report-samples.js';
+import { settingsRows } from './report-settings.js';
 
 /** The curves drawn from log.jsonl: element id, title, y label and which field. */
 export const CHARTS: readonly { id: string; title: string; yLabel: string; field: 'loss' | 'lr' | 'gradNorm' }[] = [
   { id: 'chart-loss', title: 'Training loss', yLabel: 'loss', field: 'loss' },
   { id: 'chart-lr', title: 'Learning rate', yLabel: 'lr', field: 'lr' },
   { id: 'chart-grad-norm', title: 'Gradient norm (before clipping)', yLabel: 'grad norm', field: 'gradNorm' },
+];
+
+/** The curves of the evaluations during training (sft train --eval-every); a chart only where the log holds a value. */
+export const EVAL_CHARTS: readonly { id: string; title: string; yLabel: string; field: 'eval_loss' | 'eval_acc' | 'eval_resp_acc' }[] = [
+  { id: 'chart-eval-loss', title: 'Validation loss (during training)', yLabel: 'eval loss', field: 'eval_loss' },
+  { id: 'chart-eval-acc', title: 'Validation acc (during training)', yLabel: 'acc', field: 'eval_acc' },
+  { id: 'chart-eval-resp-acc', title: 'Validation resp_acc (during training)', yLabel: 'resp_acc', field: 'eval_resp_acc' },
 ];
 
 const STYLE = `
@@ -145,9 +154,25 @@ function curvesSection(log: TrainLog): string {
   if (log.steps.length === 0) {
     return section('curves', 'Training curves', [paragraph('log.jsonl holds no logged steps.', 'note'), ...notes.map((n) => paragraph(n, 'note'))].join('\n'));
   }
-  const charts = CHARTS.map((c) => lineChartSvg({ id: c.id, title: c.title, xLabel: 'step', yLabel: c.yLabel, points: chartPoints(log.steps, c.field) }));
+  // Every chart's step axis spans the run's logged steps and ends at the last one (evaluations included).
+  const first = Math.min(log.steps[0]?.step ?? Infinity, log.evaluations[0]?.step ?? Infinity);
+  const last = Math.max(log.steps[log.steps.length - 1]?.step ?? -Infinity, log.evaluations[log.evaluations.length - 1]?.step ?? -Infinity);
+  const xDomain: [number, number] = [first, last];
+  const charts = CHARTS.map((c) => lineChartSvg({ id: c.id, title: c.title, xLabel: 'step', yLabel: c.yLabel, points: chartPoints(log.steps, c.field), xDomain }));
   const intro = `${log.steps.length} logged optimizer steps (${log.steps[0]?.step} to ${log.steps[log.steps.length - 1]?.step}).`;
-  return section('curves', 'Training curves', [paragraph(intro), ...notes.map((n) => paragraph(n, 'note')), `<div class="charts">\n${charts.join('\n')}\n</div>`].join('\n'));
+  const parts = [paragraph(intro), ...notes.map((n) => paragraph(n, 'note')), `<div class="charts">\n${charts.join('\n')}\n</div>`];
+  if (log.evaluations.length > 0) parts.push(evalCurves(log.evaluations, xDomain));
+  return section('curves', 'Training curves', parts.join('\n'));
+}
+
+function evalCurves(evaluations: readonly LoggedEvaluation[], xDomain: [number, number]): string {
+  const charts = EVAL_CHARTS.filter((c) => evaluations.some((e) => e[c.field] !== null)).map((c) =>
+    lineChartSvg({ id: c.id, title: c.title, xLabel: 'step', yLabel: c.yLabel, points: evaluations.map((e) => ({ x: e.step, y: e[c.field] })), xDomain }),
+  );
+  const best = evaluations[evaluations.length - 1]?.best;
+  const text = `${evaluations.length} evaluation${evaluations.length === 1 ? '' : 's'} on the validation rows during training (steps ${evaluations.map((e) => e.step).join(', ')})` +
+    (best ? `; the best by ${best.metric}: ${Number(best.value.toPrecision(4))} at step ${best.step}.` : '.');
+  return [`<h3>Evaluation during training</h3>`, paragraph(text), `<div class="charts">\n${charts.join('\n')}\n</div>`].join('\n');
 }
 
 function evalSection(report: EvalReport): string {
@@ -175,12 +200,28 @@ function evalSection(report: EvalReport): string {
   return section('eval', 'Evaluation: before and after training', parts.join('\n'));
 }
 
+function samplesSection(contents: RunDirContents): string {
+  const p = contents.predictions;
+  if (!p) return '';
+  const classes = contents.eval?.adapter?.confusion.labels ?? contents.eval?.base?.confusion.labels ?? [];
+  return section('samples', 'Sample predictions', [paragraph(`From ${PREDICTIONS_FILE}: ${p.lines.length} lines.`, 'sub'), samplesHtml(p, classes)].join('\n'));
+}
+
+function settingsSection(contents: RunDirContents): string {
+  const rows = settingsRows(contents.run, contents.eval ?? contents.generationEval);
+  return section(
+    'settings',
+    'Settings: training and evaluation',
+    htmlTable(['setting', 'training (run.json)', 'evaluation (eval.json)'], rows, { id: 'settings-compare', rowHeaders: true, columnClasses: [undefined, 'value', 'value'] }),
+  );
+}
+
 /** Sentences about files the run directory lacks, saying what is left out and how to get it. */
 function missingNotes(contents: RunDirContents): string[] {
   const notes: string[] = [];
   if (!contents.run) notes.push(`No ${RUN_FILES.run}: the run's configuration, model and data are not shown (sft train writes it).`);
   if (!contents.log) notes.push(`No ${RUN_FILES.log}: there are no training curves (sft train writes one line per logged optimizer step).`);
-  if (!contents.eval) notes.push(`No ${RUN_FILES.eval}: there are no before/after numbers (sft eval --out ${contents.dir} writes them).`);
+  if (!contents.eval && !contents.generationEval) notes.push(`No ${RUN_FILES.eval}: there are no before/after numbers (sft eval --out ${contents.dir} writes them).`);
   return notes;
 }
 
@@ -194,7 +235,9 @@ export function renderRunReportHtml(contents: RunDirContents, generated = new Da
     notes.length ? `<ul id="notes" class="notes">\n${notes.map((n) => `<li class="note">${escapeHtml(n)}</li>`).join('\n')}\n</ul>` : '',
     // The result first, then how it was reached.
     contents.eval ? evalSection(contents.eval) : '',
+    samplesSection(contents),
     contents.log ? curvesSection(contents.log) : '',
+    contents.run || contents.eval || contents.generationEval ? settingsSection(contents) : '',
     contents.run ? runSection(contents.run) : '',
     contents.run ? configSection(contents.run) : '',
     `<footer>Written by sft report on ${escapeHtml(generated.toISOString())}.</footer>`,

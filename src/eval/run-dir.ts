@@ -6,6 +6,7 @@ import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { ErrorCode, SftError } from '../errors.js';
 import type { EvalMetrics, EvalReport, RunRecord, SkippedRow } from './report-types.js';
+import { readPredictions, type Predictions } from './report-samples.js';
 
 export const RUN_FILES = { run: 'run.json', log: 'log.jsonl', eval: 'eval.json' } as const;
 
@@ -72,6 +73,18 @@ const gap = z
   .optional()
   .transform((v) => v ?? null);
 const logLine = z.looseObject({ step: z.number(), epoch: z.number().optional(), loss: gap, lr: gap, gradNorm: gap });
+const evalLine = z.looseObject({
+  step: z.number(),
+  eval_loss: gap,
+  eval_acc: gap,
+  eval_resp_acc: gap,
+  best: z
+    .looseObject({ metric: z.string(), value: z.number(), step: z.number() })
+    .nullable()
+    .optional()
+    .catch(null)
+    .transform((v) => v ?? null),
+});
 
 /** The part of a TrainLogLine the report draws; null where the log has no finite value. */
 export interface LoggedStep {
@@ -82,9 +95,20 @@ export interface LoggedStep {
   gradNorm: number | null;
 }
 
+/** An evaluation during training (a log line with eval_loss, sft train --eval-every). */
+export interface LoggedEvaluation {
+  step: number;
+  eval_loss: number | null;
+  eval_acc: number | null;
+  eval_resp_acc: number | null;
+  best: { metric: string; value: number; step: number } | null;
+}
+
 export interface TrainLog {
   /** Sorted by step; when a resumed run logged a step again, the later line is kept. */
   steps: LoggedStep[];
+  /** The evaluations during training, sorted by step (the later line of a step logged twice). */
+  evaluations: LoggedEvaluation[];
   /** Lines that are not JSON or not a log line (e.g. the last line of a killed run), 1-based. */
   unreadable: { line: number; reason: string }[];
   /** How many lines repeated an earlier step. */
@@ -97,6 +121,10 @@ export interface RunDirContents {
   run?: RunRecord;
   log?: TrainLog;
   eval?: EvalReport;
+  /** eval.json of a generation-task evaluation (ROUGE / BLEU): what the report's settings table shows of it. */
+  generationEval?: GenerationEvalHead;
+  /** predictions.jsonl (sft eval --out RUN_DIR), read leniently. */
+  predictions?: Predictions;
   /** Files of RUN_FILES that are not there. */
   missing: string[];
 }
@@ -129,6 +157,24 @@ function parseJsonFile<T>(path: string, text: string, schema: z.ZodType<T>, what
   return parsed.data;
 }
 
+/** The fields of a generation-task eval.json (kind 'sft-eval-generate') the report uses. */
+const generationEvalHead = z.looseObject({
+  kind: z.literal('sft-eval-generate'),
+  model: z.string(),
+  data: z.string(),
+  settings: z.record(z.string(), z.unknown()),
+  adapter: z.looseObject({ path: z.string() }).optional(),
+});
+export type GenerationEvalHead = z.output<typeof generationEvalHead>;
+
+function parseLenient(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
 /** Reads and checks a run.json written by sft train (INVALID_ARGUMENT naming the file when it is not one). */
 export async function readRunRecord(file: string): Promise<RunRecord> {
   return parseJsonFile(file, await readFile(file, 'utf8'), runRecord, 'a run record written by sft train');
@@ -137,6 +183,7 @@ export async function readRunRecord(file: string): Promise<RunRecord> {
 /** Parses log.jsonl leniently: a bad line is reported, not fatal. */
 export function parseTrainLog(text: string): TrainLog {
   const byStep = new Map<number, LoggedStep>();
+  const evaluations = new Map<number, LoggedEvaluation>();
   const unreadable: TrainLog['unreadable'] = [];
   let repeated = 0;
   text.split('\n').forEach((raw, i) => {
@@ -146,6 +193,12 @@ export function parseTrainLog(text: string): TrainLog {
       json = JSON.parse(raw);
     } catch {
       unreadable.push({ line: i + 1, reason: 'not JSON' });
+      return;
+    }
+    if (json !== null && typeof json === 'object' && 'eval_loss' in json) {
+      const e = evalLine.safeParse(json);
+      if (e.success) evaluations.set(e.data.step, { step: e.data.step, eval_loss: e.data.eval_loss, eval_acc: e.data.eval_acc, eval_resp_acc: e.data.eval_resp_acc, best: e.data.best });
+      else unreadable.push({ line: i + 1, reason: describeIssues(e.error) });
       return;
     }
     const parsed = logLine.safeParse(json);
@@ -158,7 +211,7 @@ export function parseTrainLog(text: string): TrainLog {
     byStep.set(step, { step, ...(epoch !== undefined ? { epoch } : {}), loss, lr, gradNorm });
   });
   const steps = [...byStep.values()].sort((a, b) => a.step - b.step);
-  return { steps, unreadable, repeated };
+  return { steps, evaluations: [...evaluations.values()].sort((a, b) => a.step - b.step), unreadable, repeated };
 }
 
 /** Reads RUN_DIR; throws when it is not a folder or holds neither run.json nor eval.json. */
@@ -181,7 +234,11 @@ export async function readRunDir(runDir: string): Promise<RunDirContents> {
   else contents.missing.push(RUN_FILES.run);
   if (logText !== undefined) contents.log = parseTrainLog(logText);
   else contents.missing.push(RUN_FILES.log);
-  if (evalText !== undefined) contents.eval = parseJsonFile(join(dir, RUN_FILES.eval), evalText, evalReport, 'an evaluation report written by sft eval');
+  const generation = evalText === undefined ? undefined : generationEvalHead.safeParse(parseLenient(evalText));
+  if (generation?.success) contents.generationEval = generation.data;
+  else if (evalText !== undefined) contents.eval = parseJsonFile(join(dir, RUN_FILES.eval), evalText, evalReport, 'an evaluation report written by sft eval');
   else contents.missing.push(RUN_FILES.eval);
+  const predictions = await readPredictions(dir);
+  if (predictions) contents.predictions = predictions;
   return contents;
 }

@@ -20,6 +20,8 @@ export interface LineChartOptions {
   points: readonly ChartPoint[];
   width?: number;
   height?: number;
+  /** The x axis spans exactly [from, to] (e.g. the run's first and last step), its last tick at `to`. @default the points' range, widened to round ticks */
+  xDomain?: [number, number];
 }
 
 const MARGIN = { top: 34, right: 18, bottom: 44, left: 70 };
@@ -55,6 +57,21 @@ export function niceAxis(lo: number, hi: number): Axis {
   // Ticks are k * step rounded to 12 digits, so 0.1 * 3 prints as 0.3.
   for (let k = Math.round(min / step); k <= Math.round(max / step); k++) ticks.push(Number((k * step).toPrecision(12)));
   return { min: ticks[0] ?? min, max: ticks[ticks.length - 1] ?? max, step, ticks };
+}
+
+/**
+ * An axis spanning exactly [lo, hi] (a run's steps: the axis ends at the last step): round ticks
+ * inside, and hi itself as the last tick (replacing a round tick too close to it to be read).
+ */
+export function exactAxis(lo: number, hi: number): Axis {
+  if (hi <= lo) return niceAxis(lo, hi);
+  const step = niceStep(hi - lo);
+  const ticks: number[] = [];
+  for (let k = Math.ceil(lo / step - 1e-9); k * step <= hi + 1e-9 * step; k++) ticks.push(Number((k * step).toPrecision(12)));
+  while (ticks.length > 0 && hi - (ticks[ticks.length - 1] as number) < 0.4 * step) ticks.pop();
+  ticks.push(hi);
+  if ((ticks[0] as number) - lo >= 0.4 * step) ticks.unshift(lo);
+  return { min: lo, max: hi, step, ticks };
 }
 
 /** A tick label with as many digits as the step needs; exponents for very small or large values. */
@@ -112,7 +129,7 @@ export function lineChartSvg(o: LineChartOptions): string {
 
   const xs = drawable.map((p) => p.x);
   const ys = drawable.map((p) => p.y);
-  const xAxis = niceAxis(Math.min(...xs), Math.max(...xs));
+  const xAxis = o.xDomain ? exactAxis(o.xDomain[0], o.xDomain[1]) : niceAxis(Math.min(...xs), Math.max(...xs));
   const yAxis = niceAxis(Math.min(...ys), Math.max(...ys));
   const sx = (x: number) => MARGIN.left + ((x - xAxis.min) / (xAxis.max - xAxis.min)) * plotW;
   const sy = (y: number) => MARGIN.top + plotH - ((y - yAxis.min) / (yAxis.max - yAxis.min)) * plotH;

@@ -2,6 +2,7 @@
 // round ticks, escaped text.
 import { describe, expect, it } from 'vitest';
 import { formatTick, lineChartSvg, niceAxis, niceStep } from '../../src/eval/svg-chart.js';
+import { exactAxis } from '../../src/eval/svg-chart.js';
 
 /** The vertices of each <polyline> in an SVG string, as [x, y] pairs. */
 function polylines(svg: string): [number, number][][] {
@@ -103,5 +104,16 @@ describe('axes', () => {
     expect(formatTick(2e-4, 5e-5)).toBe('2e-4');
     expect(formatTick(0, 5e-5)).toBe('0');
     expect(formatTick(2_000_000, 500_000)).toBe('2e6');
+  });
+});
+
+describe('exactAxis (step axes that end at the last step)', () => {
+  it('spans exactly [first, last] with round ticks inside and the last step as the last tick', () => {
+    expect(exactAxis(1, 30)).toEqual({ min: 1, max: 30, step: 10, ticks: [1, 10, 20, 30] });
+    expect(exactAxis(1, 37).ticks).toEqual([1, 10, 20, 30, 37]);
+    // 101 is too close to 100 for both to be read: 100 gives way to the last step.
+    expect(exactAxis(0, 101).ticks).toEqual([0, 50, 101]);
+    expect(exactAxis(0, 1000).ticks.at(-1)).toBe(1000);
+    expect(exactAxis(5, 5).ticks.length).toBeGreaterThan(1); // one step: widened as niceAxis does
   });
 });
