@@ -1,5 +1,6 @@
-// Text in, text out: resolve the model, tokenize (optionally through the chat template),
-// generate greedily, decode the new tokens.
+// Text in, text out: resolve the model (optionally with a trained adapter), tokenize (optionally
+// through the chat template), generate (greedy, or sampled with a seed) until an EOS of the model
+// or the chat template's end-of-turn token, decode the new tokens.
 import { z } from 'zod';
 import { GENERATE_DEFAULTS } from '../config/defaults.js';
 import { numberIn, OPTION_RANGES } from '../config/option-ranges.js';
@@ -12,9 +13,14 @@ import { parseOptions } from '../config/parse-options.js';
 import type { RunControl } from './progress.js';
 import { loadArchConfig } from '../config/hf-config.js';
 import { checkPromptsFitContext } from '../config/context-length.js';
+import { loadGenerationDefaults } from '../config/generation.js';
+import { checkAdapterFits } from '../engine/adapter-fit.js';
+import { samplingOptionFields, type SamplingOptions } from '../engine/sampling.js';
+import { stopTokenIds } from '../eval/generation-task-stop-ids.js';
+import { TextStream } from '../tokenize/text-stream.js';
 
 /** generateText(options) (`sft generate`): give exactly one of prompt and chat. */
-export interface GenerateTextOptions extends EngineOptions {
+export interface GenerateTextOptions extends EngineOptions, SamplingOptions {
   /** Preset, Hub repo id (org/name), local checkpoint folder, a .gguf file, or 'demo'. */
   model: string;
   /** Plain-text prompt; the tokenizer adds its special tokens (e.g. BOS). @default none (give chat) */
@@ -25,6 +31,8 @@ export interface GenerateTextOptions extends EngineOptions {
   maxNewTokens?: number;
   /** EOS is suppressed until this many tokens were generated. @default 0 */
   minNewTokens?: number;
+  /** A PEFT adapter folder (e.g. a `sft train` --out) applied to the model. @default none: the base model */
+  adapter?: string;
 }
 
 export const generateTextSchema = z
@@ -34,6 +42,8 @@ export const generateTextSchema = z
     chat: z.string().optional(),
     maxNewTokens: numberIn(OPTION_RANGES.generateNewTokens).default(GENERATE_DEFAULTS.maxNewTokens),
     minNewTokens: numberIn(OPTION_RANGES.minNewTokens).default(GENERATE_DEFAULTS.minNewTokens),
+    adapter: z.string().min(1).optional(),
+    ...samplingOptionFields,
     device: z.enum(['cpu', 'cuda']).optional(),
     dtype: z.enum(['float32', 'bfloat16', 'float16']).optional(),
     quant: z.enum(['none', 'nf4', 'fp4']).optional(),
@@ -52,8 +62,11 @@ export interface GenerateTextResult {
   text: string;
 }
 
-/** `control.onProgress` hears about the model (and its download, when it is not cached yet). */
-export async function generateText(options: GenerateTextOptions, control: RunControl = {}): Promise<GenerateTextResult> {
+/**
+ * `control.onProgress` hears about the model (and its download, when it is not cached yet);
+ * `onText`, when given, hears the decoded text as it grows, token by token (streamed).
+ */
+export async function generateText(options: GenerateTextOptions, control: RunControl = {}, onText?: (text: string) => void): Promise<GenerateTextResult> {
   const opts = parseOptions(generateTextSchema, options, 'generateText options');
   const { dir } = await resolveModelForRun(opts.model, control);
   const tokenizer = await loadTokenizer(dir);
@@ -62,9 +75,23 @@ export async function generateText(options: GenerateTextOptions, control: RunCon
       ? await tokenizer.encodeChat([{ role: 'user', content: opts.chat }], { addGenerationPrompt: true, enableThinking: false })
       : await tokenizer.encode(opts.prompt ?? '', { addSpecialTokens: true });
   checkPromptsFitContext([promptIds.length], opts.maxNewTokens, (await loadArchConfig(dir)).maxPositionEmbeddings);
+  if (opts.adapter !== undefined) await checkAdapterFits(opts.adapter, { dir, arch: await loadArchConfig(dir) });
+  const eosTokenIds = await stopTokenIds(tokenizer, (await loadGenerationDefaults(dir)).eosTokenIds);
   const model = await loadRunModel(dir, opts);
   try {
-    const [ids = []] = await model.generate([promptIds], { maxNewTokens: opts.maxNewTokens, minNewTokens: opts.minNewTokens });
+    if (opts.adapter !== undefined) await model.loadAdapter(opts.adapter);
+    const generate = { maxNewTokens: opts.maxNewTokens, minNewTokens: opts.minNewTokens, eosTokenIds, temperature: opts.temperature, topK: opts.topK, topP: opts.topP, seed: opts.seed };
+    const ids: number[] = [];
+    if (onText) {
+      const text = new TextStream(tokenizer);
+      for await (const id of model.generateStream(promptIds, generate)) {
+        ids.push(id);
+        const piece = await text.push(id);
+        if (piece) onText(piece);
+      }
+    } else {
+      ids.push(...((await model.generate([promptIds], generate))[0] ?? []));
+    }
     const text = await tokenizer.decode(ids, { skipSpecialTokens: true });
     return { promptIds, ids, text };
   } finally {

@@ -2,6 +2,8 @@
 export { loadModel, Model } from './model.js';
 export type { Device, Dtype, GenerateOptions, LoadModelOptions, Logits, LogitsOptions, ModelInfo } from './model.js';
 export { generateText } from './generate-text.js';
+export { openChat, ChatSession } from './chat.js';
+export type { ChatOptions } from './chat.js';
 export { quantizeCheckpoint } from './quantize.js';
 export type { QuantizeOptions, QuantizeResult } from './quantize.js';
 export type { GenerateTextOptions, GenerateTextResult } from './generate-text.js';

@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import { parseThreadCount } from '../config/cpu-threads.js';
 import { packageVersion } from '../package-info.js';
+import { registerChat } from './commands/chat.js';
 import { registerDemo } from './commands/demo.js';
 import { registerDoctor } from './commands/doctor.js';
 import { registerEval } from './commands/eval.js';
@@ -42,6 +43,7 @@ export function buildProgram(settings: ProgramSettings = {}): Command {
   registerEval(program);
   registerDemo(program);
   registerGenerate(program);
+  registerChat(program);
   registerQuantize(program);
   registerImport(program);
   registerMerge(program);
