@@ -8,29 +8,18 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadModel, nativeHandle } from '../../src/api/model.js';
+import { loadModel } from '../../src/api/model.js';
 import { DEMO_MODEL_DIR } from '../../src/hub/resolve.js';
 import { loadTokenizer } from '../../src/tokenize/tokenizer.js';
 import { stopTokenIds } from '../../src/eval/generation-task-stop-ids.js';
 import { SFT_BIN, sft } from '../helpers/cli.js';
+import { makeDemoAdapter } from '../helpers/demo-adapter.js';
 
 const work = mkdtempSync(join(tmpdir(), 'nq-chat-'));
 const adapter = join(work, 'adapter');
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-beforeAll(async () => {
-  await using model = await loadModel(DEMO_MODEL_DIR, { device: 'cpu' });
-  await model.addLora({ r: 4, alpha: 8, seed: 5, targets: ['q_proj', 'v_proj'] });
-  const handle = nativeHandle(model);
-  const tensors = await handle.loraTensors();
-  for (const [name, t] of Object.entries(tensors)) {
-    if (!name.includes('lora_B')) continue;
-    const v = new Float32Array(t.data.buffer, t.data.byteOffset, t.data.byteLength / 4);
-    for (let i = 0; i < v.length; i++) v[i] = 0.2 * Math.sin(i + name.length);
-  }
-  await handle.setLoraTensors(tensors);
-  await model.saveAdapter(adapter);
-}, 60_000);
+beforeAll(() => makeDemoAdapter(adapter), 60_000);
 
 /** Runs sft chat with `args`, feeding `lines` one at a time; `onOutput` may act on the output so far. */
 function chat(args: string[], script: (io: { write: (line: string) => void; end: () => void; interrupt: () => void; stdout: () => string; stderr: () => string; waitFor: (test: () => boolean) => Promise<void> }) => Promise<void>) {
