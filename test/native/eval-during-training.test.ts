@@ -3,19 +3,22 @@
 // same rows (native chunked cross-entropy vs. the TS one over inference logits), every N steps
 // lands in log.jsonl with acc / resp_acc, the best checkpoint is the one of the best step, early
 // stopping ends the run where the patience runs out, and a stopped-and-resumed run evaluates,
-// ranks and stops exactly as the uninterrupted one.
+// ranks and stops exactly as the uninterrupted one. A score head's validation loss and accuracy
+// equal sft eval --task classify's log loss and accuracy (its own path through the logits);
+// instruction rows get the loss alone.
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadModel, nativeHandle } from '../../src/api/model.js';
+import { evaluate } from '../../src/api/evaluate.js';
 import { train } from '../../src/api/train.js';
 import { collate, promptResponseExample } from '../../src/data/collate.js';
 import { countPackedTargets, packBatch } from '../../src/data/pack.js';
 import { languageModelLoss } from '../../src/train/eval-during-training.js';
 import { readTrainerState } from '../../src/train/trainer.js';
 import { MODEL_FIXTURES } from '../helpers/fixtures.js';
-import { adapterTensors, demoRunOptions } from '../helpers/demo-run.js';
+import { adapterTensors, demoRunOptions, demoTask } from '../helpers/demo-run.js';
 
 let work: string;
 beforeAll(() => {
@@ -105,4 +108,34 @@ describe('train() with --eval-every', () => {
     await expect(train({ ...demoRunOptions(join(work, 'noval')), evalEvery: 2 })).rejects.toThrow(/--eval-every 2 needs validation rows, but --val-split 0/);
     await expect(train({ ...demoRunOptions(join(work, 'nobest')), saveBest: true })).rejects.toThrow(/eval-every/i);
   }, 60_000);
+});
+
+describe('other tasks', () => {
+  it("a score head: eval_loss and acc at the last step equal sft eval --task classify's log loss and accuracy on the same val rows", async () => {
+    const out = join(work, 'classify');
+    // One CSV for both (data 'demo' is the train file for train() and the test file for evaluate()).
+    const data = { data: join(import.meta.dirname, '..', '..', 'assets', 'demo', 'data', 'train.csv'), textColumn: 'review', labelColumn: 'sentiment', labelMap: demoTask.labelMap };
+    const o = { ...demoTask, ...data, chat: false, limit: 40, valSplit: 8, device: 'cpu' as const };
+    await train({ ...o, task: 'classify', batchSize: 8, epochs: 1, lr: 5e-3, warmupSteps: 0, loraR: 8, gradientCheckpointing: false, out, evalEvery: 2, saveBest: true, bestMetric: 'acc' });
+    const lines = evalLines(out);
+    expect(lines.map((l) => l.step)).toEqual([2, 4]);
+    expect(lines.every((l) => l.eval_resp_acc === undefined)).toBe(true);
+    const last = lines.at(-1) as EvalLine;
+    const scored = await evaluate({ ...o, task: 'classify', adapter: out, split: 'val' });
+    const adapter = (scored.report as unknown as { adapter: { acc: number; log_loss: number; n: number } }).adapter;
+    expect(adapter.n).toBe(8);
+    expect(last.eval_acc).toBeCloseTo(adapter.acc, 10);
+    expect(last.eval_loss).toBeCloseTo(adapter.log_loss, 4);
+  }, 120_000);
+
+  it('instruction rows: eval_loss alone, and --best-metric acc is refused before the model loads', async () => {
+    const data = join(import.meta.dirname, '..', 'fixtures', 'data', 'instruct', 'sharegpt.json');
+    const base = { model: 'demo', data, chat: true, maxSeqLen: 256, seed: 5, valSplit: 0.25, batchSize: 2, epochs: 1, device: 'cpu' as const, gradientCheckpointing: false };
+    const out = join(work, 'instruct');
+    const r = await train({ ...base, out, evalEvery: 1 });
+    const lines = evalLines(out);
+    expect(lines.length).toBe(r.steps);
+    expect(lines.every((l) => l.eval_loss > 0 && l.eval_acc === undefined && l.eval_resp_acc === undefined)).toBe(true);
+    await expect(train({ ...base, out: join(work, 'instruct-acc'), evalEvery: 1, bestMetric: 'acc' })).rejects.toThrow(/--best-metric acc needs label rows/);
+  }, 120_000);
 });
