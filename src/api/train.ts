@@ -92,7 +92,8 @@ async function truncateLog(file: string, step: number): Promise<void> {
 async function loggedLoss(file: string, step: number): Promise<number | null> {
   if (!existsSync(file)) return null;
   const entries = (await readFile(file, 'utf8')).split('\n').map(loggedStep);
-  return entries.filter((e) => e?.step === step).at(-1)?.loss ?? null;
+  // An evaluation's line (--eval-every) follows its step's and holds no loss.
+  return entries.filter((e) => e?.step === step && 'loss' in e).at(-1)?.loss ?? null;
 }
 
 /** Micro-batches of one epoch: a seeded shuffle per epoch, so data order depends only on (seed, epoch). */

@@ -6,7 +6,7 @@
 // ranks and stops exactly as the uninterrupted one. A score head's validation loss and accuracy
 // equal sft eval --task classify's log loss and accuracy (its own path through the logits);
 // instruction rows get the loss alone.
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -92,6 +92,18 @@ describe('train() with --eval-every', () => {
     expect(resumed.record.result?.best).toEqual(full.record.result?.best && { ...full.record.result.best, dir: join(out, 'best') });
     expect(adapterTensors(join(out, 'best'))).toEqual(adapterTensors(join(fullOut(), 'best')));
   }, 120_000);
+
+  it('a run killed after its last checkpoint resumes to the final loss of its last step, not of the evaluation line after it', async () => {
+    const out = join(work, 'unfinished');
+    cpSync(fullOut(), out, { recursive: true });
+    const record = JSON.parse(readFileSync(join(out, 'run.json'), 'utf8'));
+    delete record.finished;
+    delete record.result;
+    writeFileSync(join(out, 'run.json'), JSON.stringify(record));
+    const resumed = await train({ ...evalOptions(out), resume: true });
+    expect(resumed.finalLoss).toBe(full.finalLoss);
+    expect(resumed.finalLoss).not.toBeNull();
+  }, 60_000);
 
   it('early stopping ends the run at the evaluation where the patience runs out', async () => {
     // lr 1e-9: the adapter barely moves, so acc stays where it is and never improves after the first evaluation.
