@@ -65,6 +65,8 @@ describe.skipIf(noChromium)('sft report sections after a real run', () => {
     runDir = join(work, 'run');
     const t = await sft(['train', ...DEMO, '--batch-size', '8', '--epochs', '1', '--lr', '1e-3', '--lora-r', '8', '--eval-every', '2', '--out', runDir]);
     expect(t.code, t.stderr).toBe(0);
+    // The progress output carries each evaluation with the best so far.
+    expect(t.stderr).toMatch(/eval step 2\/5 eval_loss \d\.\d{4} acc \d\.\d{4} resp_acc \d\.\d{4} in [\d.]+ s \(best eval_loss \d\.\d{4} at step 2\)/);
     const e = await sft(['eval', ...DEMO, '--adapter', runDir, '--compare', '--split', 'all', '--out', runDir]);
     expect(e.code, e.stderr).toBe(0);
     const r = await sft(['report', runDir]);
