@@ -25,6 +25,7 @@ import type { SkippedRow } from '../eval/report-types.js';
 import { checkOutputPath } from '../io/output-path.js';
 import { loadInstructionData, loadTaskData, type DataOptions } from './dataset.js';
 import { chooseSplit, writeReportFiles } from './evaluate.js';
+import { autoEvalBatch } from './plan.js';
 import { scoreBeforeAfter } from './score-states.js';
 import { resolveModelForRun } from './model-source.js';
 import type { RunControl } from './progress.js';
@@ -108,6 +109,9 @@ export async function evaluateGeneration(options: GenerationEvalOptions, control
   const metrics = o.metrics ?? [...GENERATION_METRICS];
   const sampling = { temperature: o.temperature, topK: o.topK, topP: o.topP, seed: o.seed };
   const eosTokenIds = await stopTokenIds(tokenizer, (await loadGenerationDefaults(modelDir)).eosTokenIds);
+  const prompts = kept.map((k) => k.ids);
+  // --batch-size auto: the largest generation batch for the longest prompt that fits (api/plan.ts).
+  const batchSize = o.autoBatch ? await autoEvalBatch(modelDir, o, prompts, control) : o.batchSize;
   const model = await loadRunModel(modelDir, o);
   const allSkipped = [...data.skipped, ...skipped];
   const report: GenerationEvalReport = {
@@ -118,7 +122,7 @@ export async function evaluateGeneration(options: GenerationEvalOptions, control
     format: data.format,
     settings: {
       split,
-      batchSize: o.batchSize,
+      batchSize,
       maxNewTokens: o.maxNewTokens,
       decoding: describeDecoding(sampling),
       ...(o.temperature !== undefined ? { temperature: o.temperature } : {}),
@@ -139,11 +143,10 @@ export async function evaluateGeneration(options: GenerationEvalOptions, control
     skipped: allSkipped,
     created: new Date().toISOString(),
   };
-  const prompts = kept.map((k) => k.ids);
   const rows = kept.map((k) => ({ file: k.example.file, row: k.example.row, reference: referenceResponse(k.example) }));
   const { predictions, ...states } = await scoreBeforeAfter(model, o, (which) =>
     scoreGenerations(model, tokenizer, prompts, rows, {
-      batchSize: o.batchSize,
+      batchSize,
       maxNewTokens: o.maxNewTokens,
       generate: { ...sampling, eosTokenIds },
       metrics,

@@ -18,6 +18,7 @@ export function samplingFlagValues(flags: Record<string, unknown>): { temperatur
   const out: Record<string, unknown> = {};
   for (const key of ['temperature', 'topK', 'topP', 'seed']) {
     const v = flags[key];
+    if (typeof v === 'number') out[key] = v; // from a --config file
     if (typeof v !== 'string') continue;
     const n = Number(v);
     out[key] = v.trim() !== '' && Number.isFinite(n) ? n : v;
