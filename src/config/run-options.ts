@@ -97,6 +97,10 @@ export const trainOptionsSchema = z
     message: 'batch size auto plans one process; with --world-size > 1 run sft plan --world-size N and pass --batch-size and --grad-accum',
     path: ['batchSize'],
   })
+  .refine((o) => o.evalEvery === undefined || o.worldSize === 1, {
+    message: 'evaluation during training runs in one process; with --world-size > 1 evaluate the checkpoints afterwards (sft eval --adapter OUT/checkpoints/step-N)',
+    path: ['evalEvery'],
+  })
   .refine((o) => o.evalEvery !== undefined || (!o.saveBest && o.earlyStoppingPatience === undefined), {
     message: 'needs --eval-every N (save-best and early stopping rank the evaluations run during training)',
     path: ['evalEvery'],

@@ -119,6 +119,8 @@ describe('train() with --eval-every', () => {
   it('refuses --eval-every without validation rows and a best metric the task does not compute', async () => {
     await expect(train({ ...demoRunOptions(join(work, 'noval')), evalEvery: 2 })).rejects.toThrow(/--eval-every 2 needs validation rows, but --val-split 0/);
     await expect(train({ ...demoRunOptions(join(work, 'nobest')), saveBest: true })).rejects.toThrow(/eval-every/i);
+    // Ranks other than 0 would wait in the next gradient all-reduce while rank 0 evaluates (or stops early).
+    await expect(train({ ...demoRunOptions(join(work, 'ranks')), valSplit: 8, evalEvery: 2, worldSize: 2 })).rejects.toThrow(/evaluation during training runs in one process/);
   }, 60_000);
 });
 
