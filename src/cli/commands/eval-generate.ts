@@ -25,6 +25,7 @@ export function addGenerationEvalFlags(cmd: Command): Command {
  */
 export async function runGenerationEval(flags: RawFlags, cmd: Command): Promise<boolean> {
   if (flags.task !== undefined && flags.task !== 'generate') return false;
+  if (flags.format === 'label' && GENERATION_ONLY.every((k) => flags[k] === undefined)) return false; // label rows named: no need to read them to tell
   const raw = toApiOptions(flags);
   if (cmd.getOptionValueSource('maxNewTokens') === 'default') delete raw.maxNewTokens;
   Object.assign(raw, samplingFlagValues(flags));
