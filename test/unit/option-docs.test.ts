@@ -9,6 +9,8 @@ import { describe, expect, it } from 'vitest';
 import type { z } from 'zod';
 import { demoOptionsSchema } from '../../src/api/demo.js';
 import { generateTextSchema } from '../../src/api/generate-text.js';
+import { generationEvalOptionsSchema } from '../../src/api/evaluate-generation.js';
+import { chatOptionsSchema } from '../../src/api/chat.js';
 import { importOptionsSchema } from '../../src/api/import-gguf.js';
 import { exportOptionsSchema } from '../../src/api/export-gguf.js';
 import { mergeOptionsSchema } from '../../src/api/merge.js';
@@ -25,6 +27,8 @@ const SCHEMAS: Record<string, Record<string, z.ZodType>> = {
   TrainerOptions: trainerOptionsSchema.shape,
   DemoOptions: demoOptionsSchema.shape,
   GenerateTextOptions: generateTextSchema.shape,
+  GenerationEvalOptions: generationEvalOptionsSchema.shape,
+  ChatOptions: chatOptionsSchema.shape,
   QuantizeOptions: quantizeOptionsSchema.shape,
   MergeOptions: mergeOptionsSchema.shape,
   ExportGgufOptions: exportOptionsSchema.shape,
