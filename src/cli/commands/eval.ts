@@ -22,8 +22,6 @@ export function registerEval(program: Command): void {
     .option('--adapter <dir>', 'PEFT adapter folder (e.g. a `sft train` --out); without it: the before-training numbers')
     .option('--task <name>', 'generate (text generated, labels parsed from it) or classify (the score head: accuracy, log loss, macro F1; the SEQ_CLS adapter of sft train --task classify)', CLASSIFY_DEFAULTS.task)
     .option('--num-labels <n>', "classes of the score head with --task classify (default: the adapter's head, else the label map's size)")
-    .option('--task <name>', 'generate (text generated, labels parsed from it) or classify (the score head: accuracy, log loss, macro F1; the SEQ_CLS adapter of sft train --task classify)', CLASSIFY_DEFAULTS.task)
-    .option('--num-labels <n>', "classes of the score head with --task classify (default: the adapter's head, else the label map's size)")
     .option('--compare', 'evaluate the base model and the adapter in one run (the before/after table)')
     .option('--split <part>', "all, train, val or test of the seeded split (default: test with --test-split, else all)")
     .option('--batch-size <n>', "prompts per generation batch; 'auto': the largest that fits the free memory (sft plan)", flagDefault(EVAL_DEFAULTS.batchSize))
