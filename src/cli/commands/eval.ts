@@ -13,7 +13,7 @@ import { addGenerationEvalFlags, runGenerationEval } from './eval-generate.js';
 import { addDataFlags, addModelFlags, flagDefault, toApiOptions, type RawFlags } from '../run-flags.js';
 
 export function registerEval(program: Command): void {
-  const cmd = program.command('eval').description('greedy generation + label parsing: acc, resp_acc, confusion matrix');
+  const cmd = program.command('eval').description('score a model (and adapter): label rows (acc, resp_acc, confusion matrix), a classifier (--task classify: acc, log loss, macro F1) or instruction data (ROUGE, BLEU)');
   addModelFlags(cmd);
   addDataFlags(cmd);
   addConfigFlag(cmd, Object.keys(evalOptionsSchema.shape));
