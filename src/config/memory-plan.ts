@@ -7,6 +7,7 @@
 // context, cuBLAS workspaces and the caching allocator's rounding are not in the estimate); on
 // the CPU 10% of the free memory.
 import { ErrorCode, SftError } from '../errors.js';
+import { EVAL_DEFAULTS } from './defaults.js';
 import { estimateEvalMemory, estimateStepMemory, type EvalMemoryEstimate, type EvalMemoryInput, type StepMemoryEstimate, type StepMemoryInput } from './memory-estimate.js';
 
 const GiB = 2 ** 30;
@@ -87,8 +88,16 @@ export interface EvalBatchPlan {
   budget: MemoryBudget;
 }
 
-/** The largest generation batch (1..maxBatch) that fits the budget; INVALID_ARGUMENT when one prompt does not. */
+/**
+ * The largest generation batch (1..maxBatch) that fits the budget; INVALID_ARGUMENT when one
+ * prompt does not. With the free memory unknown nothing bounds it, so the plan keeps eval's
+ * default batch (at most maxBatch) rather than the largest the option allows.
+ */
 export function planEvalBatch(input: Omit<EvalMemoryInput, 'batch'>, maxBatch: number, budget: MemoryBudget): EvalBatchPlan {
+  if (!Number.isFinite(budget.usableBytes)) {
+    const batch = Math.min(maxBatch, EVAL_DEFAULTS.batchSize);
+    return { batch, estimate: estimateEvalMemory({ ...input, batch }), budget };
+  }
   const fits = (b: number) => estimateEvalMemory({ ...input, batch: b }).totalBytes <= budget.usableBytes;
   if (!fits(1)) {
     const e = estimateEvalMemory({ ...input, batch: 1 });
@@ -138,6 +147,8 @@ export function formatTrainPlan(p: TrainBatchPlan, checkpointing: boolean): stri
 export function formatEvalPlan(p: EvalBatchPlan): string[] {
   const b = p.budget;
   return [
-    `generation plan (${b.device}): batch ${p.batch}, estimate ${gib(p.estimate.totalBytes)} of ${gib(b.usableBytes)} usable: ${describeEval(p.estimate)}`,
+    Number.isFinite(b.usableBytes)
+      ? `generation plan (${b.device}): batch ${p.batch}, estimate ${gib(p.estimate.totalBytes)} of ${gib(b.usableBytes)} usable: ${describeEval(p.estimate)}`
+      : `generation plan (${b.device}): batch ${p.batch} (free memory unknown: eval's default batch), estimate ${gib(p.estimate.totalBytes)}: ${describeEval(p.estimate)}`,
   ];
 }

@@ -7,6 +7,7 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadModel } from '../../src/api/model.js';
+import { EVAL_DEFAULTS } from '../../src/config/defaults.js';
 import { loadArchConfig } from '../../src/config/hf-config.js';
 import { estimateEvalMemory, estimateStepMemory, type StepMemoryInput } from '../../src/config/memory-estimate.js';
 import { memoryBudget, planEvalBatch, planTrainBatch } from '../../src/config/memory-plan.js';
@@ -91,5 +92,13 @@ describe('planEvalBatch', () => {
     expect(planEvalBatch(input, 20, budget).batch).toBe(20);
     const kv = estimateEvalMemory({ ...input, batch: 2 }).kvCacheBytes;
     expect(kv).toBe(2 * arch.numLayers * 2 * 3064 * arch.numKvHeads * arch.headDim * 2);
+  });
+
+  it("with the free memory unknown, eval's default batch (at most the rows), not the largest the option allows", async () => {
+    const arch = await loadArchConfig(join(MODEL_FIXTURES, 'qwen2'));
+    const input = { arch, device: 'cuda' as const, dtypeBytes: 2, quantized: true, doubleQuant: true, promptLen: 2000, maxNewTokens: 48, loraR: 16, targets: ['q_proj', 'v_proj'] };
+    const unknown = memoryBudget('cuda', undefined);
+    expect(planEvalBatch(input, 65536, unknown).batch).toBe(EVAL_DEFAULTS.batchSize);
+    expect(planEvalBatch(input, 3, unknown).batch).toBe(3);
   });
 });
