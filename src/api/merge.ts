@@ -7,7 +7,7 @@
 // result and writes the files around it.
 
 import { existsSync } from 'node:fs';
-import { rm, writeFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { MERGE_DEFAULTS } from '../config/defaults.js';
@@ -15,6 +15,7 @@ import { readJsonFile } from '../config/hf-config.js';
 import { parseOptions } from '../config/parse-options.js';
 import type { SameShape } from '../config/same-shape.js';
 import { ErrorCode, SftError } from '../errors.js';
+import { parseJsonKeepingFloats, stringifyJsonKeepingFloats } from '../engine/json-floats.js';
 import { checkOutputPath } from '../io/output-path.js';
 import { native, type StDtype } from '../native.js';
 import { loadModel } from './model.js';
@@ -129,7 +130,8 @@ async function finishWeights(file: string, dtype: MergeDtype, adapterNames: read
 
 /** config.json states the dtype; generation_config.json exists (from the base, or its token ids). */
 async function finishConfigs(src: string, out: string, dtype: MergeDtype): Promise<void> {
-  const config = (await readJsonFile(join(out, 'config.json'))) as Record<string, unknown>;
+  // Floats stay as written (8.0, 1e-05): transformers' config classes reject 8 for a float field.
+  const config = parseJsonKeepingFloats(await readFile(join(out, 'config.json'), 'utf8')) as Record<string, unknown>;
   if ('torch_dtype' in config || !('dtype' in config)) config.torch_dtype = dtype;
   if ('dtype' in config) config.dtype = dtype;
   const text = config.text_config as Record<string, unknown> | undefined;
@@ -137,7 +139,7 @@ async function finishConfigs(src: string, out: string, dtype: MergeDtype): Promi
     if ('torch_dtype' in text) text.torch_dtype = dtype;
     if ('dtype' in text) text.dtype = dtype;
   }
-  await writeFile(join(out, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
+  await writeFile(join(out, 'config.json'), stringifyJsonKeepingFloats(config));
   if (!existsSync(join(src, 'generation_config.json'))) {
     const ids = Object.fromEntries(['bos_token_id', 'eos_token_id', 'pad_token_id'].filter((k) => typeof config[k] === 'number' || Array.isArray(config[k])).map((k) => [k, config[k]]));
     await writeFile(join(out, 'generation_config.json'), `${JSON.stringify(ids, null, 2)}\n`);

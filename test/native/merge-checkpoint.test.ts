@@ -38,6 +38,9 @@ describe('mergeAdapterCheckpoint', () => {
     for (const f of ['tokenizer.json', 'tokenizer_config.json', 'generation_config.json', 'config.json']) expect(existsSync(join(out, f))).toBe(true);
     const config = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')) as Record<string, unknown>;
     expect(config.dtype ?? config.torch_dtype).toBe('float32');
+    // Float literals stay floats (transformers rejects gemma2's final_logit_softcapping written as 8).
+    const text = readFileSync(join(out, 'config.json'), 'utf8');
+    for (const literal of ['"rms_norm_eps": 1e-05', '"rope_theta": 10000.0', '"factor": 8.0']) expect(text).toContain(literal);
     await using ref = await adapterOnBase(base);
     await using merged = await loadModel(out, { device: 'cpu' });
     for (const seq of sequences) {
