@@ -124,14 +124,24 @@ function metricsRow(label: string, m: EvalMetrics): unknown[] {
   return [label, pct(m.acc), pct(m.resp_acc), m.n];
 }
 
+/** A classifier's row (sft eval --task classify): accuracy, log loss, macro F1. */
+function classifyRow(label: string, m: EvalMetrics): unknown[] {
+  return [label, pct(m.acc), m.log_loss === undefined ? '-' : m.log_loss.toFixed(4), m.macro_f1 === undefined ? '-' : m.macro_f1.toFixed(4), m.n];
+}
+
 function evalSection(input: ModelCardInput): string {
   const r = input.eval;
   if (r && (r.base || r.adapter)) {
     const rows: unknown[][] = [];
-    if (r.base) rows.push(metricsRow(`${input.kind === 'merged' ? 'base model' : 'base model (before training)'}`, r.base));
-    if (r.adapter) rows.push(metricsRow(input.kind === 'merged' ? 'after training (the adapter merged here, scored on its base)' : 'with this adapter (after training)', r.adapter));
+    const classify = r.task === 'classify';
+    const row = classify ? classifyRow : metricsRow;
+    if (r.base) rows.push(row(`${input.kind === 'merged' ? 'base model' : 'base model (before training)'}${classify ? ', untrained random head' : ''}`, r.base));
+    if (r.adapter) rows.push(row(input.kind === 'merged' ? 'after training (the adapter merged here, scored on its base)' : 'with this adapter (after training)', r.adapter));
     const split = typeof r.settings.split === 'string' ? ` (split: ${r.settings.split})` : '';
     const delta = r.base && r.adapter ? `\n\nacc ${r.adapter.acc >= r.base.acc ? '+' : ''}${((r.adapter.acc - r.base.acc) * 100).toFixed(2)} points after training.` : '';
+    if (classify) {
+      return `\`sft eval --task classify\` on ${shownPath(r.data)}${split}, ${r.created.slice(0, 10)}: the score head's class probabilities at each row's last token (acc: correct / n; log loss: natural log, mean over rows, as scikit-learn's log_loss; macro F1).\n\n${table(['model', 'acc', 'log loss', 'macro F1', 'n'], rows)}${delta}`;
+    }
     return `\`sft eval\` on ${shownPath(r.data)}${split}, ${r.created.slice(0, 10)}: greedy generation, the label parsed from the output (acc: correct / n; resp_acc: outputs holding a valid label / n).\n\n${table(['model', 'acc', 'resp_acc', 'n'], rows)}${delta}`;
   }
   if (input.run?.result?.val) return `Validation rows at the end of training:\n\n${table(['model', 'acc', 'resp_acc', 'n'], [metricsRow('with this adapter', input.run.result.val)])}`;

@@ -50,4 +50,18 @@ describe('modelCard', () => {
     expect(bare).toContain('| loraR | 16 |');
     expect(bare).toContain('No evaluation recorded');
   });
+
+  it("a classifier's eval.json (--task classify): accuracy, log loss and macro F1, the base's head said to be random", () => {
+    const m = (acc: number, logLoss: number, f1: number) => ({ n: 8, acc, resp_acc: 1, correct: acc * 8, valid: 8, confusion: { labels: [], counts: [] }, seconds: 1, log_loss: logLoss, macro_f1: f1 });
+    const report: EvalReport = {
+      kind: 'sft-eval', task: 'classify', model: 'qwen3-4b', modelDir: '/m', data: 'demo', settings: {},
+      base: m(0.5, 0.7661, 0.3333), adapter: { ...m(1, 0.0102, 1), path: '/runs/x' },
+      skipped_rows: 0, skipped: [], created: '2026-12-03T10:00:00Z',
+    } as EvalReport;
+    const card = modelCard({ repo: 'me/d', kind: 'adapter', eval: report });
+    expect(card).toContain('| model | acc | log loss | macro F1 | n |');
+    expect(card).toContain('| base model (before training), untrained random head | 50.00% | 0.7661 | 0.3333 | 8 |');
+    expect(card).toContain('| with this adapter (after training) | 100.00% | 0.0102 | 1.0000 | 8 |');
+    expect(card).not.toContain('resp_acc');
+  });
 });
