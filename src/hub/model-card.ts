@@ -4,6 +4,8 @@
 // (run.json, eval.json, adapter_config.json). Not for: reading those files (the caller does).
 // Local paths are reduced to their last component: a card is public, the user's folders are not.
 import { basename } from 'node:path';
+import type { GenerationEvalReport } from '../eval/generation-task-report.js';
+import type { GenerationMetrics } from '../eval/generation-task.js';
 import type { EvalMetrics, EvalReport, RunRecord } from '../eval/report-types.js';
 import { findPreset } from './presets.js';
 import { isRepoId } from './repo-id.js';
@@ -17,6 +19,8 @@ export interface ModelCardInput {
   adapterConfig?: Record<string, unknown>;
   run?: RunRecord;
   eval?: EvalReport;
+  /** eval.json of a generation-task evaluation (instruction data: ROUGE / BLEU). */
+  generationEval?: GenerationEvalReport;
 }
 
 /**
@@ -129,7 +133,21 @@ function classifyRow(label: string, m: EvalMetrics): unknown[] {
   return [label, pct(m.acc), m.log_loss === undefined ? '-' : m.log_loss.toFixed(4), m.macro_f1 === undefined ? '-' : m.macro_f1.toFixed(4), m.n];
 }
 
+/** An instruction-data row (sft eval on prompt / response rows): ROUGE F-measures and corpus BLEU. */
+function generationRow(label: string, m: GenerationMetrics): unknown[] {
+  const f = (x: number | undefined) => (x === undefined ? '-' : x.toFixed(4));
+  return [label, f(m.rouge?.rouge1), f(m.rouge?.rouge2), f(m.rouge?.rougeL), f(m.rouge?.rougeLsum), m.bleu ? m.bleu.score.toFixed(2) : '-', m.n];
+}
+
 function evalSection(input: ModelCardInput): string {
+  const g = input.generationEval;
+  if (g && (g.base || g.adapter)) {
+    const rows: unknown[][] = [];
+    if (g.base) rows.push(generationRow(input.kind === 'merged' ? 'base model' : 'base model (before training)', g.base));
+    if (g.adapter) rows.push(generationRow(input.kind === 'merged' ? 'after training (the adapter merged here, scored on its base)' : 'with this adapter (after training)', g.adapter));
+    const split = typeof g.settings.split === 'string' ? ` (split: ${g.settings.split})` : '';
+    return `\`sft eval\` on ${shownPath(g.data)}${split}, ${g.created.slice(0, 10)}: the model's generations for the held-out prompts against the reference responses (ROUGE F-measures as rouge-score, mean over rows; corpus BLEU as sacrebleu).\n\n${table(['model', 'ROUGE-1', 'ROUGE-2', 'ROUGE-L', 'ROUGE-Lsum', 'BLEU', 'n'], rows)}`;
+  }
   const r = input.eval;
   if (r && (r.base || r.adapter)) {
     const rows: unknown[][] = [];

@@ -2,6 +2,7 @@
 // HF cache stays, a local folder (even one spelled like org/name) is named without the user's
 // folders and gets no base_model metadata; eval-only and adapter-config-only cards.
 import { describe, expect, it } from 'vitest';
+import type { GenerationEvalReport } from '../../src/eval/generation-task-report.js';
 import type { EvalReport, RunRecord } from '../../src/eval/report-types.js';
 import { baseModelRepo, modelCard } from '../../src/hub/model-card.js';
 
@@ -63,5 +64,19 @@ describe('modelCard', () => {
     expect(card).toContain('| base model (before training), untrained random head | 50.00% | 0.7661 | 0.3333 | 8 |');
     expect(card).toContain('| with this adapter (after training) | 100.00% | 0.0102 | 1.0000 | 8 |');
     expect(card).not.toContain('resp_acc');
+  });
+
+  it("an instruction-data eval.json (ROUGE / BLEU): the before/after table of its figures", () => {
+    const m = (r1: number, bleu: number) => ({ n: 20, rouge: { rouge1: r1, rouge2: r1 / 2, rougeL: r1 * 0.9, rougeLsum: r1 * 0.95 }, bleu: { score: bleu, counts: [1, 1, 1, 1], totals: [2, 2, 2, 2], precisions: [50, 50, 50, 50], bp: 1, sysLen: 2, refLen: 2 }, newTokens: 400, seconds: 2, newTokensPerSecond: 200 });
+    const generationEval = {
+      kind: 'sft-eval-generate', model: 'demo', modelDir: '/m', data: '/home/me/alpaca.jsonl', format: 'alpaca', settings: { split: 'test' },
+      base: m(0.1, 1.5), adapter: { ...m(0.4, 12.25), path: '/runs/x' }, skipped_rows: 0, skipped: [], created: '2026-12-03T10:00:00Z',
+    } as GenerationEvalReport;
+    const card = modelCard({ repo: 'me/e', kind: 'adapter', generationEval });
+    expect(card).toContain('| model | ROUGE-1 | ROUGE-2 | ROUGE-L | ROUGE-Lsum | BLEU | n |');
+    expect(card).toContain('| base model (before training) | 0.1000 | 0.0500 | 0.0900 | 0.0950 | 1.50 | 20 |');
+    expect(card).toContain('| with this adapter (after training) | 0.4000 | 0.2000 | 0.3600 | 0.3800 | 12.25 | 20 |');
+    expect(card).toContain('on alpaca.jsonl (split: test)');
+    expect(card).not.toContain('/home/me');
   });
 });

@@ -5,6 +5,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { ErrorCode, SftError } from '../../errors.js';
 import { readRunDir, RUN_FILES } from '../../eval/run-dir.js';
+import type { GenerationEvalReport } from '../../eval/generation-task-report.js';
 import type { EvalReport, RunRecord } from '../../eval/report-types.js';
 import { modelCard } from '../../hub/model-card.js';
 import { pushFiles, type PushProgress } from '../../hub/push.js';
@@ -23,10 +24,12 @@ interface PushFlags {
 }
 
 /** run.json and eval.json of the run folder, when it holds them. */
-async function runFiles(dir: string): Promise<{ run?: RunRecord; eval?: EvalReport }> {
+async function runFiles(dir: string): Promise<{ run?: RunRecord; eval?: EvalReport; generationEval?: GenerationEvalReport }> {
   if (!existsSync(join(dir, RUN_FILES.run)) && !existsSync(join(dir, RUN_FILES.eval))) return {};
   const contents = await readRunDir(dir);
-  return { ...(contents.run ? { run: contents.run } : {}), ...(contents.eval ? { eval: contents.eval } : {}) };
+  // A generation-task eval.json (ROUGE / BLEU): the run dir reader keeps only its head; the card wants the figures.
+  const generationEval = contents.generationEval ? (JSON.parse(readFileSync(join(dir, RUN_FILES.eval), 'utf8')) as GenerationEvalReport) : undefined;
+  return { ...(contents.run ? { run: contents.run } : {}), ...(contents.eval ? { eval: contents.eval } : {}), ...(generationEval ? { generationEval } : {}) };
 }
 
 /** Progress lines: each phase, and each file's hashing / upload in tenths (large files take minutes). */
