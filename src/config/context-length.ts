@@ -22,14 +22,14 @@ export function checkPromptsFitContext(promptLengths: readonly number[], maxNewT
 }
 
 /**
- * max-seq-len for the rows of train / eval: the rows are cut to it, so a value beyond the
- * model's context length is lowered to that length (rows are cut to fit it, as max-seq-len asks);
- * `note` says so when it happened.
+ * max-seq-len for the rows of train / eval: a value beyond the model's context length is lowered
+ * to that length (label rows' texts are then cut to fit it; instruction rows longer than it are
+ * skipped); `note` says so when it happened.
  */
 export function seqLenWithinContext(maxSeqLen: number, contextLength: number): { maxSeqLen: number; note?: string } {
   if (maxSeqLen <= contextLength) return { maxSeqLen };
   return {
     maxSeqLen: contextLength,
-    note: `max-seq-len ${maxSeqLen} is beyond the model's context length (max_position_embeddings ${contextLength}); rows are cut to ${contextLength} tokens`,
+    note: `max-seq-len ${maxSeqLen} is beyond the model's context length (max_position_embeddings ${contextLength}); using ${contextLength} tokens instead (label rows' texts are cut to fit; longer instruction rows are skipped, each with its reason)`,
   };
 }

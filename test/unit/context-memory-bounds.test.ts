@@ -21,7 +21,7 @@ describe('context length', () => {
   });
 
   it('max-seq-len beyond the context is lowered to it, with a note', () => {
-    expect(seqLenWithinContext(2048, 512)).toEqual({ maxSeqLen: 512, note: expect.stringContaining('rows are cut to 512 tokens') });
+    expect(seqLenWithinContext(2048, 512)).toEqual({ maxSeqLen: 512, note: expect.stringContaining('using 512 tokens instead') });
     expect(seqLenWithinContext(128, 512)).toEqual({ maxSeqLen: 128 });
   });
 
