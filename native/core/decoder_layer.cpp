@@ -126,7 +126,11 @@ at::Tensor decoderForwardPacked(const ArchSpec& arch, const DecoderLayer& l, con
   q = rope.apply(q, cos, sin);
   k = rope.apply(k, cos, sin);
   at::Tensor v = p.v.view({N, KV, D}).contiguous();
-  if (cacheWrite) {  // (B, capacity, KV, D) views of the cache, indexed by (row, position) per token
+  if (cacheWrite && cacheWrite->uniformLen > 0) {  // (B, KV, L, D) slices of the cache <- (B, L, KV, D) tokens
+    const int64_t L = cacheWrite->uniformLen, B = N / L;
+    cacheWrite->keys.slice(2, 0, L).copy_(k.view({B, L, KV, D}).transpose(1, 2));
+    cacheWrite->values.slice(2, 0, L).copy_(v.view({B, L, KV, D}).transpose(1, 2));
+  } else if (cacheWrite) {  // (B, capacity, KV, D) views of the cache, indexed by (row, position) per token
     cacheWrite->keys.permute({0, 2, 1, 3}).index_put_({cacheWrite->row, cacheWrite->position}, k);
     cacheWrite->values.permute({0, 2, 1, 3}).index_put_({cacheWrite->row, cacheWrite->position}, v);
   }

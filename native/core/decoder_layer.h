@@ -81,6 +81,10 @@ struct DecoderSaved {
 struct PackedCacheWrite {
   at::Tensor keys, values;
   at::Tensor row, position;
+  // > 0 when every row holds this many tokens (the packed tokens are then (B, uniformLen) in
+  // order and fill cache positions 0 .. uniformLen - 1): one strided copy instead of the
+  // per-token index_put.
+  int64_t uniformLen = 0;
 };
 
 // x (N, C) packed tokens; `tables` hold (N, rot) per spec. `dropout` draws LoRA dropout

@@ -360,10 +360,12 @@ at::Tensor Model::lastHiddenPacked(const at::Tensor& ids, const at::Tensor& posi
   const PackedLayout layout = PackedLayout::from(lens, device_);
   const RopeTables tables = ropeTables(positions.reshape({-1}).index_select(0, flat));
   const at::Tensor row = at::floor_divide(flat, T), position = at::remainder(flat, T);
+  // Every row full (one length, no padding): its tokens fill cache positions 0 .. T - 1 in order.
+  const bool uniform = std::all_of(lens.begin(), lens.end(), [&](int64_t len) { return len == T; });
   at::Tensor h = embedTokens(ids.reshape({-1}).index_select(0, flat));  // (N, C)
   for (size_t i = 0; i < layers_.size(); ++i) {
     PackedCacheWrite write;
-    if (cache) write = {cache->keys[i], cache->values[i], row, position};
+    if (cache) write = {cache->keys[i], cache->values[i], row, position, uniform ? T : 0};
     h = decoderForwardPacked(arch_, layers_[i], ropeOf(layers_[i]), h, layout, tables, /*dropout=*/nullptr,
                              /*saved=*/nullptr, /*outputNeeded=*/true, cache ? &write : nullptr);
   }

@@ -82,4 +82,17 @@ describe.each(cases)('%s matches transformers (fp32, cpu)', (name) => {
       expect(batched).toEqual(single);
     }
   });
+
+  it('an equal-length batch (no padding: the prefill writes the cache in one copy) equals one-at-a-time', async () => {
+    for (const g of ref.greedy_batch) {
+      const len = Math.min(...g.prompts.map((p: number[]) => p.length));
+      const prompts = g.prompts.map((p: number[]) => p.slice(p.length - len));
+      const opts = { maxNewTokens: g.max_new_tokens, eosTokenIds: eosList(g.eos_token_id) };
+      const batched = await model.generate(prompts, opts);
+      const single = [];
+      for (const p of prompts) single.push((await model.generate([p], opts))[0]);
+      expect(batched).toEqual(single);
+      expect(batched.some((out: number[]) => out.length > 0)).toBe(true);
+    }
+  });
 });
