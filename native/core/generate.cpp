@@ -10,6 +10,7 @@
 
 #include "core/decode_graph.h"
 #include "core/errors.h"
+#include "core/lagged_flag.h"
 
 namespace nq {
 
@@ -104,7 +105,6 @@ std::vector<std::vector<int64_t>> generate(const Model& model, const std::vector
   const int64_t switchAt = model.longRopeSwitchLength();
   // Enough steps to repay one capture: replay them from a CUDA graph (null on CPU / longrope).
   constexpr int64_t kGraphMinSteps = 4;
-  constexpr int64_t kStopCheckEvery = 8;
   // NQ_CUDA_GRAPHS=0 runs every step eagerly (the check that graphs change no token uses it).
   const char* graphsEnv = std::getenv("NQ_CUDA_GRAPHS");
   const bool graphs = !(graphsEnv && std::string(graphsEnv) == "0");
@@ -114,7 +114,11 @@ std::vector<std::vector<int64_t>> generate(const Model& model, const std::vector
   at::Tensor nonFinite = at::zeros({B}, unfinished.options());
   // Every step's uniforms drawn up front: the loop reads no host value for sampling.
   at::Tensor uniforms = options.sample ? samplingUniforms(options.seeds, options.maxNewTokens, device) : at::Tensor();
+  // Whether any row is unfinished, read one step late (lagged_flag.h): the host learns that every
+  // row finished while the GPU runs the step queued after it, which adds only padding (trimmed).
+  LaggedFlag anyUnfinished;
   for (int64_t step = 0; step < options.maxNewTokens; ++step) {
+    if (anyUnfinished.pending() && !anyUnfinished.read()) break;
     nonFinite.logical_or_(at::isfinite(logits).all(-1).logical_not_().logical_and_(unfinished));
     if (step < options.minNewTokens && eos.numel() > 0) {
       logits.index_fill_(1, eos, -std::numeric_limits<float>::infinity());
@@ -130,10 +134,7 @@ std::vector<std::vector<int64_t>> generate(const Model& model, const std::vector
     if (step + 1 == options.maxNewTokens) break;
     if (eos.numel() > 0) {
       unfinished = unfinished & at::isin(next, eos).logical_not();
-      // Whether every row has finished is a host read, which waits for the GPU: replayed graph
-      // steps ask every kStopCheckEvery steps so the host keeps queueing work ahead of the GPU.
-      // The steps past the last EOS only add padding, which the trim below drops.
-      if ((!graph || (step + 1) % kStopCheckEvery == 0) && !unfinished.any().item<bool>()) break;
+      anyUnfinished.post(unfinished.any());
     }
     lastPos = lastPos + 1;
     const int64_t width = T0 + step + 1;  // padded prompt + new tokens, the next one included
