@@ -7,9 +7,9 @@ namespace nq {
 
 namespace {
 // A few rows, no backward, on CUDA: decoding, where the 4-bit gemv kernel reads each packed
-// weight once without materializing it.
+// weight once without materializing it (8 rows; 32 on the opt-in tensor-core kernel).
 bool decodingRows(const at::Tensor& x) {
-  return x.is_cuda() && x.numel() / x.size(-1) <= 8 && !at::GradMode::is_enabled();
+  return x.is_cuda() && !at::GradMode::is_enabled() && x.numel() / x.size(-1) <= quant::gemvMaxRows(x);
 }
 }  // namespace
 

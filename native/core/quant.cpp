@@ -487,6 +487,13 @@ at::Tensor gemv(const at::Tensor& x, const Weight4& w) {
   return at::linear(x, dequantizeReference(w, x.scalar_type()));
 }
 
+int64_t gemvMaxRows(const at::Tensor& x) {
+#ifdef NQ_WITH_CUDA
+  if (x.is_cuda()) return kernels::gemvMaxRows(x.scalar_type());
+#endif
+  return 8;
+}
+
 // --- serialization ---
 
 namespace {

@@ -81,6 +81,10 @@ void dequantizeInto(const Weight4& w, at::Tensor& out);
 // y = x @ dequantize(w)^T for x (..., in) with few rows (decoding): the 4-bit gemv kernel on
 // CUDA (never materializes the weight), dequantize + matmul elsewhere. Result in x's dtype.
 at::Tensor gemv(const at::Tensor& x, const Weight4& w);
+// The most rows of x that gemv reads the weight once for (so that decoding a batch of up to this
+// many rows is cheaper through gemv than dequantize + matmul): 32 for bf16 / fp16 x on CUDA's
+// tensor-core kernel (opt-in, NQ_GEMV_MMA=1), else 8.
+int64_t gemvMaxRows(const at::Tensor& x);
 
 // --- bitsandbytes serialization (Linear4bit state dict) ---
 // `weightName` is the full tensor name, e.g. "model.layers.0.self_attn.q_proj.weight"; its

@@ -8,13 +8,21 @@
 // converted serves K weights; table offsets formed for 4 nibbles at once (one shift + mask per
 // 32-bit word, then one PRMT (the shared address) + one shared load per weight); the input dimension split
 // over S warps of a block (reduced through shared memory) when the output has too few features
-// to fill the GPU with warps. kernel_check times all of them; kDefaultVariant is the pick.
+// to fill the GPU with warps. Variants 6-8 are the tensor-core kernel of gemv_4bit_mma.cu (bf16
+// and fp16 x, blocksize >= 64; other inputs run variant 2). kernel_check times all of them;
+// kDefaultScalar is the engine's pick; NQ_GEMV_MMA=1 puts it on the tensor-core kernel (not the
+// default: no faster at one row on the H200, and its bf16-rounded codes flip greedy tokens
+// between batched and one-at-a-time decoding on tiny random models; docs/perf-notes.md).
 // Not here: dequantization to a dense tensor (dequant_4bit.cu); a double-quantized absmax
 // (the caller passes the fp32 absmax, quant::absmaxFloat).
 #include <ATen/cuda/CUDAContext.h>
 #include <c10/cuda/CUDAException.h>
 #include <c10/cuda/CUDAGuard.h>
 
+#include <cstdlib>
+#include <cstring>
+
+#include "kernels/gemv_4bit_mma.h"
 #include "kernels/kernel_util.cuh"
 #include "kernels/kernel_variants.h"
 #include "kernels/kernels.h"
@@ -31,7 +39,9 @@ constexpr int kThreads = kWarps * 32;
 constexpr int kMaxRows = 8;        // rows per launch; more rows are done 8 at a time
 constexpr int kUnroll = 4;         // 16-byte weight loads in flight per lane before first use
 constexpr int kChunkElems = 32;    // one 16-byte load of packed weight
-constexpr int kDefaultVariant = 2;  // K = 2 features per warp; see kernel_check's gemv rows
+constexpr int kScalarVariants = 6;  // 0..5 here; kScalarVariants + i is the tensor-core variant i
+constexpr int kDefaultScalar = 2;   // K = 2 features per warp; see kernel_check's gemv rows
+constexpr int kMmaVariant = kScalarVariants;  // tensor cores, 8 warps, 4 k-blocks ahead (opt-in)
 
 // Dot product of 32 code values w (unscaled) with x[k0 .. k0+32) of one row of x.
 __device__ __forceinline__ float dot32(const float* __restrict__ x, const float (&w)[kChunkElems]) {
@@ -420,6 +430,7 @@ int log2IfPow2(int64_t v) {
 namespace variants {
 
 const char* gemvVariantName(int variant) {
+  if (variant >= kScalarVariants) return mma::variantName(variant - kScalarVariants);
   switch (variant) {
     case 0: return "1 feature/warp (first version)";
     case 1: return "K=1 U=4 split";
@@ -454,6 +465,24 @@ at::Tensor gemv4bit(const at::Tensor& x, const at::Tensor& packed, const at::Ten
   const c10::cuda::CUDAGuard guard(device);
   at::Tensor y = at::empty({rows, outFeatures}, x.options());
   if (rows == 0) return y;
+  const int numSMs = at::cuda::getCurrentDeviceProperties()->multiProcessorCount;
+  if (variant >= kScalarVariants) {
+    if (mma::eligible(dtype, inFeatures, blocksize, packed.data_ptr(), x.data_ptr())) {
+      mma::Args m{};
+      m.packed = packed.data_ptr<uint8_t>();
+      m.code = code.data_ptr<float>();
+      m.absmax = absmax.data_ptr<float>();
+      m.blockShift = log2IfPow2(blocksize);
+      m.outFeatures = outFeatures;
+      m.inFeatures = inFeatures;
+      m.variant = variant - kScalarVariants;
+      m.numSMs = numSMs;
+      m.stream = at::cuda::getCurrentCUDAStream();
+      mma::gemv4bit(m, x, y);
+      return y;
+    }
+    variant = kDefaultScalar;
+  }
 
   GemvArgs a{};
   a.packed = packed.data_ptr<uint8_t>();
@@ -466,7 +495,7 @@ at::Tensor gemv4bit(const at::Tensor& x, const at::Tensor& packed, const at::Ten
   a.outFeatures = outFeatures;
   a.inFeatures = inFeatures;
   a.variant = variant;
-  a.numSMs = at::cuda::getCurrentDeviceProperties()->multiProcessorCount;
+  a.numSMs = numSMs;
   a.stream = at::cuda::getCurrentCUDAStream();
 
   switch (dtype) {
@@ -485,9 +514,22 @@ at::Tensor gemv4bit(const at::Tensor& x, const at::Tensor& packed, const at::Ten
 
 }  // namespace variants
 
+bool gemvTensorCores() {
+  static const bool on = [] {
+    const char* v = std::getenv("NQ_GEMV_MMA");
+    return v != nullptr && std::strcmp(v, "1") == 0;
+  }();
+  return on;
+}
+
 at::Tensor gemv4bit(const at::Tensor& x, const at::Tensor& packed, const at::Tensor& code,
                     const at::Tensor& absmax, int64_t blocksize, int64_t outFeatures, int64_t inFeatures) {
-  return variants::gemv4bit(x, packed, code, absmax, blocksize, outFeatures, inFeatures, kDefaultVariant);
+  return variants::gemv4bit(x, packed, code, absmax, blocksize, outFeatures, inFeatures,
+                            gemvTensorCores() ? kMmaVariant : kDefaultScalar);
+}
+
+int64_t gemvMaxRows(at::ScalarType dtype) {
+  return gemvTensorCores() && (dtype == at::kBFloat16 || dtype == at::kHalf) ? 32 : kMaxRows;
 }
 
 }  // namespace nq::kernels

@@ -20,8 +20,10 @@ void dequantize4bitNestedInto(const at::Tensor& packed, const at::Tensor& code, 
 // output features per warp sharing each x load, U chunks per feature loaded ahead, table
 // addresses by one PRMT, the input dimension split over several warps of a block when the
 // output has few features: (K, U) = (1, 4), (2, 2), (4, 1), (2, 4), (4, 2); 4 and 5 only at
-// rows = 1 (other rows run variant 2).
-constexpr int kGemvVariants = 6;
+// rows = 1 (other rows run variant 2); 6..8 = the tensor-core kernel (gemv_4bit_mma.cu: 8 warps a
+// block with 4 k-blocks loaded ahead, 16 warps with 4, 8 warps with 8), for bf16 / fp16 x with
+// blocksize >= 64 (else variant 2).
+constexpr int kGemvVariants = 9;
 const char* gemvVariantName(int variant);
 at::Tensor gemv4bit(const at::Tensor& x, const at::Tensor& packed, const at::Tensor& code, const at::Tensor& absmax,
                     int64_t blocksize, int64_t outFeatures, int64_t inFeatures, int variant);

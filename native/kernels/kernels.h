@@ -25,10 +25,13 @@ at::Tensor dequantize4bitNested(const at::Tensor& packed, const at::Tensor& code
                                 at::ScalarType out);
 
 // y (rows, out) = x (rows, in) @ W^T with W (out, in) stored 4-bit (row-major, as packed by
-// bitsandbytes); absmax float32 (nblocks). For decoding: rows <= 8. The weight is never
-// materialized; accumulation in fp32; result in x's dtype (float32, bfloat16, float16).
+// bitsandbytes); absmax float32 (nblocks). For decoding: up to gemvMaxRows(dtype) rows read the
+// weight once (more rows take several passes). The weight is never materialized; accumulation
+// in fp32; result in x's dtype (float32, bfloat16, float16).
 at::Tensor gemv4bit(const at::Tensor& x, const at::Tensor& packed, const at::Tensor& code,
                     const at::Tensor& absmax, int64_t blocksize, int64_t outFeatures, int64_t inFeatures);
+// Rows one gemv4bit pass takes: 32 on the tensor-core kernel (bf16 / fp16, NQ_GEMV_MMA=1), else 8.
+int64_t gemvMaxRows(at::ScalarType dtype);
 
 // The two dequantizations writing into `out` instead of a new tensor: out is a contiguous CUDA
 // tensor of numel elements (float32, bfloat16 or float16), for example a row slice of one

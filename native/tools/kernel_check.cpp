@@ -266,8 +266,9 @@ void checkGemv(bool quick) {
     const at::Tensor absmax = quant::absmaxFloatCached(wq);
     const at::Tensor wRef = quant::dequantizeReference(wq, at::kFloat).to(at::kDouble);  // (out, in), on the GPU
     const bool small = c.out * c.in < 1000000;
-    std::vector<int64_t> rowsList{1, 2, 4, 8};
-    if (small) rowsList = {1, 2, 3, 4, 5, 6, 7, 8, 11};
+    // 9..32 rows: one pass of the tensor-core kernel (four n-tiles); 40: two passes.
+    std::vector<int64_t> rowsList{1, 2, 4, 8, 32};
+    if (small) rowsList = {1, 2, 3, 4, 5, 6, 7, 8, 11, 17, 32, 40};
     const std::string shape = std::to_string(c.out) + "x" + std::to_string(c.in) + " bs" + std::to_string(c.bs) +
                               (c.nested ? " nested" : "");
     for (at::ScalarType dtype : {at::kFloat, at::kBFloat16, at::kHalf}) {
@@ -681,8 +682,11 @@ void benchDequant(Bench& b, bool quick) {
   }
 }
 
-// Decode-step gemv (rows = 1, bf16 x) of each variant against a bf16 matmul on the dequantized
-// weight (the baseline column).
+constexpr int kFirstMmaGemv = 6;  // kernel_variants.h: gemv variants 6.. run on the tensor cores
+
+// Decode-step gemv (bf16 x) of each variant against a bf16 matmul on the dequantized weight (the
+// baseline column); at 32 rows (the decoding steps of a batch) the tensor-core variants only,
+// against dequantization + matmul (what the engine ran at more than 8 rows before them).
 void benchGemv(Bench& b, bool quick) {
   struct Lin {
     int64_t in, out;
@@ -696,16 +700,16 @@ void benchGemv(Bench& b, bool quick) {
     p.wq = quant::quantize(at::randn({l.out, l.in}, dev()) * 0.05, quant::Type::NF4, 64, true);
     p.absmax = quant::absmaxFloatCached(p.wq);
     p.dense = quant::dequantize(p.wq, at::kBFloat16);
-    p.x = at::randn({1, l.in}, dev()).to(at::kBFloat16);
     return p;
   };
-  auto benchLinears = [&](const std::string& shape, const std::vector<Lin>& lins) {
+  auto benchLinears = [&](const std::string& shape, const std::vector<Lin>& lins, int64_t rows = 1) {
     std::vector<Prepared> base;
     double bytes = 0, denseBytes = 0;
     for (const Lin& l : lins) {
       base.push_back(prepare(l));
+      base.back().x = at::randn({rows, l.in}, dev()).to(at::kBFloat16);
       const Prepared& p = base.back();
-      bytes += double(p.wq.packed.nbytes() + p.absmax.nbytes() + p.x.nbytes()) + 2.0 * l.out;
+      bytes += double(p.wq.packed.nbytes() + p.absmax.nbytes() + p.x.nbytes()) + 2.0 * l.out * rows;
       denseBytes += double(p.dense.nbytes());
     }
     const int64_t nsets = b.sets(bytes), nsetsDense = b.sets(denseBytes);
@@ -726,19 +730,19 @@ void benchGemv(Bench& b, bool quick) {
     const double msDense = b.time([&](int i) {
       for (size_t j = 0; j < lins.size(); ++j) {
         const Prepared& p = denseSets[i % denseSets.size()][j];
-        sink[j] = at::matmul(p.x, p.dense.t());
+        sink[j] = rows == 1 ? at::matmul(p.x, p.dense.t()) : at::matmul(p.x, quant::dequantize(p.wq, at::kBFloat16).t());
       }
     });
     for (int v = 0; v < variants::kGemvVariants; ++v) {
-      if (quick && v == 0) continue;
+      if ((quick && v == 0) || (rows > 1 && v < kFirstMmaGemv)) continue;
       const double ms = b.time([&](int i) {
         for (size_t j = 0; j < lins.size(); ++j) {
           const Prepared& p = sets[i % sets.size()][j];
           sink[j] = variants::gemv4bit(p.x, p.wq.packed, p.wq.code, p.absmax, 64, p.wq.shape[0], p.wq.shape[1], v);
         }
       });
-      b.rows.push_back({std::string("gemv nf4 rows=1 [") + variants::gemvVariantName(v) + "]", shape, bytes,
-                        ms * 1e3, msDense * 1e3, "gemv nf4 bf16"});
+      b.rows.push_back({"gemv nf4 rows=" + std::to_string(rows) + " [" + variants::gemvVariantName(v) + "]", shape,
+                        bytes, ms * 1e3, msDense * 1e3, "gemv nf4 bf16"});
     }
   };
   benchLinears("2560 -> 9728", {{2560, 9728}});
@@ -748,6 +752,10 @@ void benchGemv(Bench& b, bool quick) {
   benchLinears("2560 -> 19456 (gate|up stacked)", {{2560, 19456}});
   benchLinears("Qwen3-4B layer (7 linears)",
                {{2560, 4096}, {2560, 1024}, {2560, 1024}, {4096, 2560}, {2560, 9728}, {2560, 9728}, {9728, 2560}});
+  // As the engine decodes a layer: q|k|v and gate|up stacked, one gemv each, then o and down.
+  const std::vector<Lin> decoded{{2560, 6144}, {4096, 2560}, {2560, 19456}, {9728, 2560}};
+  benchLinears("Qwen3-4B layer as decoded (4 gemvs)", decoded);
+  benchLinears("Qwen3-4B layer as decoded (4 gemvs)", decoded, 32);
 }
 
 // One fused op timed over rotated input sets, with an unfused ATen baseline where given.
