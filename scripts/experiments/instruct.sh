@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # The seed's open-ended SFT experiment (issue 16 point 4) on a real small model, one model per
 # call, on the GPU machine:
-#   bash scripts/experiments/instruct.sh NAME MODEL.gguf OUT_DIR [--nf4]
+#   bash scripts/experiments/instruct.sh NAME MODEL.gguf OUT_DIR [--nf4 | --nf4-only]
 # Steps: write the instruction set (scripts/make_instruction_data.py: 2,000 train / 200 held-out
 # alpaca rows, seed 16); import the GGUF (sft import); then scripts/experiments/instruct.mjs:
 # LoRA with the seed's alpaca template + EOS, greedy generation of up to 256 new tokens on the
 # held-out rows before and after training, ROUGE-1/2/L/Lsum and BLEU. bf16 base, and with
-# --nf4 also QLoRA on an NF4 base. Records: OUT_DIR/instruct-NAME[-nf4].json (the table's
+# --nf4 also QLoRA on an NF4 base (--nf4-only: QLoRA alone, the seed's setup). Records: OUT_DIR/instruct-NAME[-nf4].json (the table's
 # numbers, the recipe, train s, tokens/s, generation tokens/s, wall s) and predictions.jsonl in
 # each run folder (the imported model goes to $NQ_INSTRUCT_WORK, default /tmp/nq-instruct). Recipe = the seed's (alpaca template + EOS, batch 16, linear schedule, LoRA
 # r16/alpha32 on q/k/v, greedy 256 new tokens, seed 3407) except, for small models and a short
@@ -39,6 +39,6 @@ run() { # suffix quant
   ' "$out/instruct-$name$1.json" "$name$1"
 }
 echo "| model | when | ROUGE-1 | ROUGE-2 | ROUGE-L | ROUGE-Lsum | BLEU | n | generated tokens/s |"
-run "" none
-[ "$nf4" = --nf4 ] && run -nf4 nf4
+[ "$nf4" = --nf4-only ] || run "" none
+if [ "$nf4" = --nf4 ] || [ "$nf4" = --nf4-only ]; then run -nf4 nf4; fi
 echo "done in $(( $(date +%s) - start )) s: $out/instruct-$name*.json"
