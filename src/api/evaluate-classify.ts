@@ -19,6 +19,7 @@ import { loadLabelledData, resolveDataPath } from './dataset.js';
 import { labelDataSettings } from './eval-settings.js';
 import { buildPrompts, writeEvalFiles, type EvalResult } from './evaluate.js';
 import { resolveModelForRun } from './model-source.js';
+import { autoEvalBatch } from './plan.js';
 import { scoreBeforeAfter } from './score-states.js';
 import type { RunControl } from './progress.js';
 import { loadRunModel, promptSetup } from './task-setup.js';
@@ -98,6 +99,9 @@ export async function evaluateClassifier(options: ResolvedEvalOptions, control: 
 
   const { template, builder } = await promptSetup(modelDir, o, control);
   const prompts = await buildPrompts(builder, examples, 0);
+  // --batch-size auto: the largest batch of the longest prompt that fits (api/plan.ts); a
+  // classifier runs one forward pass per prompt, so no room for new tokens is planned.
+  const batchSize = o.autoBatch ? await autoEvalBatch(modelDir, { ...o, maxNewTokens: 0 }, prompts, control) : o.batchSize;
   const model = await loadRunModel(modelDir, o, { numLabels, seed: o.seed });
   const classNames = data.classes.map((c) => c.name);
   const report: EvalReport = {
@@ -110,7 +114,7 @@ export async function evaluateClassifier(options: ResolvedEvalOptions, control: 
       task: 'classify',
       numLabels,
       split,
-      batchSize: o.batchSize,
+      batchSize,
       ...labelDataSettings(o, template.name, data.classes),
       device: model.info().device,
     },
@@ -120,7 +124,7 @@ export async function evaluateClassifier(options: ResolvedEvalOptions, control: 
   };
   const scored = await scoreBeforeAfter(model, o, (which) =>
     scoreClassifier(model, prompts, examples, classNames, {
-      batchSize: o.batchSize,
+      batchSize,
       which,
       onBatch: (done, total) => control.onProgress?.({ phase: 'eval', which, done, total }),
       ...(control.signal ? { signal: control.signal } : {}),

@@ -70,6 +70,17 @@ describe('sft train --task classify, then sft eval --task classify', () => {
     expect(report.settings).toMatchObject({ split: 'val', folds: 5, fold: 1, limit: 400, seed: 3407, numLabels: 2 });
   }, 120_000);
 
+  it('--batch-size auto sizes the scoring batch (a forward pass, no new tokens): reported and used', async () => {
+    const evalOut = join(work, 'eval-auto');
+    const res = await sft(['eval', ...TASK.slice(0, -2), '--limit', '24', '--device', 'cpu', '--task', 'classify', '--batch-size', 'auto', '--out', evalOut]);
+    expect(res.code, res.stderr).toBe(0);
+    // All 24 rows fit one batch (the default batch, 16, would take two).
+    expect(res.stderr).toMatch(/plan \(cpu\): batch 24,/);
+    const report = JSON.parse(readFileSync(join(evalOut, 'eval.json'), 'utf8')) as { settings: Record<string, unknown> };
+    expect(report.settings.batchSize).toBe(24);
+    expect(res.stderr.match(/^eval base .*$/gm)).toEqual([expect.stringMatching(/ 24\/24$/)]);
+  }, 60_000);
+
   it('refuses a --num-labels that differs from the adapter head, and a classifier scored as generation', async () => {
     const res = await sft(['eval', ...TASK, '--task', 'classify', '--adapter', join(work, 'run'), '--num-labels', '3']);
     expect(res.code).not.toBe(0);
