@@ -11,6 +11,9 @@ import type { ResolvedTrainOptions } from '../config/run-options.js';
 import { ErrorCode, SftError } from '../errors.js';
 import type { Tokenizer } from '../tokenize/tokenizer.js';
 
+/** sft train's options less the run folder, which a preview never reads. */
+export type PreviewOptions = Omit<ResolvedTrainOptions, 'out'>;
+
 export const TRAINED_OPEN = '«';
 export const TRAINED_CLOSE = '»';
 
@@ -56,7 +59,7 @@ export function formatPreview(rows: readonly PreviewRow[], summary: string): str
 }
 
 /** The preview of a train command's options: the summary line and the first `count` rows. */
-export async function previewTraining(o: ResolvedTrainOptions, count: number, control: RunControl = {}): Promise<{ summary: string; rows: PreviewRow[] }> {
+export async function previewTraining(o: PreviewOptions, count: number, control: RunControl = {}): Promise<{ summary: string; rows: PreviewRow[] }> {
   const { dir } = await resolveModelForRun(o.model, control);
   const train = await loadTrainData(dir, o, control);
   if (train.examples.length === 0) {

@@ -71,6 +71,18 @@ describe('sft train --preview', () => {
     expect(label.stdout.match(/\nIs this review positive or negative\?«(positive|negative)<\|im_end\|>»/g)).toHaveLength(3);
   });
 
+  it('runs without --out (a preview writes nothing); a training run without --out is refused naming the flag', async () => {
+    const r = await sft(['train', '--model', 'demo', '--data', join(DATA, 'alpaca.jsonl'), '--preview', '1']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('### Response:\n«');
+    const run = await sft(['train', '--model', 'demo', '--data', join(DATA, 'alpaca.jsonl'), '--json']);
+    expect(run.code).toBe(1);
+    expect(JSON.parse(run.stdout)).toMatchObject({ error: { code: 'INVALID_ARGUMENT', message: expect.stringContaining("required option '--out <dir>' not specified") } });
+    const text = await sft(['train', '--model', 'demo', '--data', join(DATA, 'alpaca.jsonl')]);
+    expect(text.code).toBe(1);
+    expect(text.stderr).toContain('--out');
+  });
+
   it('multi-turn rows under a plain template are skipped with the reason; a bad N is refused', async () => {
     const r = await sft(['train', '--model', 'demo', '--data', join(DATA, 'sharegpt.json'), '--out', join(work, 'x'), '--preview', '2']);
     expect(r.code, r.stderr).toBe(0);

@@ -5,11 +5,19 @@ import { flagName, parseOptions } from '../../config/parse-options.js';
 import { train } from '../../api/train.js';
 import { CLASSIFY_DEFAULTS as CL, LOOP_DEFAULTS as L, LORA_DEFAULTS, OPTIMIZER_DEFAULTS as O } from '../../config/defaults.js';
 import { trainOptionsSchema } from '../../config/run-options.js';
+import { ErrorCode, SftError } from '../../errors.js';
 import { addConfigFlag } from '../config-file.js';
 import { abortOnInterrupt, withResumeCommand } from '../interrupt.js';
 import { progressView } from '../progress-view.js';
 import { printPreview } from '../preview-command.js';
 import { addDataFlags, addModelFlags, flagDefault as d, toApiOptions, type RawFlags } from '../run-flags.js';
+
+/** --out is required for a run (commander's wording), but not for --preview, which writes nothing. */
+function requireOut(flags: RawFlags): void {
+  if (flags.out === undefined) {
+    throw new SftError("required option '--out <dir>' not specified: the run folder for the adapter, run.json, log.jsonl and checkpoints (only --preview runs without it)", ErrorCode.InvalidArgument);
+  }
+}
 
 export function registerTrain(program: Command): void {
   const cmd = program.command('train').description('QLoRA instruction tuning on labelled rows (the seed recipe by default) or instruction data (alpaca, ShareGPT, chat messages, prompt/completion)');
@@ -17,7 +25,7 @@ export function registerTrain(program: Command): void {
   addDataFlags(cmd);
   addConfigFlag(cmd, Object.keys(trainOptionsSchema.shape));
   cmd
-    .requiredOption('--out <dir>', 'run folder: adapter (PEFT format), run.json, log.jsonl, checkpoints/')
+    .option('--out <dir>', 'run folder: adapter (PEFT format), run.json, log.jsonl, checkpoints/ (required, except with --preview)')
     .option('--task <name>', 'generate (the model writes the label as text, the seed) or classify (a score head at the last token, cross-entropy over the classes; peft SEQ_CLS adapter)', CL.task)
     .option('--num-labels <n>', 'classes of the score head with --task classify (default: the label map\'s size)')
     .option('--freeze-layers <n>', 'no adapters on the first N decoder layers (peft layers_to_transform N and up)', '0')
@@ -56,11 +64,12 @@ export function registerTrain(program: Command): void {
     .option('--json', 'print the result as one JSON object')
     .action(async (allFlags: RawFlags) => {
       const { preview, ...flags } = allFlags;
-      const options = parseOptions(trainOptionsSchema, toApiOptions(flags), 'sft train options', flagName);
       if (preview !== undefined) {
-        await printPreview(options, preview, flags.json === true);
+        await printPreview(toApiOptions(flags), preview, flags.json === true);
         return;
       }
+      requireOut(flags);
+      const options = parseOptions(trainOptionsSchema, toApiOptions(flags), 'sft train options', flagName);
       const interrupt = abortOnInterrupt();
       try {
         const r = await train(options, { onProgress: progressView(), signal: interrupt.signal });
