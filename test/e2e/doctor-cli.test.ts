@@ -1,4 +1,4 @@
-// `sft doctor` on this machine, and an addon that does not load pointing to it.
+// `sft doctor` on this machine, an addon that does not load pointing to it, and `sft setup` pointing to it.
 import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -50,5 +50,12 @@ describe('sft doctor', () => {
     const train = await sftWith(env, ['train', '--model', 'demo', '--data', 'demo', '--max-steps', '1', '--out', '/tmp/nq-doctor-never-written']);
     expect(train.code).not.toBe(0);
     expect(train.stderr).toMatch(/could not load the native addon[\s\S]*diagnose: npx sft doctor[\s\S]*\[ADDON_LOAD\]/);
+  }, 60_000);
+
+  it('sft setup, once the addon loads, names sft doctor as the next step', async () => {
+    const r = await sftWith({}, ['setup']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/node-qlora: native addon ready/);
+    expect(r.stdout).toBe('next: sft doctor (checks the addon, libtorch, CUDA and the GPUs)\n');
   }, 60_000);
 });

@@ -8,6 +8,9 @@ import type { Command } from 'commander';
 import { ErrorCode, SftError } from '../../errors.js';
 import { PACKAGE_ROOT } from '../../package-info.js';
 
+/** The one line that says what to run once the addon is available. */
+const SETUP_NEXT = 'next: sft doctor (checks the addon, libtorch, CUDA and the GPUs)';
+
 export function registerSetup(program: Command): void {
   program
     .command('setup')
@@ -16,5 +19,6 @@ export function registerSetup(program: Command): void {
       const script = join(PACKAGE_ROOT, 'scripts', 'install.mjs');
       const r = spawnSync(process.execPath, [script, '--strict'], { stdio: 'inherit' });
       if (r.status !== 0) throw new SftError('the native addon is not available; see the lines above for what is missing and the fix', ErrorCode.AddonLoad);
+      process.stdout.write(`${SETUP_NEXT}\n`);
     });
 }
