@@ -54,7 +54,10 @@ step "install script"
 npm install-scripts approve node-qlora >/dev/null
 npm rebuild node-qlora --foreground-scripts 2>&1 | tee rebuild.log | tail -2
 grep -q "native addon ready" rebuild.log || fail "the install script did not load the shipped prebuild"
-npx --no-install sft setup 2>&1 | grep -q "native addon ready" || fail "sft setup"
+# The whole output first: grep -q stops reading at its match, and with pipefail the writer's
+# broken pipe (setup now prints a line after it) would count as a failure.
+npx --no-install sft setup > setup.log 2>&1 || { cat setup.log; fail "sft setup"; }
+grep -q "native addon ready" setup.log || { cat setup.log; fail "sft setup: no 'native addon ready'"; }
 
 step "sft demo"
 # 4. The CLI's main job.
