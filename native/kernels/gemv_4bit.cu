@@ -10,8 +10,10 @@
 // over S warps of a block (reduced through shared memory) when the output has too few features
 // to fill the GPU with warps. Variants 6-8 are the tensor-core kernel of gemv_4bit_mma.cu (bf16
 // and fp16 x, blocksize >= 64; other inputs run variant 2). kernel_check times all of them;
-// kDefaultScalar is the engine's pick; NQ_GEMV_MMA=1 puts it on the tensor-core kernel (not the
-// default: no faster at one row on the H200, and its bf16-rounded codes flip greedy tokens
+// variants 9-11 are the streaming kernel of gemv_4bit_stream.cu, bit-identical to variant 2.
+// The engine runs variant 10 (pair table) at one row and variant 2 at more (NQ_GEMV_VARIANT=N
+// picks any variant for every row count); NQ_GEMV_MMA=1 puts it on the tensor-core kernel (not
+// the default: no faster at one row on the H200, and its bf16-rounded codes flip greedy tokens
 // between batched and one-at-a-time decoding on tiny random models; docs/perf-notes.md).
 // Not here: dequantization to a dense tensor (dequant_4bit.cu); a double-quantized absmax
 // (the caller passes the fp32 absmax, quant::absmaxFloat).
@@ -23,6 +25,8 @@
 #include <cstring>
 
 #include "kernels/gemv_4bit_mma.h"
+#include "kernels/gemv_4bit_stream.h"
+#include "kernels/gemv_4bit_util.cuh"
 #include "kernels/kernel_util.cuh"
 #include "kernels/kernel_variants.h"
 #include "kernels/kernels.h"
@@ -36,12 +40,13 @@ using detail::unpack2;
 
 constexpr int kWarps = 8;          // warps per thread block; one output feature per warp
 constexpr int kThreads = kWarps * 32;
-constexpr int kMaxRows = 8;        // rows per launch; more rows are done 8 at a time
+using gemv::kMaxRows;  // rows per launch; more rows are done 8 at a time
 constexpr int kUnroll = 4;         // 16-byte weight loads in flight per lane before first use
-constexpr int kChunkElems = 32;    // one 16-byte load of packed weight
+using gemv::kChunkElems;
 constexpr int kScalarVariants = 6;  // 0..5 here; kScalarVariants + i is the tensor-core variant i
 constexpr int kDefaultScalar = 2;   // K = 2 features per warp; see kernel_check's gemv rows
 constexpr int kMmaVariant = kScalarVariants;  // tensor cores, 8 warps, 4 k-blocks ahead (opt-in)
+constexpr int kFirstStream = kScalarVariants + mma::kVariants;  // gemv_4bit_stream.cu's variants
 
 // Dot product of 32 code values w (unscaled) with x[k0 .. k0+32) of one row of x.
 __device__ __forceinline__ float dot32(const float* __restrict__ x, const float (&w)[kChunkElems]) {
@@ -139,34 +144,6 @@ __global__ void __launch_bounds__(kThreads)
   }
 }
 
-// V consecutive x values (8: one 16-byte load of bf16/f16, two of f32) as fp32.
-template <typename T>
-__device__ __forceinline__ void loadX8(const T* __restrict__ p, float (&f)[8]) {
-  if constexpr (sizeof(T) == 4) {
-    const float4 a = __ldg(reinterpret_cast<const float4*>(p)), b = __ldg(reinterpret_cast<const float4*>(p) + 1);
-    f[0] = a.x, f[1] = a.y, f[2] = a.z, f[3] = a.w, f[4] = b.x, f[5] = b.y, f[6] = b.z, f[7] = b.w;
-  } else {
-    const uint4 v = __ldg(reinterpret_cast<const uint4*>(p));
-    const uint32_t words[4] = {v.x, v.y, v.z, v.w};
-#pragma unroll
-    for (int j = 0; j < 4; ++j) {
-      const float2 t = unpack2(words[j], T{});
-      f[2 * j] = t.x, f[2 * j + 1] = t.y;
-    }
-  }
-}
-
-// Code value whose byte offset in the shared table is byte b of `offsets` (4 * nibble). The
-// table's shared-window address `base` is 256-byte aligned, so one PRMT forms the whole
-// address (byte b of offsets as the low byte, base's upper three bytes): without it the
-// compiler adds the base (not a constant on sm_90) with one more instruction per weight.
-__device__ __forceinline__ float codeAt(uint32_t base, uint32_t offsets, int b) {
-  const uint32_t addr = __byte_perm(offsets, base, 0x7650 + b);
-  float v;
-  asm volatile("ld.shared.f32 %0, [%1];" : "=f"(v) : "r"(addr));
-  return v;
-}
-
 // Tuned fast path (same conditions as gemv4bitKernel). A block has kWarps warps in groups of
 // `splits` (1, 2, 4 or 8, dividing kWarps); a group owns K consecutive output features and its
 // warps take interleaved 32-chunk strides of the input dimension, U chunks of each feature
@@ -177,13 +154,9 @@ __global__ void __launch_bounds__(kThreads)
                         const float* __restrict__ absmax, int blockShift, int64_t outFeatures, int64_t inFeatures,
                         int splits, T* __restrict__ y, int64_t yStride) {
   // U chunks per feature in flight: K * U 16-byte loads per lane before the first use.
-  // The 16-entry table at the first 256-byte aligned shared address inside sTable (codeAt
-  // needs the alignment; 320 bytes always contain such a 64-byte run).
-  __shared__ float sTable[80];
+  __shared__ gemv::CodeTable sTable;
   __shared__ float sPartial[kWarps][K * R];
-  const uint32_t tableAddr = static_cast<uint32_t>(__cvta_generic_to_shared(sTable));
-  const uint32_t codeBase = (tableAddr + 255u) & ~255u;
-  if (threadIdx.x < 16) sTable[(codeBase - tableAddr) / 4 + threadIdx.x] = code[threadIdx.x];
+  const uint32_t codeBase = gemv::fillCodeTable(sTable, code);
   __syncthreads();
 
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
@@ -224,31 +197,7 @@ __global__ void __launch_bounds__(kThreads)
       const int64_t c = c0 + stride * u;
       if (c >= chunks) break;
       float sum[K][R];
-#pragma unroll
-      for (int k = 0; k < K; ++k)
-#pragma unroll
-        for (int r = 0; r < R; ++r) sum[k][r] = 0.0f;
-#pragma unroll
-      for (int i = 0; i < 4; ++i) {  // 32-bit word i of the chunk: elements 8i .. 8i+7
-        float xf[R][8];
-#pragma unroll
-        for (int r = 0; r < R; ++r) loadX8(x + r * inFeatures + c * kChunkElems + 8 * i, xf[r]);
-#pragma unroll
-        for (int k = 0; k < K; ++k) {
-          const uint32_t word = i == 0 ? raw[u][k].x : i == 1 ? raw[u][k].y : i == 2 ? raw[u][k].z : raw[u][k].w;
-          const uint32_t hi = (word >> 2) & 0x3c3c3c3cu;  // 4 * high nibble of each byte: even elements
-          const uint32_t lo = (word << 2) & 0x3c3c3c3cu;  // 4 * low nibble: odd elements
-#pragma unroll
-          for (int b = 0; b < 4; ++b) {
-            const float wHi = codeAt(codeBase, hi, b), wLo = codeAt(codeBase, lo, b);
-#pragma unroll
-            for (int r = 0; r < R; ++r) {
-              sum[k][r] = fmaf(wHi, xf[r][2 * b], sum[k][r]);
-              sum[k][r] = fmaf(wLo, xf[r][2 * b + 1], sum[k][r]);
-            }
-          }
-        }
-      }
+      gemv::chunkDot<T, R, K>(x, inFeatures, c, raw[u], codeBase, sum);
 #pragma unroll
       for (int k = 0; k < K; ++k)
 #pragma unroll
@@ -256,30 +205,8 @@ __global__ void __launch_bounds__(kThreads)
     }
   }
 
-#pragma unroll
-  for (int k = 0; k < K; ++k)
-#pragma unroll
-    for (int r = 0; r < R; ++r)
-#pragma unroll
-      for (int off = 16; off > 0; off >>= 1) acc[k][r] += __shfl_xor_sync(0xffffffffu, acc[k][r], off);
-  if (splits > 1) {  // uniform across the block: every thread reaches the barrier
-    if (lane == 0) {
-#pragma unroll
-      for (int k = 0; k < K; ++k)
-#pragma unroll
-        for (int r = 0; r < R; ++r) sPartial[warp][k * R + r] = acc[k][r];
-    }
-    __syncthreads();
-    if (split != 0) return;
-    if (lane == 0) {
-      for (int j = 1; j < splits; ++j) {
-#pragma unroll
-        for (int k = 0; k < K; ++k)
-#pragma unroll
-          for (int r = 0; r < R; ++r) acc[k][r] += sPartial[warp + j][k * R + r];
-      }
-    }
-  }
+  gemv::reduceOverSplit<K, R>(acc, sPartial, warp, lane, split, splits);
+  if (split != 0) return;
   if (lane == 0) {
 #pragma unroll
     for (int k = 0; k < K; ++k) {
@@ -343,19 +270,10 @@ struct GemvArgs {
   cudaStream_t stream;
 };
 
-// Warps of a block that split one group's input dimension: more while the grid has fewer
-// warps than about half of what the GPU holds (32 per SM) and every lane still gets a chunk.
-int splitsFor(int64_t groups, int64_t chunks, int numSMs) {
-  const int64_t target = int64_t{32} * numSMs;
-  int splits = 1;
-  while (splits < kWarps && groups * splits < target && chunks >= int64_t{64} * splits) splits *= 2;
-  return splits;
-}
-
 template <typename T, int R, int K, int U>
 void launchSplit(const GemvArgs& a, const T* x, T* y) {
   const int64_t groups = detail::ceilDiv(a.outFeatures, K);
-  const int splits = splitsFor(groups, a.inFeatures / kChunkElems, a.numSMs);
+  const int splits = gemv::splitsFor(groups, a.inFeatures / kChunkElems, a.numSMs, kWarps);
   const int64_t grid = detail::ceilDiv(groups, kWarps / splits);
   TORCH_CHECK(grid <= 0x7fffffff, "gemv4bit: outFeatures ", a.outFeatures, " is too large for one launch");
   gemv4bitSplitKernel<T, R, K, U><<<static_cast<unsigned>(grid), kThreads, 0, a.stream>>>(
@@ -400,22 +318,9 @@ void launchRows(const GemvArgs& a, const T* x, T* y) {
 
 template <typename T>
 void launchAll(const GemvArgs& a, const T* x, T* y, int64_t rows) {
-  // Rows beyond 8 go 8 at a time (each pass re-reads W: fine for decoding, not for prefill).
-  for (int64_t r0 = 0; r0 < rows; r0 += kMaxRows) {
-    const int64_t r = rows - r0 < kMaxRows ? rows - r0 : kMaxRows;
-    const T* xs = x + r0 * a.inFeatures;
-    T* ys = y + r0 * a.outFeatures;
-    switch (r) {
-      case 1: launchRows<T, 1>(a, xs, ys); break;
-      case 2: launchRows<T, 2>(a, xs, ys); break;
-      case 3: launchRows<T, 3>(a, xs, ys); break;
-      case 4: launchRows<T, 4>(a, xs, ys); break;
-      case 5: launchRows<T, 5>(a, xs, ys); break;
-      case 6: launchRows<T, 6>(a, xs, ys); break;
-      case 7: launchRows<T, 7>(a, xs, ys); break;
-      default: launchRows<T, 8>(a, xs, ys); break;
-    }
-  }
+  gemv::forRowPasses(rows, [&](auto r, int64_t r0) {
+    launchRows<T, decltype(r)::value>(a, x + r0 * a.inFeatures, y + r0 * a.outFeatures);
+  });
 }
 
 int log2IfPow2(int64_t v) {
@@ -430,6 +335,7 @@ int log2IfPow2(int64_t v) {
 namespace variants {
 
 const char* gemvVariantName(int variant) {
+  if (variant >= kFirstStream) return stream::variantName(variant - kFirstStream);
   if (variant >= kScalarVariants) return mma::variantName(variant - kScalarVariants);
   switch (variant) {
     case 0: return "1 feature/warp (first version)";
@@ -466,19 +372,23 @@ at::Tensor gemv4bit(const at::Tensor& x, const at::Tensor& packed, const at::Ten
   at::Tensor y = at::empty({rows, outFeatures}, x.options());
   if (rows == 0) return y;
   const int numSMs = at::cuda::getCurrentDeviceProperties()->multiProcessorCount;
+  const int blockShift = log2IfPow2(blocksize);
+  const bool fast = inFeatures % kChunkElems == 0 && blockShift >= 5 && detail::isAligned16(packed.data_ptr()) &&
+                    detail::isAligned16(x.data_ptr());
+  GemvLaunch launch{packed.data_ptr<uint8_t>(), code.data_ptr<float>(), absmax.data_ptr<float>(), blockShift,
+                    outFeatures, inFeatures, 0, numSMs, at::cuda::getCurrentCUDAStream()};
+  if (variant >= kFirstStream) {
+    if (fast) {
+      launch.variant = variant - kFirstStream;
+      stream::gemv4bit(launch, x, y);
+      return y;
+    }
+    variant = kDefaultScalar;
+  }
   if (variant >= kScalarVariants) {
     if (mma::eligible(dtype, inFeatures, blocksize, packed.data_ptr(), x.data_ptr())) {
-      mma::Args m{};
-      m.packed = packed.data_ptr<uint8_t>();
-      m.code = code.data_ptr<float>();
-      m.absmax = absmax.data_ptr<float>();
-      m.blockShift = log2IfPow2(blocksize);
-      m.outFeatures = outFeatures;
-      m.inFeatures = inFeatures;
-      m.variant = variant - kScalarVariants;
-      m.numSMs = numSMs;
-      m.stream = at::cuda::getCurrentCUDAStream();
-      mma::gemv4bit(m, x, y);
+      launch.variant = variant - kScalarVariants;
+      mma::gemv4bit(launch, x, y);
       return y;
     }
     variant = kDefaultScalar;
@@ -489,9 +399,8 @@ at::Tensor gemv4bit(const at::Tensor& x, const at::Tensor& packed, const at::Ten
   a.code = code.data_ptr<float>();
   a.absmax = absmax.data_ptr<float>();
   a.blocksize = blocksize;
-  a.blockShift = log2IfPow2(blocksize);
-  a.fast = inFeatures % kChunkElems == 0 && a.blockShift >= 5 && detail::isAligned16(packed.data_ptr()) &&
-           detail::isAligned16(x.data_ptr());
+  a.blockShift = blockShift;
+  a.fast = fast;
   a.outFeatures = outFeatures;
   a.inFeatures = inFeatures;
   a.variant = variant;
@@ -514,18 +423,32 @@ at::Tensor gemv4bit(const at::Tensor& x, const at::Tensor& packed, const at::Ten
 
 }  // namespace variants
 
-bool gemvTensorCores() {
-  static const bool on = [] {
-    const char* v = std::getenv("NQ_GEMV_MMA");
-    return v != nullptr && std::strcmp(v, "1") == 0;
+constexpr int kDefaultOneRow = kFirstStream + 1;  // the pair-table kernel, bit-identical to kDefaultScalar
+
+// The engine's variant when set: NQ_GEMV_VARIANT=N (any kernel_check variant, to compare them end
+// to end) or NQ_GEMV_MMA=1 (the tensor-core kernel); -1 when neither is set (the defaults).
+int engineVariant() {
+  static const int variant = [] {
+    if (const char* v = std::getenv("NQ_GEMV_VARIANT"); v != nullptr && *v != '\0') {
+      char* end = nullptr;
+      const long n = std::strtol(v, &end, 10);
+      TORCH_CHECK(*end == '\0' && n >= 0 && n < variants::kGemvVariants, "NQ_GEMV_VARIANT must be a gemv variant 0..",
+                  variants::kGemvVariants - 1, " (kernel_variants.h), got '", v, "'");
+      return static_cast<int>(n);
+    }
+    const char* mma = std::getenv("NQ_GEMV_MMA");
+    return mma != nullptr && std::strcmp(mma, "1") == 0 ? kMmaVariant : -1;
   }();
-  return on;
+  return variant;
 }
+
+bool gemvTensorCores() { return engineVariant() >= kScalarVariants && engineVariant() < kFirstStream; }
 
 at::Tensor gemv4bit(const at::Tensor& x, const at::Tensor& packed, const at::Tensor& code,
                     const at::Tensor& absmax, int64_t blocksize, int64_t outFeatures, int64_t inFeatures) {
-  return variants::gemv4bit(x, packed, code, absmax, blocksize, outFeatures, inFeatures,
-                            gemvTensorCores() ? kMmaVariant : kDefaultScalar);
+  const int chosen = engineVariant();
+  const int variant = chosen >= 0 ? chosen : x.dim() == 2 && x.size(0) == 1 ? kDefaultOneRow : kDefaultScalar;
+  return variants::gemv4bit(x, packed, code, absmax, blocksize, outFeatures, inFeatures, variant);
 }
 
 int64_t gemvMaxRows(at::ScalarType dtype) {

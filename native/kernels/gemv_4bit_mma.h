@@ -2,25 +2,16 @@
 // the engine (call kernels.h).
 #pragma once
 #include <ATen/ATen.h>
-#include <cuda_runtime.h>
 
 #include <cstdint>
+
+#include "kernels/gemv_4bit_launch.h"
 
 namespace nq::kernels::mma {
 
 constexpr int kVariants = 3;  // 0: 8 warps a block, 4 k-blocks ahead; 1: 16 warps, 4; 2: 8 warps, 8
 
-struct Args {
-  const uint8_t* packed;
-  const float* code;
-  const float* absmax;
-  int blockShift;  // log2(blocksize), >= 6
-  int64_t outFeatures;
-  int64_t inFeatures;
-  int variant;
-  int numSMs;
-  cudaStream_t stream;
-};
+using Args = GemvLaunch;  // blockShift >= 6
 
 // bf16 or fp16 x, blocksize a power of two >= 64, inFeatures % 64 == 0, packed and x 16-byte
 // aligned.

@@ -22,8 +22,12 @@ void dequantize4bitNestedInto(const at::Tensor& packed, const at::Tensor& code, 
 // output has few features: (K, U) = (1, 4), (2, 2), (4, 1), (2, 4), (4, 2); 4 and 5 only at
 // rows = 1 (other rows run variant 2); 6..8 = the tensor-core kernel (gemv_4bit_mma.cu: 8 warps a
 // block with 4 k-blocks loaded ahead, 16 warps with 4, 8 warps with 8), for bf16 / fp16 x with
-// blocksize >= 64 (else variant 2).
-constexpr int kGemvVariants = 9;
+// blocksize >= 64 (else variant 2); 9..11 = the streaming kernel (gemv_4bit_stream.cu: resident
+// blocks only, tiles dealt evenly, the next stage's loads issued before the current is computed;
+// bit-identical to variant 2): 9 (K, U) = (2, 2); 10, 11 = (2, 4), (4, 2) with the code values of
+// each packed byte from a table of pairs and x staged in shared memory (rows = 1; other rows run
+// 9). The engine runs 10 at one row, 2 at more (kernels.h).
+constexpr int kGemvVariants = 12;
 const char* gemvVariantName(int variant);
 at::Tensor gemv4bit(const at::Tensor& x, const at::Tensor& packed, const at::Tensor& code, const at::Tensor& absmax,
                     int64_t blocksize, int64_t outFeatures, int64_t inFeatures, int variant);
