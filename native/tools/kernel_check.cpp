@@ -2,16 +2,19 @@
 //   (a) dequantization (every variant, new and *Into outputs) bit-identical to
 //       quant::dequantizeReference on the CPU, and quant::quantize giving the same bytes on CPU
 //       and CUDA;
-//   (b) gemv4bit (every variant) against dequantizeReference + at::linear in float64;
+//   (b) gemv4bit (every variant) against dequantizeReference + at::linear in float64, and the
+//       streaming variants bit-identical to the split kernel they replace (variant 2);
 //   (c) the fused training kernels (RMSNorm, RoPE, GLU; forward and backward) against plain
 //       scalar references below: bit-exact where kernels.h promises transformers' roundings,
 //       else relative L2 error ||out - ref|| / ||ref|| against a float64 reference;
 //   (d) timings with CUDA events (warm-up, median of >= 20 runs, a read of 8x the L2 before
 //       each run, inputs rotated among copies that exceed twice the L2), as shares of a
-//       device-to-device copy measured in the same run. Last, one table of everything.
+//       device-to-device copy measured in the same run; each gemv shape also next to one launch
+//       that only reads its packed bytes (tools/read_floor.cu). Last, one table of everything.
 // Every check draws fresh random inputs and poisons outputs (NaN) first.
 // Built only with CUDA (links native/core and native/kernels, no N-API).
-// Usage: kernel_check [--quick]. Exit status: 0 all checks passed, 1 a check failed, 2 error.
+// Usage: kernel_check [--quick] [--gemv (only the gemv checks and timings)] [--profile-gemv (one
+// gemv of each kind and the read floor, nothing checked: for ncu)]. Exit status: 0 all checks passed, 1 a check failed, 2 error.
 // Not here: tests of the CPU path (test/native) or of the addon.
 #include <ATen/ATen.h>
 #include <ATen/cuda/CUDAContext.h>
@@ -33,6 +36,7 @@
 #include "core/quant.h"
 #include "kernels/kernel_variants.h"
 #include "kernels/kernels.h"
+#include "tools/read_floor.h"
 
 namespace {
 
@@ -246,6 +250,10 @@ void checkDequant(bool quick) {
 }
 
 // ---------------------------------------------------------------- (b) gemv
+constexpr int kSplitGemv = 2;         // kernel_variants.h: the split kernel the engine runs by default
+constexpr int kFirstMmaGemv = 6;      // 6..8 run on the tensor cores
+constexpr int kFirstStreamGemv = 9;   // 9..11 the streaming kernel (kernel_variants.h)
+
 void checkGemv(bool quick) {
   struct Case {
     int64_t out, in, bs;
@@ -277,6 +285,7 @@ void checkGemv(bool quick) {
       for (int64_t rows : rowsList) {
         at::Tensor x = at::randn({rows, c.in}, dev()).to(dtype);
         const at::Tensor ref = at::linear(x.to(at::kDouble), wRef);
+        const at::Tensor split = variants::gemv4bit(x, wq.packed, wq.code, absmax, c.bs, c.out, c.in, kSplitGemv);
         for (int v = 0; v < variants::kGemvVariants; ++v) {
           poison({rows * c.out * static_cast<int64_t>(c10::elementSize(dtype))});
           at::Tensor y = variants::gemv4bit(x, wq.packed, wq.code, absmax, c.bs, c.out, c.in, v);
@@ -290,6 +299,14 @@ void checkGemv(bool quick) {
           }
           record(std::string("gemv nf4 ") + dtypeName(dtype), ok, err, false);
           ++checks;
+          if (v >= kFirstStreamGemv) {  // same sums as the split kernel: the same bits
+            const bool same = y.scalar_type() == dtype && at::equal(y, split);
+            if (!same) {
+              fail("gemv (" + std::string(variants::gemvVariantName(v)) + ") " + shape + " " + dtypeName(dtype) +
+                   " rows=" + std::to_string(rows) + ": differs from the split kernel (variant 2)");
+            }
+            record("gemv stream == split", same, 0, true);
+          }
         }
       }
     }
@@ -609,6 +626,7 @@ struct Bench {
   at::Tensor flush;
   std::vector<BenchRow> rows;
   double copyGBs = 0;
+  std::map<std::string, double> floorUs;  // gemv shape -> the read floor's microseconds
 
   double time(const std::function<void(int)>& fn) { return medianMs(fn, warmup, reps, flush); }
   // Copies of an input set of `bytes` bytes so that together they exceed twice the L2.
@@ -682,8 +700,6 @@ void benchDequant(Bench& b, bool quick) {
   }
 }
 
-constexpr int kFirstMmaGemv = 6;  // kernel_variants.h: gemv variants 6.. run on the tensor cores
-
 // Decode-step gemv (bf16 x) of each variant against a bf16 matmul on the dequantized weight (the
 // baseline column); at 32 rows (the decoding steps of a batch) the tensor-core variants only,
 // against dequantization + matmul (what the engine ran at more than 8 rows before them).
@@ -734,7 +750,7 @@ void benchGemv(Bench& b, bool quick) {
       }
     });
     for (int v = 0; v < variants::kGemvVariants; ++v) {
-      if ((quick && v == 0) || (rows > 1 && v < kFirstMmaGemv)) continue;
+      if ((quick && v == 0) || (rows > 1 && (v < kFirstMmaGemv || v >= kFirstStreamGemv))) continue;
       const double ms = b.time([&](int i) {
         for (size_t j = 0; j < lins.size(); ++j) {
           const Prepared& p = sets[i % sets.size()][j];
@@ -743,6 +759,16 @@ void benchGemv(Bench& b, bool quick) {
       });
       b.rows.push_back({"gemv nf4 rows=" + std::to_string(rows) + " [" + variants::gemvVariantName(v) + "]", shape,
                         bytes, ms * 1e3, msDense * 1e3, "gemv nf4 bf16"});
+    }
+    if (rows == 1) {  // one launch a linear that only reads its packed bytes: the floor for the shape
+      double packedBytes = 0;
+      for (const Prepared& p : base) packedBytes += double(p.wq.packed.nbytes());
+      at::Tensor sinkFloor;
+      const double ms = b.time([&](int i) {
+        for (size_t j = 0; j < lins.size(); ++j) nq::tools::readFloor(sets[i % sets.size()][j].wq.packed, sinkFloor);
+      });
+      b.rows.push_back({"read floor (packed bytes only, 1 launch a linear)", shape, packedBytes, ms * 1e3, -1, ""});
+      b.floorUs[shape] = ms * 1e3;
     }
   };
   benchLinears("2560 -> 9728", {{2560, 9728}});
@@ -756,6 +782,10 @@ void benchGemv(Bench& b, bool quick) {
   const std::vector<Lin> decoded{{2560, 6144}, {4096, 2560}, {2560, 19456}, {9728, 2560}};
   benchLinears("Qwen3-4B layer as decoded (4 gemvs)", decoded);
   benchLinears("Qwen3-4B layer as decoded (4 gemvs)", decoded, 32);
+  // Weights large enough that one launch's fixed cost (the launch floor row) is small beside the
+  // time its bytes take: Qwen2-7B's gate|up stacked, and a 70B-class MLP projection.
+  benchLinears("3584 -> 37888 (Qwen2-7B gate|up)", {{3584, 37888}});
+  benchLinears("8192 -> 28672", {{8192, 28672}});
 }
 
 // One fused op timed over rotated input sets, with an unfused ATen baseline where given.
@@ -846,6 +876,22 @@ void benchFused(Bench& b) {
   }
 }
 
+// For a profiler (ncu -k regex:"gemv|readFloor"): one 2560 -> 9728 decode gemv of the engine's
+// split kernel, the tensor-core and the streaming kernel, and the read floor, twice each.
+void profileGemv() {
+  quant::Weight4 wq = quant::quantize(at::randn({9728, 2560}, dev()) * 0.05, quant::Type::NF4, 64, true);
+  const at::Tensor absmax = quant::absmaxFloatCached(wq);
+  const at::Tensor x = at::randn({1, 2560}, dev()).to(at::kBFloat16);
+  at::Tensor sink;
+  for (int rep = 0; rep < 2; ++rep) {
+    for (int v : {kSplitGemv, kFirstMmaGemv, kFirstStreamGemv}) {
+      sink = variants::gemv4bit(x, wq.packed, wq.code, absmax, 64, 9728, 2560, v);
+    }
+    nq::tools::readFloor(wq.packed, sink);
+  }
+  CUDA_OK(cudaDeviceSynchronize());
+}
+
 void printTable(const Bench& b) {
   const auto& prop = *at::cuda::getCurrentDeviceProperties();
   std::printf("\nDevice: %s, %d SMs, L2 %d MB. Measured copy bandwidth %.0f GB/s (read + write).\n", prop.name,
@@ -878,20 +924,29 @@ void printTable(const Bench& b) {
   std::printf("\nFastest variant per shape:\n");
   for (const auto& [key, r] : best) {
     const double gbs = r->bytes / (r->us * 1e-6) / 1e9;
-    std::printf("  %s: %s %.1f us, %.0f%% of copy\n", key.c_str(), r->op.substr(r->op.find(" [") + 1).c_str(), r->us,
-                100.0 * gbs / b.copyGBs);
+    const auto floor = b.floorUs.find(r->shape);
+    char vsFloor[64] = "";
+    if (key.rfind("gemv nf4 rows=1 ", 0) == 0 && floor != b.floorUs.end()) {
+      std::snprintf(vsFloor, sizeof vsFloor, "; reading its packed bytes alone: %.1f us", floor->second);
+    }
+    std::printf("  %s: %s %.1f us, %.0f%% of copy%s\n", key.c_str(), r->op.substr(r->op.find(" [") + 1).c_str(), r->us,
+                100.0 * gbs / b.copyGBs, vsFloor);
   }
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  bool quick = false;
+  bool quick = false, gemvOnly = false, profile = false;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--quick") == 0) {
       quick = true;
+    } else if (std::strcmp(argv[i], "--gemv") == 0) {
+      gemvOnly = true;
+    } else if (std::strcmp(argv[i], "--profile-gemv") == 0) {
+      profile = true;
     } else {
-      std::fprintf(stderr, "usage: kernel_check [--quick]\n");
+      std::fprintf(stderr, "kernel_check: unknown option %s\nusage: kernel_check [--quick] [--gemv] [--profile-gemv]\n", argv[i]);
       return 2;
     }
   }
@@ -902,11 +957,17 @@ int main(int argc, char** argv) {
       return 2;
     }
     at::manual_seed(1234);
-    checkDequant(quick);
+    if (profile) {
+      profileGemv();
+      return 0;
+    }
+    if (!gemvOnly) checkDequant(quick);
     checkGemv(quick);
-    checkRmsNorm();
-    checkRope();
-    checkGlu();
+    if (!gemvOnly) {
+      checkRmsNorm();
+      checkRope();
+      checkGlu();
+    }
     const double checkSeconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     std::printf("checks took %.1f s\n", checkSeconds);
 
@@ -915,9 +976,9 @@ int main(int argc, char** argv) {
     b.reps = quick ? 20 : 30;
     b.flush = at::rand({std::max<int64_t>(8 * b.l2, int64_t{256} << 20) / 4}, dev());
     benchCopy(b);
-    benchDequant(b, quick);
+    if (!gemvOnly) benchDequant(b, quick);
     benchGemv(b, quick);
-    benchFused(b);
+    if (!gemvOnly) benchFused(b);
     printTable(b);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "kernel_check: error: %s\n", e.what());
