@@ -876,15 +876,16 @@ void benchFused(Bench& b) {
   }
 }
 
-// For a profiler (ncu -k regex:"gemv|readFloor"): one 2560 -> 9728 decode gemv of the engine's
-// split kernel, the tensor-core and the streaming kernel, and the read floor, twice each.
+// For a profiler (ncu -k regex:"gemv|readFloor"): one 2560 -> 9728 decode gemv of the split
+// kernel, the tensor-core kernel, the streaming kernel and its pair-table form (the engine's at
+// one row), and the read floor, twice each.
 void profileGemv() {
   quant::Weight4 wq = quant::quantize(at::randn({9728, 2560}, dev()) * 0.05, quant::Type::NF4, 64, true);
   const at::Tensor absmax = quant::absmaxFloatCached(wq);
   const at::Tensor x = at::randn({1, 2560}, dev()).to(at::kBFloat16);
   at::Tensor sink;
   for (int rep = 0; rep < 2; ++rep) {
-    for (int v : {kSplitGemv, kFirstMmaGemv, kFirstStreamGemv}) {
+    for (int v : {kSplitGemv, kFirstMmaGemv, kFirstStreamGemv, kFirstStreamGemv + 1}) {
       sink = variants::gemv4bit(x, wq.packed, wq.code, absmax, 64, 9728, 2560, v);
     }
     nq::tools::readFloor(wq.packed, sink);
