@@ -27,7 +27,8 @@ at::Tensor dequantize4bitNested(const at::Tensor& packed, const at::Tensor& code
 // y (rows, out) = x (rows, in) @ W^T with W (out, in) stored 4-bit (row-major, as packed by
 // bitsandbytes); absmax float32 (nblocks). For decoding: up to gemvMaxRows(dtype) rows read the
 // weight once (more rows take several passes). The weight is never materialized; accumulation
-// in fp32; result in x's dtype (float32, bfloat16, float16).
+// in fp32; result in x's dtype (float32, bfloat16, float16). One row runs the pair-table kernel
+// (gemv_4bit_stream.cu), more rows the split kernel (gemv_4bit.cu): the same bits either way.
 at::Tensor gemv4bit(const at::Tensor& x, const at::Tensor& packed, const at::Tensor& code,
                     const at::Tensor& absmax, int64_t blocksize, int64_t outFeatures, int64_t inFeatures);
 // Rows one gemv4bit pass takes: 32 on the tensor-core kernel (bf16 / fp16, NQ_GEMV_MMA=1), else 8.
