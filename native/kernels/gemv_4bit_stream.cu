@@ -124,7 +124,7 @@ __global__ void __launch_bounds__(kThreads)
   extern __shared__ float4 sDynamic[];
   const char* pairTable = reinterpret_cast<const char*>(sDynamic);
   const uint32_t laneOffset = static_cast<uint32_t>(lane & (kPairCopies - 1)) * 8;
-  const float4* sX = sDynamic + kPairTableBytes / 16;
+  float4* sX = sDynamic + kPairTableBytes / 16;
   uint32_t codeBase = 0;
   if constexpr (kPairs) {
     float2* table = reinterpret_cast<float2*>(sDynamic);
@@ -132,17 +132,14 @@ __global__ void __launch_bounds__(kThreads)
       const int e = i / kPairCopies;
       table[i] = make_float2(__ldg(code + (e >> 4)), __ldg(code + (e & 15)));
     }
-  } else {
-    codeBase = gemv::fillCodeTable(sTable, code);
-  }
-  if constexpr (kPairs) {
-    float4* xs = sDynamic + kPairTableBytes / 16;
     for (int64_t g = threadIdx.x; g < inFeatures / 8; g += kThreads) {
       float f[8];
       gemv::loadX8(x + g * 8, f);
-      xs[swizzled(2 * g)] = make_float4(f[0], f[1], f[2], f[3]);
-      xs[swizzled(2 * g + 1)] = make_float4(f[4], f[5], f[6], f[7]);
+      sX[swizzled(2 * g)] = make_float4(f[0], f[1], f[2], f[3]);
+      sX[swizzled(2 * g + 1)] = make_float4(f[4], f[5], f[6], f[7]);
     }
+  } else {
+    codeBase = gemv::fillCodeTable(sTable, code);
   }
   __syncthreads();
 

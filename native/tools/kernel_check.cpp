@@ -14,7 +14,8 @@
 // Every check draws fresh random inputs and poisons outputs (NaN) first.
 // Built only with CUDA (links native/core and native/kernels, no N-API).
 // Usage: kernel_check [--quick] [--gemv (only the gemv checks and timings)] [--profile-gemv (one
-// gemv of each kind and the read floor, nothing checked: for ncu)]. Exit status: 0 all checks passed, 1 a check failed, 2 error.
+// gemv of each kind and the read floor, nothing checked: for ncu)].
+// Exit status: 0 all checks passed, 1 a check failed, 2 error.
 // Not here: tests of the CPU path (test/native) or of the addon.
 #include <ATen/ATen.h>
 #include <ATen/cuda/CUDAContext.h>
@@ -250,7 +251,7 @@ void checkDequant(bool quick) {
 }
 
 // ---------------------------------------------------------------- (b) gemv
-constexpr int kSplitGemv = 2;         // kernel_variants.h: the split kernel the engine runs by default
+constexpr int kSplitGemv = 2;         // kernel_variants.h: the split kernel (the engine's at more than one row)
 constexpr int kFirstMmaGemv = 6;      // 6..8 run on the tensor cores
 constexpr int kFirstStreamGemv = 9;   // 9..11 the streaming kernel (kernel_variants.h)
 
