@@ -21,6 +21,7 @@
 
 #include "kernels/kernel_util.cuh"
 #include "kernels/kernels.h"
+#include "kernels/norm_rope_math.cuh"
 
 namespace nq::kernels {
 namespace {
@@ -29,7 +30,11 @@ using detail::loadVec;
 using detail::roundTo;
 using detail::storeVec;
 
-constexpr int kThreads = 256;
+using detail::planRows;
+using detail::RowPlan;
+
+constexpr int kThreads = detail::kNormThreads;
+constexpr int64_t kCachedRowsMax = 64;  // rows up to which the forward keeps a row in registers
 
 // Sum over the G threads that own one row (G <= 32: shuffles; G == kThreads: the block).
 template <int G>
@@ -59,7 +64,10 @@ __device__ __forceinline__ void loadInput(const T* __restrict__ x, const T* __re
 // x, y (rows, C) contiguous; weight (C); rstd (rows). V elements per access (C % V == 0).
 // With a residual r (x's shape; may be null) the row normalized is round(x + r), which is also
 // written to sum: a residual add and the norm that reads it in one pass.
-template <typename T, typename W, int V, int G>
+// NV > 0 (a few rows, C / V <= NV * G: decoding): a thread's vectors of the row, and of the
+// weight, are all loaded before the reduction and kept in registers, so a row costs one trip to
+// memory instead of three; the sums and products are the same, in the same order.
+template <typename T, typename W, int V, int G, int NV>
 __global__ void __launch_bounds__(kThreads)
     rmsNormForwardKernel(const T* __restrict__ x, const T* __restrict__ residual, const W* __restrict__ weight,
                          int64_t rows, int64_t C, float eps, bool plusOne, T* __restrict__ sum, T* __restrict__ y,
@@ -72,8 +80,44 @@ __global__ void __launch_bounds__(kThreads)
   const int64_t nvec = C / V;
   const T* xr = x + row * C;
   const T* rr = residual ? residual + row * C : nullptr;
+  T* yr = y + row * C;
 
   float ss = 0.0f;
+  if constexpr (NV > 0) {
+    float f[NV][V], w[NV][V];
+#pragma unroll
+    for (int j = 0; j < NV; ++j) {
+      const int64_t v = t + j * G;
+      if (valid && v < nvec) {
+        loadInput<V>(xr + v * V, rr ? rr + v * V : nullptr, f[j]);
+        loadVec<V>(weight + v * V, w[j]);
+      }
+    }
+#pragma unroll
+    for (int j = 0; j < NV; ++j) {
+      const int64_t v = t + j * G;
+      if (valid && v < nvec) {
+        if (rr) storeVec<V>(sum + row * C + v * V, f[j]);
+#pragma unroll
+        for (int i = 0; i < V; ++i) ss = fmaf(f[j][i], f[j][i], ss);
+      }
+    }
+    ss = rowSum<G>(ss, scratch);
+    const float rstd = 1.0f / sqrtf(ss / static_cast<float>(C) + eps);  // as below
+    if (!valid) return;
+    if (t == 0) rstdOut[row] = rstd;
+#pragma unroll
+    for (int j = 0; j < NV; ++j) {
+      const int64_t v = t + j * G;
+      if (v < nvec) {
+#pragma unroll
+        for (int i = 0; i < V; ++i) f[j][i] = detail::rmsNormScale<T>(f[j][i], rstd, w[j][i], plusOne);
+        storeVec<V>(yr + v * V, f[j]);
+      }
+    }
+    return;
+  }
+
   if (valid) {
     for (int64_t v = t; v < nvec; v += G) {
       float f[V];
@@ -89,16 +133,12 @@ __global__ void __launch_bounds__(kThreads)
   if (!valid) return;
   if (t == 0) rstdOut[row] = rstd;
 
-  T* yr = y + row * C;
   for (int64_t v = t; v < nvec; v += G) {
     float f[V], w[V];
     loadInput<V>(xr + v * V, rr ? rr + v * V : nullptr, f);  // the sum again, recomputed: same bits
     loadVec<V>(weight + v * V, w);
 #pragma unroll
-    for (int i = 0; i < V; ++i) {
-      // __fmul_rn: never contracted, so the products round exactly as ATen's separate ops do.
-      f[i] = plusOne ? __fmul_rn(__fmul_rn(f[i], rstd), 1.0f + w[i]) : __fmul_rn(w[i], roundTo<T>(__fmul_rn(f[i], rstd)));
-    }
+    for (int i = 0; i < V; ++i) f[i] = detail::rmsNormScale<T>(f[i], rstd, w[i], plusOne);
     storeVec<V>(yr + v * V, f);
   }
 }
@@ -170,21 +210,6 @@ void checkRows(const at::Tensor& x, const char* fn) {
   TORCH_CHECK(x.is_contiguous(), fn, ": x must be contiguous, got strides ", x.strides());
 }
 
-// How a row is split among threads: V elements per access, G threads per row.
-struct RowPlan {
-  bool vector;  // 16-byte accesses
-  int group;    // 8, 32 or kThreads
-};
-
-RowPlan planRows(int64_t C, int64_t vecElems, bool aligned) {
-  const bool vector = aligned && C % vecElems == 0;
-  const int64_t accesses = vector ? C / vecElems : C;
-  // A thread should do a few accesses per pass, and a group should not idle: 8 threads for up
-  // to 16 accesses (C = 64..128 bf16), a warp for up to 256, the block beyond.
-  const int group = accesses <= 16 ? 8 : accesses <= 256 ? 32 : kThreads;
-  return {vector, group};
-}
-
 // Calls launch(T{}, W{}, V, G, grid) with T the element type of x, W the weight's (T or
 // float), V the elements per access and G the threads per row, for rows of C elements.
 // aligned: every base pointer the kernel reads is 16-byte aligned.
@@ -236,10 +261,20 @@ void launchForward(const at::Tensor& x, const at::Tensor& residual, const at::Te
   dispatchRows(x, w, rows, C, aligned, fn, [&](auto tag, auto wtag, auto v, auto group, dim3 grid) {
     using T = decltype(tag);
     using W = decltype(wtag);
-    rmsNormForwardKernel<T, W, decltype(v)::value, decltype(group)::value><<<grid, kThreads, 0, stream>>>(
-        detail::ptr<const T>(x), r ? detail::ptr<const T>(residual) : nullptr, detail::ptr<const W>(w), rows, C,
-        static_cast<float>(eps), weightPlusOne, r ? detail::ptr<T>(sum) : nullptr, detail::ptr<T>(y),
-        rstd.data_ptr<float>());
+    constexpr int V = decltype(v)::value, G = decltype(group)::value;
+    auto launch = [&](auto nv) {
+      rmsNormForwardKernel<T, W, V, G, decltype(nv)::value><<<grid, kThreads, 0, stream>>>(
+          detail::ptr<const T>(x), r ? detail::ptr<const T>(residual) : nullptr, detail::ptr<const W>(w), rows, C,
+          static_cast<float>(eps), weightPlusOne, r ? detail::ptr<T>(sum) : nullptr, detail::ptr<T>(y),
+          rstd.data_ptr<float>());
+    };
+    // A few rows (decoding) with the row in registers; many rows (training, prefill) the loop,
+    // whose lower register count keeps more blocks resident.
+    if (rows <= kCachedRowsMax && C / V <= 2 * G) {
+      launch(std::integral_constant<int, 2>{});
+    } else {
+      launch(std::integral_constant<int, 0>{});
+    }
   });
 }
 

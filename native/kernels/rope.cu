@@ -13,12 +13,12 @@
 
 #include "kernels/kernel_util.cuh"
 #include "kernels/kernels.h"
+#include "kernels/norm_rope_math.cuh"
 
 namespace nq::kernels {
 namespace {
 
 using detail::loadVec;
-using detail::roundTo;
 using detail::storeVec;
 
 constexpr int kThreads = 256;
@@ -67,9 +67,7 @@ __global__ void __launch_bounds__(kThreads)
       lo[k] = a[k] * c1[k] + b[k] * s2[k];
       hi[k] = b[k] * c2[k] - a[k] * s1[k];
     } else {
-      // _rn intrinsics: never fused into an FMA, so each product rounds as ATen's ops do.
-      lo[k] = __fadd_rn(roundTo<T>(__fmul_rn(a[k], c1[k])), roundTo<T>(__fmul_rn(-b[k], s1[k])));
-      hi[k] = __fadd_rn(roundTo<T>(__fmul_rn(b[k], c2[k])), roundTo<T>(__fmul_rn(a[k], s2[k])));
+      detail::ropeRotate<T>(a[k], b[k], c1[k], c2[k], s1[k], s2[k], lo[k], hi[k]);
     }
   }
   storeVec<V>(oh + i, lo);
