@@ -8,6 +8,12 @@
 #include <tuple>
 #include <utility>
 
+#include "core/decode_fusion.h"
+
+#ifdef NQ_WITH_CUDA
+#include "kernels/kernels.h"
+#endif
+
 namespace nq {
 
 PackedLayout PackedLayout::from(const std::vector<int64_t>& lens, at::Device device) {
@@ -215,6 +221,14 @@ at::Tensor attentionPadded(const at::Tensor& q, const at::Tensor& k, const at::T
     // Decoding one token, the mask an additive bias (B * KV, 1, S) (Model's decodingBias): the
     // H / KV query heads of a group read their kv head as a (G, D) block (nothing expanded or
     // copied), and one GEMM gives scale * q k^T + bias.
+#ifdef NQ_WITH_CUDA
+    if (decodeFusionEnabled()) {
+      const at::Tensor q3 = q.reshape({B, H, D}), bias = mask.reshape({B * KV, S});
+      if (kernels::decodeAttentionSupported(q3, k, v, bias)) {
+        return kernels::decodeAttention(q3, k, v, bias, spec.scale).view({B, H, 1, D});  // one launch, not three
+      }
+    }
+#endif
     const int64_t G = H / KV;
     at::Tensor scores = at::baddbmm(mask, q.reshape({B * KV, G, D}), k.reshape({B * KV, S, D}).transpose(1, 2),
                                     /*beta=*/1, /*alpha=*/spec.scale);               // (B * KV, G, S)

@@ -1,6 +1,7 @@
 // See decoder_layer.h.
 #include "core/decoder_layer.h"
 
+#include "core/decode_qkv.h"
 #include "core/mlp.h"
 
 namespace nq {
@@ -50,6 +51,35 @@ at::Tensor outputNorm(const at::Tensor& a, const at::Tensor& weight, double eps,
   return n.y;
 }
 
+// q, k, v of the padded layout (B, H or KV, S, D) through the separate ops: per-head norms, RoPE,
+// the new keys and values into the cache (then k, v are the cache's), each a launch of its own.
+void forwardQkvPadded(const ArchSpec& arch, const DecoderLayer& l, const Rope& rope, const Qkv& p, int64_t B, int64_t T,
+                      const at::Tensor& cos, const at::Tensor& sin, LayerCache* cache, at::Tensor& q, at::Tensor& k,
+                      at::Tensor& v) {
+  const int64_t H = arch.numHeads, KV = arch.numKvHeads, D = arch.headDim;
+  const double eps = arch.rmsNormEps;
+  q = p.q.view({B, T, H, D});
+  k = p.k.view({B, T, KV, D});
+  if (arch.qkNorm) {
+    q = rmsNorm(q, l.qNorm, eps, plusOne(arch));
+    k = rmsNorm(k, l.kNorm, eps, plusOne(arch));
+  }
+  q = rope.apply(q, cos, sin).transpose(1, 2);  // (B, H, T, D)
+  k = rope.apply(k, cos, sin).transpose(1, 2);  // (B, KV, T, D)
+  v = p.v.view({B, T, KV, D}).transpose(1, 2);
+  if (cache && cache->slot.defined()) {
+    cache->keys.index_copy_(2, cache->slot, k);
+    cache->values.index_copy_(2, cache->slot, v);
+    k = cache->keys;
+    v = cache->values;
+  } else if (cache) {
+    cache->keys.slice(2, cache->start, cache->start + T).copy_(k);
+    cache->values.slice(2, cache->start, cache->start + T).copy_(v);
+    k = cache->keys.slice(2, 0, cache->start + T);
+    v = cache->values.slice(2, 0, cache->start + T);
+  }
+}
+
 }  // namespace
 
 PaddedLayerOutput decoderForwardPadded(const ArchSpec& arch, const DecoderLayer& l, const Rope& rope,
@@ -70,24 +100,13 @@ PaddedLayerOutput decoderForwardPadded(const ArchSpec& arch, const DecoderLayer&
     n1 = rmsNorm(h, l.inputNorm, eps, plusOne(arch)).view({B * T, C});
   }
   Qkv p = splitQkv(arch, linearGroupForward(qkvMembers(arch, l), n1, nullptr, nullptr));
-  at::Tensor q = p.q.view({B, T, H, D}), k = p.k.view({B, T, KV, D});
-  if (arch.qkNorm) {
-    q = rmsNorm(q, l.qNorm, eps, plusOne(arch));
-    k = rmsNorm(k, l.kNorm, eps, plusOne(arch));
-  }
-  q = rope.apply(q, cos, sin).transpose(1, 2);  // (B, H, T, D)
-  k = rope.apply(k, cos, sin).transpose(1, 2);  // (B, KV, T, D)
-  at::Tensor v = p.v.view({B, T, KV, D}).transpose(1, 2);
-  if (cache && cache->slot.defined()) {
-    cache->keys.index_copy_(2, cache->slot, k);
-    cache->values.index_copy_(2, cache->slot, v);
+  at::Tensor q, k, v;
+  if (T == 1 && cache && cache->slot.defined()) q = decodeQkvFused(arch, l, rope, p.q, p.k, p.v, cos, sin, *cache);
+  if (q.defined()) {  // one decoding step in one kernel: the new key and value are in the cache
     k = cache->keys;
     v = cache->values;
-  } else if (cache) {
-    cache->keys.slice(2, cache->start, cache->start + T).copy_(k);
-    cache->values.slice(2, cache->start, cache->start + T).copy_(v);
-    k = cache->keys.slice(2, 0, cache->start + T);
-    v = cache->values.slice(2, 0, cache->start + T);
+  } else {
+    forwardQkvPadded(arch, l, rope, p, B, T, cos, sin, cache, q, k, v);
   }
   at::Tensor out = attentionPadded(q, k, v, mask, attentionSpec(arch, l));  // (B, H, T, D)
   at::Tensor a = linearGroupForward({&l.o}, out.transpose(1, 2).reshape({B * T, H * D}), nullptr, nullptr)[0];

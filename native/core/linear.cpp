@@ -3,6 +3,12 @@
 
 #include <ATen/core/grad_mode.h>
 
+#include "core/decode_fusion.h"
+
+#ifdef NQ_WITH_CUDA
+#include "kernels/kernels.h"
+#endif
+
 namespace nq {
 
 namespace {
@@ -264,6 +270,12 @@ std::vector<at::Tensor> linearGroupForward(const std::vector<const Linear*>& mem
   if (!saved && !training && yAll.defined() && x.is_cuda()) {
     // Inference: every adapter of the group in two GEMMs, added into the group's buffer.
     if (const GroupAdapters* g = groupAdapters(members, dtype)) {
+#ifdef NQ_WITH_CUDA
+      if (decode && decodeFusionEnabled() && kernels::loraDecodeSupported(x, g->a, g->b)) {
+        kernels::loraDecodeAdd(yAll, x, g->a, g->b, members[0]->lora->scaling);  // one launch, not two GEMMs
+        return ys;
+      }
+#endif
       yAll.addmm_(at::mm(x, g->a.t()), g->b.t(), /*beta=*/1, /*alpha=*/members[0]->lora->scaling);
       return ys;
     }

@@ -76,6 +76,39 @@ at::Tensor rmsNormBackward(const at::Tensor& dy, const at::Tensor& x, const at::
 at::Tensor ropeApply(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin, int64_t rotaryDim,
                      bool inverse);
 
+// One decoding step (one new token per row) after the q/k/v projection, in one launch: q (rows,
+// H*D), k and v (rows, KV*D), each with unit column stride and any row stride (column slices of
+// one q|k|v output); qNorm, kNorm (D) the per-head RMSNorm weights (both or neither; as
+// rmsNormForward takes them); cos, sin (rows, rotaryDim) in the dtype of keys; keys, values
+// (rows, KV, capacity, D) contiguous; slot a one-element int64 tensor on the device: the cache
+// position every row's new key and value go to. Writes k (normed, rotated) and v there, returns
+// q normed and rotated as (rows, H, D): the same bits as rmsNormForward per head, then ropeApply,
+// then the copies. decodeQkvSupported: whether the kernel takes a head of headDim elements.
+bool decodeQkvSupported(int64_t headDim, int64_t rotaryDim);
+at::Tensor decodeQkv(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& qNorm,
+                     const at::Tensor& kNorm, double eps, bool weightPlusOne, const at::Tensor& cos,
+                     const at::Tensor& sin, int64_t rotaryDim, at::Tensor& keys, at::Tensor& values,
+                     const at::Tensor& slot);
+
+// A group's adapters at decoding, in place: y (rows, out) += scaling * round(x @ A^T) @ B^T with
+// x (rows, in), A (rank, in), B (out, rank) (the group's A stacked, B block-diagonal), fp32 sums
+// (x @ A^T rounded to x's dtype, as a GEMM's output), y rounded once; two launches.
+// loraDecodeSupported: rows <= 8, 0 < rank <= 64, in and rank multiples of 16 bytes, in at most
+// 32 KB (8192 bf16), contiguous aligned inputs of one dtype.
+bool loraDecodeSupported(const at::Tensor& x, const at::Tensor& a, const at::Tensor& b);
+void loraDecodeAdd(at::Tensor& y, const at::Tensor& x, const at::Tensor& a, const at::Tensor& b, double scaling);
+
+// Attention of one decoding step: q (B, H, D), keys and values (B, KV, S, D) (the whole cache),
+// bias (B * KV, S) with unit column stride (rows may repeat: stride 0) added to the scores (0 or
+// -inf: the model's decodingBias), H a multiple of KV.
+// Returns (B, H, D) = round(sum_s p[s] v[s]) with p = round(softmax(round(scale * q.k + bias)))
+// (softmax in fp32), as baddbmm, softmax and bmm round it. decodeAttentionSupported: contiguous
+// (bias: see above) aligned inputs of one float dtype, S <= 4096, D of 64, 128 or 256 (32, 64, 128 in float32).
+bool decodeAttentionSupported(const at::Tensor& q, const at::Tensor& keys, const at::Tensor& values,
+                              const at::Tensor& bias);
+at::Tensor decodeAttention(const at::Tensor& q, const at::Tensor& keys, const at::Tensor& values,
+                           const at::Tensor& bias, double scale);
+
 // Activations of the gated MLP: act(gate) * up.
 enum GluActivation : int64_t { kSilu = 0, kGeluTanh = 1, kGeluErf = 2 };
 

@@ -30,6 +30,7 @@
 #include <cstring>
 #include <exception>
 #include <functional>
+#include <limits>
 #include <map>
 #include <string>
 #include <vector>
@@ -498,6 +499,142 @@ void checkRope() {
   std::printf("(c) rope: %zu cases, %d failures\n", cases.size(), gFailures - before);
 }
 
+// The fused decoding step (kernels::decodeQkv) against the separate kernels it replaces:
+// rmsNormForward per head, ropeApply, the copies into the cache; every bit of q and of both
+// caches (the untouched positions included) must agree.
+void checkDecodeQkv() {
+  struct Case {
+    int64_t rows, H, KV, D, rot;
+    bool norm, plusOne;
+    at::ScalarType dtype, weightDtype;
+    int64_t offset;  // elements before q in its buffer (1: no 16-byte loads)
+  };
+  const auto bf = at::kBFloat16;
+  const std::vector<Case> cases{
+      {1, 32, 8, 128, 128, true, false, bf, bf, 0},                // Qwen3-4B, batch 1
+      {3, 32, 8, 128, 128, true, false, at::kHalf, at::kHalf, 0},  // a batch: strided row slices
+      {2, 32, 8, 128, 128, false, false, bf, bf, 0},               // llama: no q/k norm
+      {2, 4, 1, 256, 256, true, true, bf, at::kFloat, 0},          // gemma 3: head 256, 1 + w in fp32
+      {2, 8, 2, 64, 64, true, false, at::kFloat, at::kFloat, 0},   // fp32
+      {2, 24, 8, 96, 64, false, false, bf, bf, 0},                 // partial rotary (phi)
+      {1, 6, 2, 80, 40, true, true, at::kHalf, at::kHalf, 0},      // half = 20, gemma-style norm
+      {2, 32, 8, 128, 128, true, false, bf, bf, 1}};               // unaligned sources
+  const int before = gFailures;
+  for (const Case& c : cases) {
+    const std::string what = std::to_string(c.rows) + "x(" + std::to_string(c.H) + "+2x" + std::to_string(c.KV) +
+                             ")x" + std::to_string(c.D) + " rot=" + std::to_string(c.rot) +
+                             (c.norm ? (c.plusOne ? " norm(1+w)" : " norm") : "") + " offset=" +
+                             std::to_string(c.offset) + " " + dtypeName(c.dtype);
+    const int64_t qd = c.H * c.D, kvd = c.KV * c.D, capacity = 40, slot = 23;
+    at::Tensor buffer = randomOn({c.rows, c.offset + qd + 2 * kvd}, c.dtype, 3.0);
+    at::Tensor q = buffer.narrow(1, c.offset, qd), k = buffer.narrow(1, c.offset + qd, kvd),
+               v = buffer.narrow(1, c.offset + qd + kvd, kvd);
+    at::Tensor qw, kw;
+    if (c.norm) qw = randomOn({c.D}, c.weightDtype), kw = randomOn({c.D}, c.weightDtype);
+    at::Tensor angles = at::rand({c.rows, c.rot}, dev()) * 6.3;
+    at::Tensor cosT = angles.cos().to(c.dtype), sinT = angles.sin().to(c.dtype);
+    at::Tensor keys = randomOn({c.rows, c.KV, capacity, c.D}, c.dtype), values = randomOn(keys.sizes(), c.dtype);
+    at::Tensor keysRef = keys.clone(), valuesRef = values.clone();
+    at::Tensor slotT = at::full({1}, slot, dev().dtype(at::kLong));
+
+    auto heads = [&](const at::Tensor& x, int64_t n, const at::Tensor& w) {  // norm (when asked), then RoPE
+      at::Tensor h = x.contiguous().view({c.rows * n, c.D});
+      if (w.defined()) h = std::get<0>(kernels::rmsNormForward(h, w, 1e-6, c.plusOne));
+      return kernels::ropeApply(h.view({c.rows, n, c.D}), cosT, sinT, c.rot, false);
+    };
+    at::Tensor qRef = heads(q, c.H, qw);
+    keysRef.select(2, slot).copy_(heads(k, c.KV, kw));
+    valuesRef.select(2, slot).copy_(v.reshape({c.rows, c.KV, c.D}));
+
+    poison({c.rows * qd * static_cast<int64_t>(c10::elementSize(c.dtype))});
+    at::Tensor got = kernels::decodeQkv(q, k, v, qw, kw, 1e-6, c.plusOne, cosT, sinT, c.rot, keys, values, slotT);
+    const bool ok = expectBitEqual("decodeQkv q " + what, got, qRef) &&
+                    expectBitEqual("decodeQkv keys " + what, keys, keysRef) &&
+                    expectBitEqual("decodeQkv values " + what, values, valuesRef);
+    record("decode q/k/v", ok, 0, true);
+  }
+  std::printf("(c2) decode q/k/v: %zu cases, %d failures\n", cases.size(), gFailures - before);
+}
+
+// The decoding adapters' kernel (kernels::loraDecodeAdd) against float64 (x @ A^T rounded to the
+// dtype, as the kernel and a GEMM round it, then the B product and the add), and a row computed
+// alone against the same row in a batch (bit for bit).
+void checkLoraDecode() {
+  struct Case {
+    int64_t rows, in, rank, out;
+    at::ScalarType dtype;
+  };
+  const std::vector<Case> cases{{1, 2560, 48, 6144, at::kBFloat16},  // Qwen3-4B q|k|v, r16 each
+                                {5, 2560, 48, 6144, at::kBFloat16},
+                                {8, 4096, 64, 1000, at::kHalf},
+                                {3, 512, 16, 300, at::kFloat}};
+  const int before = gFailures;
+  for (const Case& c : cases) {
+    const std::string what = std::to_string(c.rows) + "x" + std::to_string(c.in) + " r" + std::to_string(c.rank) +
+                             " -> " + std::to_string(c.out) + " " + dtypeName(c.dtype);
+    at::Tensor x = randomOn({c.rows, c.in}, c.dtype), a = randomOn({c.rank, c.in}, c.dtype, 0.02),
+               b = randomOn({c.out, c.rank}, c.dtype, 0.5), y0 = randomOn({c.rows, c.out}, c.dtype);
+    const double scaling = 2.0;
+    at::Tensor y = y0.clone();
+    kernels::loraDecodeAdd(y, x, a, b, scaling);
+    at::Tensor xa = at::mm(x.to(at::kDouble), a.to(at::kDouble).t()).to(c.dtype).to(at::kDouble);
+    at::Tensor ref = y0.to(at::kDouble) + scaling * at::mm(xa, b.to(at::kDouble).t());
+    const bool close = expectClose("lora decode", what, y, ref, tolerance(c.dtype));
+    at::Tensor y1 = y0.narrow(0, c.rows - 1, 1).clone();
+    kernels::loraDecodeAdd(y1, x.narrow(0, c.rows - 1, 1).contiguous(), a, b, scaling);
+    const bool alone = expectBitEqual("lora decode " + what + " (last row alone)", y1, y.narrow(0, c.rows - 1, 1));
+    record("lora decode", close && alone, relL2(y, ref), false);
+  }
+  std::printf("(c3) lora decode: %zu cases, %d failures\n", cases.size(), gFailures - before);
+}
+
+// The decoding step's attention kernel (kernels::decodeAttention) against float64 and against
+// the separate ops it replaces (baddbmm with the mask, softmax, bmm), and a row computed alone
+// against the same row in a batch (bit for bit). Masked keys hold large values: they must not leak.
+void checkDecodeAttention() {
+  struct Case {
+    int64_t B, H, KV, S, D, filled;  // keys past `filled` are masked
+    at::ScalarType dtype;
+  };
+  const std::vector<Case> cases{{1, 32, 8, 528, 128, 403, at::kBFloat16},  // Qwen3-4B, a 400-token prompt
+                                {4, 32, 8, 96, 128, 90, at::kBFloat16},
+                                {2, 8, 1, 4096, 256, 4000, at::kBFloat16},  // gemma-like head, the longest cache
+                                {3, 4, 4, 33, 64, 33, at::kHalf},
+                                {2, 6, 2, 100, 128, 7, at::kFloat}};
+  const int before = gFailures;
+  for (const Case& c : cases) {
+    const std::string what = std::to_string(c.B) + "x" + std::to_string(c.H) + "/" + std::to_string(c.KV) + " S=" +
+                             std::to_string(c.S) + " D=" + std::to_string(c.D) + " " + dtypeName(c.dtype);
+    at::Tensor q = randomOn({c.B, c.H, c.D}, c.dtype), k = randomOn({c.B, c.KV, c.S, c.D}, c.dtype),
+               v = randomOn({c.B, c.KV, c.S, c.D}, c.dtype);
+    k.narrow(2, c.filled, c.S - c.filled).fill_(30.0);
+    v.narrow(2, c.filled, c.S - c.filled).fill_(1000.0);
+    // As the model's decodingBias makes it: one row per batch row, repeated over the kv heads
+    // (a stride-0 view when B = 1).
+    at::Tensor biasRows = at::zeros({c.B, 1, c.S}, dev().dtype(c.dtype));
+    biasRows.narrow(2, c.filled, c.S - c.filled).fill_(-std::numeric_limits<double>::infinity());
+    at::Tensor bias = biasRows.expand({c.B, c.KV, c.S}).reshape({c.B * c.KV, c.S});
+    const double scale = 1.0 / std::sqrt(static_cast<double>(c.D));
+    at::Tensor got = kernels::decodeAttention(q, k, v, bias, scale);
+
+    const int64_t G = c.H / c.KV;
+    at::Tensor qg = q.reshape({c.B * c.KV, G, c.D}), kk = k.reshape({c.B * c.KV, c.S, c.D}),
+               vv = v.reshape({c.B * c.KV, c.S, c.D}), bias3 = bias.view({c.B * c.KV, 1, c.S});
+    at::Tensor ops = at::bmm(at::softmax(at::baddbmm(bias3, qg, kk.transpose(1, 2), 1, scale), -1), vv).view({c.B, c.H, c.D});
+    at::Tensor scores = at::baddbmm(bias3.to(at::kDouble), qg.to(at::kDouble), kk.to(at::kDouble).transpose(1, 2), 1, scale);
+    at::Tensor ref = at::bmm(at::softmax(scores, -1), vv.to(at::kDouble)).view({c.B, c.H, c.D});
+    const bool close = expectClose("decode attention", what + " vs float64", got, ref, tolerance(c.dtype)) &&
+                       expectClose("decode attention", what + " vs baddbmm/softmax/bmm", got, ops, tolerance(c.dtype));
+    const int64_t last = c.B - 1;
+    at::Tensor alone = kernels::decodeAttention(q.narrow(0, last, 1).contiguous(), k.narrow(0, last, 1).contiguous(),
+                                                v.narrow(0, last, 1).contiguous(),
+                                                bias.narrow(0, last * c.KV, c.KV), scale);
+    const bool same = expectBitEqual("decode attention " + what + " (last row alone)", alone, got.narrow(0, last, 1));
+    record("decode attention", close && same, relL2(got, ref), false);
+  }
+  std::printf("(c4) decode attention: %zu cases, %d failures\n", cases.size(), gFailures - before);
+}
+
 constexpr double kPi = 3.14159265358979323846;
 
 double activationRef(int act, double g) {
@@ -564,8 +701,10 @@ void checkGlu() {
       const double same = rawBits(out.cpu()).eq(rawBits(ref)).to(at::kDouble).mean().item<double>();
       // (In f32 the 2 ulp show in the last bit of many elements: the error bound decides.) GELU's
       // tanhf / erff move more elements across a bf16 / fp16 rounding boundary than SiLU's expf:
-      // on the H200, 98.4-98.8% bit-identical at rel L2 < 1e-6 (2026-12-03).
-      const double sameNeeded = act == 0 ? 0.995 : 0.98;
+      // on the H200, 98.4-98.8% bit-identical at rel L2 < 1e-6 (2026-12-03). The share is counted
+      // only where there are enough elements for it to mean something (a 56-element case with 3
+      // such elements is at 94.6%, by chance of the random inputs); the error bound holds everywhere.
+      const double sameNeeded = c.rows * c.I < 4096 ? 0.0 : act == 0 ? 0.995 : 0.98;
       const bool ok = err < (c.dtype == at::kFloat ? 1e-6 : tolerance(c.dtype)) &&
                       (c.dtype == at::kFloat || same >= sameNeeded);
       if (!ok) fail("glu fwd " + what + ": rel L2 " + std::to_string(err) + ", bit-identical " + std::to_string(same));
@@ -968,6 +1107,9 @@ int main(int argc, char** argv) {
     if (!gemvOnly) {
       checkRmsNorm();
       checkRope();
+      checkDecodeQkv();
+      checkLoraDecode();
+      checkDecodeAttention();
       checkGlu();
     }
     const double checkSeconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
