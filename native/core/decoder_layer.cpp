@@ -86,7 +86,7 @@ PaddedLayerOutput decoderForwardPadded(const ArchSpec& arch, const DecoderLayer&
                                        const at::Tensor& input, const at::Tensor& residual, const RopeTables& tables,
                                        const at::Tensor& mask, LayerCache* cache) {
   const int64_t B = input.size(0), T = input.size(1), C = input.size(2);
-  const int64_t H = arch.numHeads, KV = arch.numKvHeads, D = arch.headDim;
+  const int64_t H = arch.numHeads, D = arch.headDim;
   const double eps = arch.rmsNormEps;
   const auto& [cos, sin] = tables[l.ropeIndex];
 

@@ -103,8 +103,8 @@ __global__ void __launch_bounds__(kThreads)
   float acc[EL];
 #pragma unroll
   for (int e = 0; e < EL; ++e) acc[e] = 0.0f;
-#pragma unroll 4
-  for (int64_t s = warp; s < S; s += kWarps) {
+#pragma unroll 8
+  for (int64_t s = warp; s < S; s += kWarps) {  // 8 keys' loads in flight at a time
     const float p = sScore[s];
     const T* vr = vb + s * D + lane * EL;
 #pragma unroll

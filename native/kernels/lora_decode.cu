@@ -80,22 +80,31 @@ __global__ void __launch_bounds__(kThreads)
     loraUpAddKernel(const T* __restrict__ xa, const T* __restrict__ b, T* __restrict__ y, int64_t yStride, int rows,
                     int rank, int64_t out, float scaling) {
   constexpr int V = 16 / sizeof(T);
+  constexpr int kMaxRankVectors = kMaxRank / V;
   __shared__ float sXa[R][kMaxRank];
+  const int64_t o = static_cast<int64_t>(blockIdx.x) * kThreads + threadIdx.x;
+  const bool active = o < out;
+  // This output's row of B first: its loads are on their way while xa is staged.
+  const T* br = b + (active ? o : 0) * rank;
+  float bv[kMaxRankVectors][V];
+#pragma unroll
+  for (int j = 0; j < kMaxRankVectors; ++j) {
+    if (active && j * V < rank) detail::loadVec<V>(br + j * V, bv[j]);
+  }
   for (int k = threadIdx.x; k < rows * rank; k += kThreads) sXa[k / rank][k % rank] = detail::toFloat(xa[k]);
   __syncthreads();
-  const int64_t o = static_cast<int64_t>(blockIdx.x) * kThreads + threadIdx.x;
-  if (o >= out) return;
-  const T* br = b + o * rank;
+  if (!active) return;
   float acc[R];
 #pragma unroll
   for (int i = 0; i < R; ++i) acc[i] = 0.0f;
-  for (int r0 = 0; r0 < rank; r0 += V) {
-    float bv[V];
-    detail::loadVec<V>(br + r0, bv);
 #pragma unroll
-    for (int e = 0; e < V; ++e) {
+  for (int j = 0; j < kMaxRankVectors; ++j) {
+    if (j * V < rank) {
 #pragma unroll
-      for (int i = 0; i < R; ++i) acc[i] = fmaf(sXa[i][r0 + e], bv[e], acc[i]);
+      for (int e = 0; e < V; ++e) {
+#pragma unroll
+        for (int i = 0; i < R; ++i) acc[i] = fmaf(sXa[i][j * V + e], bv[j][e], acc[i]);
+      }
     }
   }
 #pragma unroll

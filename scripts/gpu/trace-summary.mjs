@@ -30,7 +30,7 @@ export function summarizeTrace(trace, top = 30) {
     if (/reduce/i.test(name)) return 'reduction';
     return 'other elementwise';
   };
-  const short = (name) => name.replace(/\(.*$/s, '').replace(/<.*$/s, '').slice(0, 90);
+  const short = (name) => name.replace(/\(anonymous namespace\)::/g, '').replace(/\(.*$/s, '').replace(/<.*$/s, '').slice(0, 90);
   const byName = new Map(), byKind = new Map();
   for (const e of events) {
     const n = short(e.name), k = kind(e.name);
