@@ -62,26 +62,52 @@ __global__ void __launch_bounds__(kThreads)
   const T* vb = values + kvRow * S * D;
   const T* biasRow = bias + kvRow * biasStride;
 
-  // Scores: the 8 lanes of a key each take NVK consecutive vectors of it.
+  // The value rows of this warp's first VB keys, loaded now (they depend on nothing): their
+  // trip to memory overlaps the score pass. Kept raw, converted where used.
+  constexpr int VB = 8;
+  detail::Raw<EL, T> vraw[VB];
+  auto loadValues = [&](int64_t s0) {
+#pragma unroll
+    for (int u = 0; u < VB; ++u) {
+      const int64_t s = s0 + u * kWarps;
+      if (s < S) detail::loadRaw<EL>(vb + s * D + lane * EL, false, vraw[u]);
+    }
+  };
+  loadValues(warp);
+
+  // Scores: the 8 lanes of a key each take NVK consecutive vectors of it; the keys of KB passes
+  // and their mask values are loaded together, then reduced.
+  constexpr int KB = NVK == 4 ? 4 : 8;
   const int sub = lane / kKeyLanes, part = lane % kKeyLanes;
   float qv[NVK][V];
 #pragma unroll
   for (int j = 0; j < NVK; ++j) detail::loadVec<V>(q + bh * D + (part * NVK + j) * V, qv[j]);
-#pragma unroll 4
-  for (int64_t base = warp * (32 / kKeyLanes); base < S; base += kKeysPerPass) {  // uniform over the warp
-    const int64_t s = base + sub;
-    float acc = 0.0f;
-    if (s < S) {
+  for (int64_t base = warp * (32 / kKeyLanes); base < S; base += int64_t{kKeysPerPass} * KB) {  // uniform over the warp
+    detail::Raw<V, T> kraw[KB][NVK];
+    T braw[KB];
 #pragma unroll
-      for (int j = 0; j < NVK; ++j) {
-        float kv[V];
-        detail::loadVec<V>(kb + s * D + (part * NVK + j) * V, kv);
+    for (int u = 0; u < KB; ++u) {
+      const int64_t s = base + u * kKeysPerPass + sub;
+      if (s < S) {
 #pragma unroll
-        for (int e = 0; e < V; ++e) acc = fmaf(qv[j][e], kv[e], acc);
+        for (int j = 0; j < NVK; ++j) detail::loadRaw<V>(kb + s * D + (part * NVK + j) * V, true, kraw[u][j]);
+        braw[u] = biasRow[s];
       }
     }
-    acc = detail::groupSum<kKeyLanes>(acc);
-    if (s < S && part == 0) sScore[s] = detail::roundTo<T>(fmaf(scale, acc, detail::toFloat(biasRow[s])));
+#pragma unroll
+    for (int u = 0; u < KB; ++u) {
+      const int64_t s = base + u * kKeysPerPass + sub;
+      float acc = 0.0f;
+      if (s < S) {
+#pragma unroll
+        for (int j = 0; j < NVK; ++j) {
+#pragma unroll
+          for (int e = 0; e < V; ++e) acc = fmaf(qv[j][e], detail::toFloat(kraw[u][j].e[e]), acc);
+        }
+      }
+      acc = detail::groupSum<kKeyLanes>(acc);
+      if (s < S && part == 0) sScore[s] = detail::roundTo<T>(fmaf(scale, acc, detail::toFloat(braw[u])));
+    }
   }
   __syncthreads();
 
@@ -99,16 +125,22 @@ __global__ void __launch_bounds__(kThreads)
   for (int64_t s = threadIdx.x; s < S; s += kThreads) sScore[s] = detail::roundTo<T>(sScore[s] / sum);
   __syncthreads();
 
-  // out = sum_s p[s] v[s]: warp w takes keys w, w + kWarps, ...; lane l dims l*EL .. l*EL+EL-1.
+  // out = sum_s p[s] v[s]: warp w takes keys w, w + kWarps, ... in order; lane l dims l*EL ..
+  // l*EL+EL-1; VB keys' rows in flight at a time (the first VB loaded at the start).
   float acc[EL];
 #pragma unroll
   for (int e = 0; e < EL; ++e) acc[e] = 0.0f;
-#pragma unroll 8
-  for (int64_t s = warp; s < S; s += kWarps) {  // 8 keys' loads in flight at a time
-    const float p = sScore[s];
-    const T* vr = vb + s * D + lane * EL;
+  for (int64_t s0 = warp; s0 < S; s0 += int64_t{kWarps} * VB) {
+    if (s0 != warp) loadValues(s0);
 #pragma unroll
-    for (int e = 0; e < EL; ++e) acc[e] = fmaf(p, detail::toFloat(vr[e]), acc[e]);
+    for (int u = 0; u < VB; ++u) {
+      const int64_t s = s0 + u * kWarps;
+      if (s < S) {
+        const float p = sScore[s];
+#pragma unroll
+        for (int e = 0; e < EL; ++e) acc[e] = fmaf(p, detail::toFloat(vraw[u].e[e]), acc[e]);
+      }
+    }
   }
 #pragma unroll
   for (int e = 0; e < EL; ++e) sPart[warp * D + lane * EL + e] = acc[e];

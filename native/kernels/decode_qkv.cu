@@ -44,18 +44,6 @@ struct DecodeQkvArgs {
   const int64_t* slot;  // the cache position written (one for every row)
 };
 
-// V elements from p as fp32: one vector load when aligned, else element by element (the same
-// values either way; only the access differs).
-template <int V, typename T>
-__device__ __forceinline__ void loadElems(const T* p, bool aligned, float (&f)[V]) {
-  if (aligned) {
-    detail::loadVec<V>(p, f);
-  } else {
-#pragma unroll
-    for (int i = 0; i < V; ++i) f[i] = detail::toFloat(p[i]);
-  }
-}
-
 // Heads in the order q (H), k (KV), v (KV), per row; a head to each group of G threads. Every
 // global load (the slot, the head, its norm weight, cos and sin) is issued before any of them is
 // used: at batch 1 the kernel is a few round trips to memory, and this makes it one.
@@ -81,24 +69,23 @@ __global__ void __launch_bounds__(kThreads) decodeQkvKernel(DecodeQkvArgs a) {
   const T* __restrict__ sinRow = static_cast<const T*>(a.sin) + row * a.rotaryDim;
   const int64_t pos = which == 0 || !valid ? 0 : *a.slot;
 
-  // This thread's vectors t, t + G, ... of the head, as rmsNormForwardKernel reads a row.
-  float f[NV][V], w[NV][V];
+  // This thread's vectors t, t + G, ... of the head, as rmsNormForwardKernel reads a row, its
+  // norm weights and the cos / sin of its pairs (i, i + half), i = t, t + G, ...: loads only.
+  detail::Raw<V, T> f[NV];
+  detail::Raw<V, W> w[NV];
 #pragma unroll
   for (int j = 0; j < NV; ++j) {
     const int64_t vi = t + j * G;
     if (valid && vi < nvec) {
-      loadElems<V>(src + vi * V, a.aligned, f[j]);
-      if (weight) detail::loadVec<V>(weight + vi * V, w[j]);
+      detail::loadRaw<V>(src + vi * V, a.aligned, f[j]);
+      if (weight) detail::loadRaw<V>(weight + vi * V, true, w[j]);
     }
   }
-  float c1[NP], c2[NP], s1[NP], s2[NP];  // cos / sin of the pairs (i, i + half), i = t, t + G, ...
+  T c1[NP], c2[NP], s1[NP], s2[NP];
 #pragma unroll
   for (int p = 0; p < NP; ++p) {
     const int64_t i = t + p * G;
-    if (valid && i < half) {
-      c1[p] = detail::toFloat(cosRow[i]), c2[p] = detail::toFloat(cosRow[i + half]);
-      s1[p] = detail::toFloat(sinRow[i]), s2[p] = detail::toFloat(sinRow[i + half]);
-    }
+    if (valid && i < half) c1[p] = cosRow[i], c2[p] = cosRow[i + half], s1[p] = sinRow[i], s2[p] = sinRow[i + half];
   }
 
   float ss = 0.0f;
@@ -106,7 +93,7 @@ __global__ void __launch_bounds__(kThreads) decodeQkvKernel(DecodeQkvArgs a) {
   for (int j = 0; j < NV; ++j) {
     if (valid && t + j * G < nvec) {
 #pragma unroll
-      for (int e = 0; e < V; ++e) ss = fmaf(f[j][e], f[j][e], ss);
+      for (int e = 0; e < V; ++e) ss = fmaf(detail::toFloat(f[j].e[e]), detail::toFloat(f[j].e[e]), ss);
     }
   }
   ss = detail::groupSum<G>(ss);
@@ -119,7 +106,8 @@ __global__ void __launch_bounds__(kThreads) decodeQkvKernel(DecodeQkvArgs a) {
     if (vi < nvec) {
 #pragma unroll
       for (int e = 0; e < V; ++e) {
-        const float y = weight ? detail::rmsNormScale<T>(f[j][e], rstd, w[j][e], a.plusOne) : f[j][e];
+        const float x = detail::toFloat(f[j].e[e]);
+        const float y = weight ? detail::rmsNormScale<T>(x, rstd, detail::toFloat(w[j].e[e]), a.plusOne) : x;
         buf[vi * V + e] = detail::roundTo<T>(y);  // the norm's output in T (the identity without a norm)
       }
     }
@@ -141,7 +129,8 @@ __global__ void __launch_bounds__(kThreads) decodeQkvKernel(DecodeQkvArgs a) {
     const int64_t i = t + p * G;
     if (i < half) {
       float lo, hi;
-      detail::ropeRotate<T>(buf[i], buf[i + half], c1[p], c2[p], s1[p], s2[p], lo, hi);
+      detail::ropeRotate<T>(buf[i], buf[i + half], detail::toFloat(c1[p]), detail::toFloat(c2[p]), detail::toFloat(s1[p]),
+                            detail::toFloat(s2[p]), lo, hi);
       dst[i] = detail::fromFloat<T>(lo);
       dst[i + half] = detail::fromFloat<T>(hi);
     }

@@ -143,6 +143,31 @@ __device__ __forceinline__ void storeVec(T* __restrict__ p, const float (&f)[V])
   }
 }
 
+// V elements as stored, aligned so that vector loads fill them: a load's result is kept raw
+// and converted only where it is used, so every load of the kernel is issued before the first
+// one is waited for (converting at the load makes each wait for its data in turn).
+template <int V, typename T>
+struct alignas(16) Raw {
+  T e[V];
+};
+
+// V elements from p: 16-byte loads when `vector` (and V elements make whole 16-byte words),
+// else element by element (the same values either way; only the access differs).
+template <int V, typename T>
+__device__ __forceinline__ void loadRaw(const T* __restrict__ p, bool vector, Raw<V, T>& r) {
+  if constexpr ((V * sizeof(T)) % 16 == 0) {
+    if (vector) {
+#pragma unroll
+      for (int w = 0; w < static_cast<int>(V * sizeof(T) / 16); ++w) {
+        reinterpret_cast<uint4*>(r.e)[w] = reinterpret_cast<const uint4*>(p)[w];
+      }
+      return;
+    }
+  }
+#pragma unroll
+  for (int i = 0; i < V; ++i) r.e[i] = p[i];
+}
+
 // Rounds v to T's precision and back (the identity for float): where transformers rounds a
 // bf16/f16 intermediate, the fused kernels round too, so the results match bit for bit.
 template <typename T>

@@ -37,25 +37,31 @@ __global__ void __launch_bounds__(kThreads)
   const int r = blockIdx.x, lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const int64_t nvec = in / V;
   const T* ar = a + r * in;
-  float av[kMaxVectors][V];
+  // Loads first, kept raw (a conversion at the load would wait for it): the A row's vectors,
+  // then each row of x's, converted as they are used.
+  detail::Raw<V, T> araw[kMaxVectors];
 #pragma unroll
   for (int j = 0; j < kMaxVectors; ++j) {
     const int64_t u = threadIdx.x + j * kThreads;
-    if (u < nvec) detail::loadVec<V>(ar + u * V, av[j]);
+    if (u < nvec) detail::loadRaw<V>(ar + u * V, true, araw[j]);
   }
   float acc[R];
 #pragma unroll
   for (int i = 0; i < R; ++i) {
     acc[i] = 0.0f;
     if (i >= rows) continue;
+    detail::Raw<V, T> xraw[kMaxVectors];
+#pragma unroll
+    for (int j = 0; j < kMaxVectors; ++j) {
+      const int64_t u = threadIdx.x + j * kThreads;
+      if (u < nvec) detail::loadRaw<V>(x + i * in + u * V, true, xraw[j]);
+    }
 #pragma unroll
     for (int j = 0; j < kMaxVectors; ++j) {
       const int64_t u = threadIdx.x + j * kThreads;
       if (u < nvec) {
-        float xv[V];
-        detail::loadVec<V>(x + i * in + u * V, xv);
 #pragma unroll
-        for (int e = 0; e < V; ++e) acc[i] = fmaf(av[j][e], xv[e], acc[i]);
+        for (int e = 0; e < V; ++e) acc[i] = fmaf(detail::toFloat(araw[j].e[e]), detail::toFloat(xraw[j].e[e]), acc[i]);
       }
     }
   }

@@ -84,19 +84,28 @@ __global__ void __launch_bounds__(kThreads)
 
   float ss = 0.0f;
   if constexpr (NV > 0) {
-    float f[NV][V], w[NV][V];
+    // Every load first (kept raw: a conversion at the load would wait for it), then the math.
+    detail::Raw<V, T> xraw[NV], rraw[NV];
+    detail::Raw<V, W> wraw[NV];
 #pragma unroll
     for (int j = 0; j < NV; ++j) {
       const int64_t v = t + j * G;
       if (valid && v < nvec) {
-        loadInput<V>(xr + v * V, rr ? rr + v * V : nullptr, f[j]);
-        loadVec<V>(weight + v * V, w[j]);
+        detail::loadRaw<V>(xr + v * V, true, xraw[j]);
+        if (rr) detail::loadRaw<V>(rr + v * V, true, rraw[j]);
+        detail::loadRaw<V>(weight + v * V, true, wraw[j]);
       }
     }
+    float f[NV][V];
 #pragma unroll
     for (int j = 0; j < NV; ++j) {
       const int64_t v = t + j * G;
       if (valid && v < nvec) {
+#pragma unroll
+        for (int i = 0; i < V; ++i) {
+          f[j][i] = detail::toFloat(xraw[j].e[i]);
+          if (rr) f[j][i] = roundTo<T>(f[j][i] + detail::toFloat(rraw[j].e[i]));  // as loadInput
+        }
         if (rr) storeVec<V>(sum + row * C + v * V, f[j]);
 #pragma unroll
         for (int i = 0; i < V; ++i) ss = fmaf(f[j][i], f[j][i], ss);
@@ -111,7 +120,9 @@ __global__ void __launch_bounds__(kThreads)
       const int64_t v = t + j * G;
       if (v < nvec) {
 #pragma unroll
-        for (int i = 0; i < V; ++i) f[j][i] = detail::rmsNormScale<T>(f[j][i], rstd, w[j][i], plusOne);
+        for (int i = 0; i < V; ++i) {
+          f[j][i] = detail::rmsNormScale<T>(f[j][i], rstd, detail::toFloat(wraw[j].e[i]), plusOne);
+        }
         storeVec<V>(yr + v * V, f[j]);
       }
     }

@@ -373,7 +373,10 @@ void checkRmsNorm() {
       {300, 8192, at::kBFloat16, false, at::kBFloat16},  {300, 5120, at::kBFloat16, true, at::kFloat},
       {300, 2304, at::kBFloat16, true, at::kBFloat16},   {77, 100, at::kBFloat16, false, at::kBFloat16},
       {33, 1000, at::kFloat, true, at::kBFloat16},       {5, 3, at::kHalf, true, at::kHalf},
-      {1000, 640, at::kFloat, false, at::kFloat}};
+      {1000, 640, at::kFloat, false, at::kFloat},
+      // decoding: a few rows, where the forward keeps the row in registers (rms_norm.cu's NV path)
+      {1, 2560, at::kBFloat16, false, at::kBFloat16},    {3, 2560, at::kBFloat16, true, at::kFloat},
+      {64, 4096, at::kHalf, false, at::kHalf},           {2, 512, at::kFloat, false, at::kFloat}};
   const double eps = 1e-6;
   const int before = gFailures;
   for (const Case& c : cases) {
@@ -435,6 +438,13 @@ void checkRmsNorm() {
     addOk = expectBitEqual("rmsnorm+add y " + what, yAdd, yPlain) && addOk;
     addOk = expectBitEqual("rmsnorm+add rstd " + what, rstdAdd, rstdPlain) && addOk;
     record("rmsnorm+add fwd", addOk, 0, true);
+    if (c.rows <= 64) {  // a few rows (registers) against the same rows among many (the loop): same bits
+      const at::Tensor many = x.repeat({65 / c.rows + 1, 1});
+      auto [yMany, rstdMany] = kernels::rmsNormForward(many, w, eps, c.plusOne);
+      record("rmsnorm fwd", expectBitEqual("rmsnorm fwd " + what + " (as rows of " + std::to_string(many.size(0)) + ")",
+                                           y, yMany.narrow(0, 0, c.rows)),
+             0, true);
+    }
   }
   std::printf("(c) rmsnorm (and + residual): %zu cases, %d failures\n", cases.size(), gFailures - before);
 }
