@@ -98,7 +98,7 @@ __global__ void __launch_bounds__(kThreads) decodeQkvKernel(DecodeQkvArgs a) {
   }
   ss = detail::groupSum<G>(ss);
   if (!valid) return;
-  const float rstd = 1.0f / sqrtf(ss / static_cast<float>(D) + a.eps);  // as rms_norm.cu: both correctly rounded
+  const float rstd = detail::rmsNormRstd(ss, D, a.eps);
   float* buf = sHeads + groupInBlock * D;
 #pragma unroll
   for (int j = 0; j < NV; ++j) {
@@ -179,17 +179,11 @@ at::Tensor decodeQkv(const at::Tensor& q, const at::Tensor& k, const at::Tensor&
   at::Tensor out = at::empty({rows, H, D}, q.options().memory_format(at::MemoryFormat::Contiguous));
   if (rows == 0) return out;
 
-  at::Tensor qw, kw;  // the norm weights as rms_norm.cu reads them
+  at::Tensor qw, kw;  // the norm weights as rms_norm.cu reads them (one type for both: fp32 if they differ)
   if (qNorm.defined()) {
-    for (auto [w, name] : {std::pair{&qNorm, "qNorm"}, std::pair{&kNorm, "kNorm"}}) {
-      TORCH_CHECK(w->is_cuda() && w->device() == device && w->numel() == D, fn, ": ", name,
-                  " must be a CUDA tensor of headDim = ", D, " elements on ", device, ", got shape ", w->sizes());
-      TORCH_CHECK(weightPlusOne || w->scalar_type() == dtype, fn, ": ", name, " must have the dtype ", dtype,
-                  " (transformers multiplies in that dtype), got ", w->scalar_type());
-    }
-    const bool asFloat = weightPlusOne && (qNorm.scalar_type() != dtype || kNorm.scalar_type() != dtype);
-    qw = (asFloat ? qNorm.to(at::kFloat) : qNorm).contiguous();
-    kw = (asFloat ? kNorm.to(at::kFloat) : kNorm).contiguous();
+    qw = detail::normWeight(qNorm, "qNorm", keys, D, weightPlusOne, fn);
+    kw = detail::normWeight(kNorm, "kNorm", keys, D, weightPlusOne, fn);
+    if (qw.scalar_type() != kw.scalar_type()) qw = qw.to(at::kFloat), kw = kw.to(at::kFloat);
   }
 
   DecodeQkvArgs a{};

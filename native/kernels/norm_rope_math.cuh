@@ -18,6 +18,12 @@ __device__ __forceinline__ float rmsNormScale(float x, float rstd, float w, bool
   return plusOne ? __fmul_rn(__fmul_rn(x, rstd), 1.0f + w) : __fmul_rn(w, roundTo<T>(__fmul_rn(x, rstd)));
 }
 
+// RMSNorm's 1 / sqrt(mean of the squares + eps) from the sum of the squares of n elements: 1 /
+// sqrtf, both correctly rounded (rsqrtf is an approximation off by up to 2 ulp).
+__device__ __forceinline__ float rmsNormRstd(float sumSquares, int64_t n, float eps) {
+  return 1.0f / sqrtf(sumSquares / static_cast<float>(n) + eps);
+}
+
 // The rotary embedding of the pair (a = x[i], b = x[i + half]) before the final rounding to T:
 // lo = round(a * cos[i]) + round(-b * sin[i]), hi = round(b * cos[i + half]) + round(a * sin[i + half])
 // (transformers' bf16 `q * cos + rotate_half(q) * sin`, each product rounded).
@@ -43,6 +49,25 @@ inline RowPlan planRows(int64_t C, int64_t vecElems, bool aligned) {
   // to 16 accesses (C = 64..128 bf16), a warp for up to 256, the block beyond.
   const int group = accesses <= 16 ? 8 : accesses <= 256 ? 32 : kNormThreads;
   return {vector, group};
+}
+
+// A norm weight as the kernels read it, checked against the rows it scales (x: their dtype and
+// device; C elements): x's dtype T, or fp32 (a gemma weight of a third dtype is converted once:
+// C elements, negligible next to the rows). `name` is the argument's name in the messages.
+inline at::Tensor normWeight(const at::Tensor& weight, const char* name, const at::Tensor& x, int64_t C, bool plusOne,
+                             const char* fn) {
+  TORCH_CHECK(weight.defined() && weight.is_cuda() && weight.device() == x.device(), fn, ": ", name,
+              " must be a CUDA tensor on ", x.device());
+  TORCH_CHECK(weight.numel() == C, fn, ": ", name, " must have ", C, " elements, got shape ", weight.sizes());
+  if (!plusOne) {
+    TORCH_CHECK(weight.scalar_type() == x.scalar_type(), fn, ": ", name, " must have the dtype ", x.scalar_type(),
+                " (transformers multiplies in that dtype), got ", weight.scalar_type());
+    return weight.contiguous();
+  }
+  const at::ScalarType wt = weight.scalar_type();
+  TORCH_CHECK(wt == at::kFloat || wt == at::kBFloat16 || wt == at::kHalf, fn, ": ", name,
+              " must be float32, bfloat16 or float16, got ", wt);
+  return (wt == x.scalar_type() ? weight : weight.to(at::kFloat)).contiguous();
 }
 
 }  // namespace nq::kernels::detail

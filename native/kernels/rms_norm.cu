@@ -112,7 +112,7 @@ __global__ void __launch_bounds__(kThreads)
       }
     }
     ss = rowSum<G>(ss, scratch);
-    const float rstd = 1.0f / sqrtf(ss / static_cast<float>(C) + eps);  // as below
+    const float rstd = detail::rmsNormRstd(ss, C, eps);
     if (!valid) return;
     if (t == 0) rstdOut[row] = rstd;
 #pragma unroll
@@ -139,8 +139,7 @@ __global__ void __launch_bounds__(kThreads)
     }
   }
   ss = rowSum<G>(ss, scratch);
-  // 1 / sqrtf: both correctly rounded (rsqrtf is an approximation off by up to 2 ulp).
-  const float rstd = 1.0f / sqrtf(ss / static_cast<float>(C) + eps);
+  const float rstd = detail::rmsNormRstd(ss, C, eps);
   if (!valid) return;
   if (t == 0) rstdOut[row] = rstd;
 
@@ -195,24 +194,6 @@ __global__ void __launch_bounds__(kThreads)
     for (int i = 0; i < V; ++i) f[i] = rstd * (g[i] * effectiveWeight(w[i], plusOne) - f[i] * rstd * mean);
     storeVec<V>(dxr + v * V, f);
   }
-}
-
-// The weight as the kernels read it: x's dtype T, or fp32 (a gemma weight of a third dtype is
-// converted once: C elements, negligible next to the rows).
-at::Tensor normWeight(const at::Tensor& weight, const at::Tensor& x, int64_t C, bool plusOne, const char* fn) {
-  TORCH_CHECK(weight.defined() && weight.is_cuda() && weight.device() == x.device(), fn,
-              ": weight must be a CUDA tensor on ", x.device());
-  TORCH_CHECK(weight.numel() == C, fn, ": weight must have ", C, " elements (the last dim of x), got shape ",
-              weight.sizes());
-  if (!plusOne) {
-    TORCH_CHECK(weight.scalar_type() == x.scalar_type(), fn, ": weight must have x's dtype ", x.scalar_type(),
-                " (transformers multiplies in that dtype), got ", weight.scalar_type());
-    return weight.contiguous();
-  }
-  const at::ScalarType wt = weight.scalar_type();
-  TORCH_CHECK(wt == at::kFloat || wt == at::kBFloat16 || wt == at::kHalf, fn,
-              ": weight must be float32, bfloat16 or float16, got ", wt);
-  return (wt == x.scalar_type() ? weight : weight.to(at::kFloat)).contiguous();
 }
 
 void checkRows(const at::Tensor& x, const char* fn) {
@@ -303,7 +284,7 @@ std::tuple<at::Tensor, at::Tensor> rmsNormForward(const at::Tensor& x, const at:
   const int64_t C = x.size(-1);
   const int64_t rows = x.numel() / C;
   const c10::cuda::CUDAGuard guard(x.device());
-  const at::Tensor w = normWeight(weight, x, C, weightPlusOne, fn);
+  const at::Tensor w = detail::normWeight(weight, "weight", x, C, weightPlusOne, fn);
   at::Tensor y = at::empty_like(x, at::MemoryFormat::Contiguous);
   at::Tensor rstd = rowsOf(x);
   at::Tensor none;
@@ -324,7 +305,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> rmsNormAddForward(const at::Tenso
   const int64_t C = x.size(-1);
   const int64_t rows = x.numel() / C;
   const c10::cuda::CUDAGuard guard(x.device());
-  const at::Tensor w = normWeight(weight, x, C, weightPlusOne, fn);
+  const at::Tensor w = detail::normWeight(weight, "weight", x, C, weightPlusOne, fn);
   at::Tensor sum = at::empty_like(x, at::MemoryFormat::Contiguous);
   at::Tensor y = at::empty_like(x, at::MemoryFormat::Contiguous);
   at::Tensor rstd = rowsOf(x);
@@ -342,7 +323,7 @@ at::Tensor rmsNormBackward(const at::Tensor& dy, const at::Tensor& x, const at::
   TORCH_CHECK(dy.sizes() == x.sizes(), fn, ": dy must have x's shape ", x.sizes(), ", got ", dy.sizes());
   detail::checkInput(rstd, fn, "rstd", at::kFloat, rows, x.device());
   const c10::cuda::CUDAGuard guard(x.device());
-  const at::Tensor w = normWeight(weight, x, C, weightPlusOne, fn);
+  const at::Tensor w = detail::normWeight(weight, "weight", x, C, weightPlusOne, fn);
   const at::Tensor dyc = dy.contiguous();  // a no-op for the usual contiguous gradient
   at::Tensor dx = at::empty_like(x, at::MemoryFormat::Contiguous);
   if (rows == 0) return dx;
