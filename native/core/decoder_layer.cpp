@@ -194,7 +194,9 @@ at::Tensor decoderBackwardPacked(const ArchSpec& arch, const DecoderLayer& l, co
   at::Tensor dact = linearGroupBackward({&l.down}, {dm}, s.down, true);
   s.down = {};
   dm = at::Tensor();
-  GluGrads g = gluBackward(dact, s.gate, s.up, arch.hiddenAct);
+  // The gradients over the saved gate and up (read for the last time here): at this point of the
+  // backward the layer holds its most, and a second (rows, 2I) buffer would set the step's peak.
+  GluGrads g = gluBackwardOverwriting(dact, s.gate, s.up, arch.hiddenAct);
   s.gate = s.up = dact = at::Tensor();
   std::vector<at::Tensor> dGateUp = arch.fusedGateUp ? std::vector<at::Tensor>{joinColumns({g.dgate, g.dup})}
                                                      : std::vector<at::Tensor>{g.dgate, g.dup};

@@ -56,10 +56,10 @@ at::Tensor gluForward(const at::Tensor& gate, const at::Tensor& up, Activation a
   return gluForwardReference(gate, up, act);
 }
 
-GluGrads gluBackward(const at::Tensor& dout, const at::Tensor& gate, const at::Tensor& up, Activation act) {
+GluGrads gluBackwardOverwriting(const at::Tensor& dout, const at::Tensor& gate, const at::Tensor& up, Activation act) {
 #ifdef NQ_WITH_CUDA
   if (gate.is_cuda()) {
-    GluGrads g = splitBuffer(dout, dout.size(0), dout.size(1));
+    GluGrads g{gate, up};
     kernels::gluBackward(dout.contiguous(), gate, up, kernelAct(act), g.dgate, g.dup);
     return g;
   }

@@ -2,7 +2,7 @@
 // SiLU (SwiGLU: llama, qwen, mistral, phi3) or GELU (GeGLU, tanh approximation: gemma). This
 // file holds the gate: act(gate) * up in the compute dtype as transformers rounds it (the
 // activation rounded first, then the product), and its backward; the projections are linear.h
-// groups. On CUDA the fused kernels (kernels.h gluForward / gluBackward) do each in one pass.
+// groups. On CUDA the fused kernels (kernels.h gluForward / gluBackward, in place) do each in one pass.
 //
 // Shapes: rows tokens, I intermediate size.
 #pragma once
@@ -16,9 +16,11 @@ namespace nq {
 at::Tensor gluForward(const at::Tensor& gate, const at::Tensor& up, Activation act);
 
 struct GluGrads {
-  at::Tensor dgate, dup;  // (rows, I) each, column slices of one (rows, 2I) buffer
+  at::Tensor dgate, dup;  // (rows, I) each, column slices of one (rows, 2I) buffer (or gate, up themselves)
 };
-GluGrads gluBackward(const at::Tensor& dout, const at::Tensor& gate, const at::Tensor& up, Activation act);
+// The gradients are written over gate and up where the fused kernel runs (CUDA): no second
+// (rows, 2I) buffer at the training backward's peak. gate and up must not be read afterwards.
+GluGrads gluBackwardOverwriting(const at::Tensor& dout, const at::Tensor& gate, const at::Tensor& up, Activation act);
 
 // The ATen references of the two.
 at::Tensor gluForwardReference(const at::Tensor& gate, const at::Tensor& up, Activation act);

@@ -75,10 +75,11 @@ __global__ void __launch_bounds__(kThreads)
   storeVec<V>(out + r * s.I + c, g);
 }
 
+// gate / dgate and up / dup may be the same memory (in place): no __restrict__ on them; a thread
+// loads its elements before it stores them.
 template <typename T, int V, int Act>
 __global__ void __launch_bounds__(kThreads)
-    gluBackwardKernel(const T* __restrict__ dout, const T* __restrict__ gate, const T* __restrict__ up, GluShape s,
-                      T* __restrict__ dgate, T* __restrict__ dup) {
+    gluBackwardKernel(const T* __restrict__ dout, const T* gate, const T* up, GluShape s, T* dgate, T* dup) {
   const int64_t perRow = s.I / V;
   const int64_t idx = static_cast<int64_t>(blockIdx.x) * kThreads + threadIdx.x;
   if (idx >= s.rows * perRow) return;

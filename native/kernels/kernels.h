@@ -118,7 +118,9 @@ enum GluActivation : int64_t { kSilu = 0, kGeluTanh = 1, kGeluErf = 2 };
 at::Tensor gluForward(const at::Tensor& gate, const at::Tensor& up, int64_t act);
 // dgate = round(dout * up * act'(gate)), dup = round(dout * round(act(gate))), fp32 math,
 // written into dgate, dup (rows, I) with unit column stride and any row stride. dout (rows, I)
-// with unit column stride.
+// with unit column stride. dgate may be gate and dup may be up (the same tensors: each thread
+// reads its elements before it writes them), which the training backward uses to keep no second
+// (rows, 2I) buffer.
 void gluBackward(const at::Tensor& dout, const at::Tensor& gate, const at::Tensor& up, int64_t act,
                  at::Tensor& dgate, at::Tensor& dup);
 

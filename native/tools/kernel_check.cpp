@@ -724,6 +724,14 @@ void checkGlu() {
       if (c.pad > 0 && !grads.narrow(1, 2 * c.I, c.pad).isnan().all().item<bool>()) {
         fail("glu bwd " + what + ": wrote past the dgate | dup columns");
       }
+      // In place (the training backward writes the gradients over gate and up): the same bits.
+      at::Tensor over = in.clone();
+      at::Tensor og = over.narrow(1, 0, c.I), ou = over.narrow(1, c.I, c.I);
+      kernels::gluBackward(dout, og, ou, act, og, ou);
+      const bool sameInPlace = sameBytes(og, dgate) && sameBytes(ou, dup) &&
+                               (c.pad == 0 || sameBytes(over.narrow(1, 2 * c.I, c.pad), in.narrow(1, 2 * c.I, c.pad)));
+      if (!sameInPlace) fail("glu bwd " + what + ": in place differs from the separate buffers");
+      record("glu bwd in place", sameInPlace, 0, true);
     }
   }
   std::printf("(c) glu: %zu cases x 3 activations, %d failures\n", cases.size(), gFailures - before);
