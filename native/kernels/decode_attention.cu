@@ -17,6 +17,7 @@
 #include <cmath>
 
 #include "kernels/kernel_util.cuh"
+#include "kernels/pdl.cuh"
 #include "kernels/kernels.h"
 
 namespace nq::kernels {
@@ -48,6 +49,8 @@ __global__ void __launch_bounds__(kThreads)
     decodeAttentionKernel(const T* __restrict__ q, const T* __restrict__ keys, const T* __restrict__ values,
                           const T* __restrict__ bias, int64_t biasStride, int64_t H, int64_t KV, int64_t S, float scale,
                           T* __restrict__ out) {
+  pdl::waitPrerequisites();  // launched overlapping the kernel before (pdl.cuh)
+  pdl::allowDependents();
   constexpr int V = 16 / sizeof(T);
   constexpr int D = kKeyLanes * NVK * V;
   constexpr int EL = D / 32;
@@ -195,9 +198,10 @@ at::Tensor decodeAttention(const at::Tensor& q, const at::Tensor& keys, const at
   detail::dispatchFloat(q.scalar_type(), fn, [&](auto tag) {
     using T = decltype(tag);
     auto launch = [&](auto nvk) {
-      decodeAttentionKernel<T, decltype(nvk)::value><<<static_cast<unsigned>(B * H), kThreads, smem, stream>>>(
-          detail::ptr<const T>(q), detail::ptr<const T>(keys), detail::ptr<const T>(values),
-          detail::ptr<const T>(bias), bias.stride(0), H, KV, S, static_cast<float>(scale), detail::ptr<T>(out));
+      pdl::launch(decodeAttentionKernel<T, decltype(nvk)::value>, dim3(static_cast<unsigned>(B * H)), dim3(kThreads),
+                  smem, stream, pdl::enabled(stream), detail::ptr<const T>(q), detail::ptr<const T>(keys),
+                  detail::ptr<const T>(values), detail::ptr<const T>(bias), bias.stride(0), H, KV, S,
+                  static_cast<float>(scale), detail::ptr<T>(out));
     };
     switch (vectorsPerLane(D, sizeof(T))) {
       case 1: launch(std::integral_constant<int, 1>{}); break;

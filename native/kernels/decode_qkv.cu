@@ -20,6 +20,7 @@
 #include "kernels/kernel_util.cuh"
 #include "kernels/kernels.h"
 #include "kernels/norm_rope_math.cuh"
+#include "kernels/pdl.cuh"
 
 namespace nq::kernels {
 namespace {
@@ -49,6 +50,8 @@ struct DecodeQkvArgs {
 // used: at batch 1 the kernel is a few round trips to memory, and this makes it one.
 template <typename T, typename W, int V, int G>
 __global__ void __launch_bounds__(kThreads) decodeQkvKernel(DecodeQkvArgs a) {
+  pdl::waitPrerequisites();  // launched overlapping the kernel before (pdl.cuh)
+  pdl::allowDependents();
   // At most NV vectors of the head and NP rotary pairs per thread, for heads up to kMaxHeadDim:
   // G = 8 serves rows of up to 16 accesses (D <= 128 in bf16: half <= 64), G = 32 the rest.
   constexpr int NV = (V == 1 && G == 32) ? 8 : 2;
@@ -227,7 +230,8 @@ at::Tensor decodeQkv(const at::Tensor& q, const at::Tensor& k, const at::Tensor&
       const int64_t grid = detail::ceilDiv(heads, kThreads / G);
       TORCH_CHECK(grid <= 0x7fffffff, fn, ": too many rows (", rows, ") for one launch");
       const size_t smem = sizeof(float) * (kThreads / G) * D;
-      decodeQkvKernel<T, W, V, G><<<static_cast<unsigned>(grid), kThreads, smem, stream>>>(a);
+      pdl::launch(decodeQkvKernel<T, W, V, G>, dim3(static_cast<unsigned>(grid)), dim3(kThreads), smem, stream,
+                  pdl::enabled(stream), a);
     };
     auto withPlan = [&](auto wtag) {
       // planRows gives G = 8 or 32 for D <= kMaxHeadDim (at most 256 accesses a row).

@@ -24,6 +24,7 @@
 
 #include "kernels/gemv_4bit_stream.h"
 #include "kernels/gemv_4bit_util.cuh"
+#include "kernels/pdl.cuh"
 
 namespace nq::kernels::stream {
 namespace {
@@ -119,7 +120,8 @@ __global__ void __launch_bounds__(kThreads)
       }
     }
   };
-  load(tile, 0);  // before the table barrier: the first bytes are on their way meanwhile
+  load(tile, 0);  // before the table barrier and the wait for the kernel before (pdl.cuh): the first
+                  // bytes are on their way meanwhile
   static_assert(!kPairs || R == 1, "the pair kernel stages one row of x");
   extern __shared__ float4 sDynamic[];
   const char* pairTable = reinterpret_cast<const char*>(sDynamic);
@@ -132,6 +134,9 @@ __global__ void __launch_bounds__(kThreads)
       const int e = i / kPairCopies;
       table[i] = make_float2(__ldg(code + (e >> 4)), __ldg(code + (e & 15)));
     }
+    // Up to here only the weights and the code table (pdl.cuh): x is the kernel before's output.
+    pdl::waitPrerequisites();
+    pdl::allowDependents();
     for (int64_t g = threadIdx.x; g < inFeatures / 8; g += kThreads) {
       float f[8];
       gemv::loadX8(x + g * 8, f);
@@ -140,6 +145,8 @@ __global__ void __launch_bounds__(kThreads)
     }
   } else {
     codeBase = gemv::fillCodeTable(sTable, code);
+    pdl::waitPrerequisites();
+    pdl::allowDependents();
   }
   __syncthreads();
 
@@ -245,10 +252,9 @@ void launch(const Args& a, const T* x, T* y) {
   const int64_t resident = int64_t{a.numSMs} * blocksPerSM;
   const int64_t rounds = detail::ceilDiv(tiles, resident);
   const int64_t grid = detail::ceilDiv(tiles, rounds);
-  kernel<<<static_cast<unsigned>(grid), kThreads, smem, a.stream>>>(x, a.packed, a.code, a.absmax, a.blockShift,
-                                                                     a.outFeatures, a.inFeatures, splits, tiles,
-                                                                     stagesPerTile, y, a.outFeatures);
-  C10_CUDA_KERNEL_LAUNCH_CHECK();
+  pdl::launch(kernel, dim3(static_cast<unsigned>(grid)), dim3(kThreads), smem, a.stream, pdl::enabled(a.stream), x,
+              a.packed, a.code, a.absmax, a.blockShift, a.outFeatures, a.inFeatures, splits, tiles, stagesPerTile,
+              y, a.outFeatures);
 }
 
 template <typename T, int R>

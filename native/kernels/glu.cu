@@ -16,6 +16,7 @@
 
 #include "kernels/kernel_util.cuh"
 #include "kernels/kernels.h"
+#include "kernels/pdl.cuh"
 
 namespace nq::kernels {
 namespace {
@@ -25,6 +26,7 @@ using detail::roundTo;
 using detail::storeVec;
 
 constexpr int kThreads = 256;
+constexpr int64_t kDecodeRowsMax = 64;  // up to this many rows the forward overlaps its launch
 constexpr float kSqrt2OverPi = 0.7978845608028654f;
 constexpr float kKappa = 0.044715f;
 constexpr float kInvSqrt2 = 0.7071067811865476f;
@@ -63,6 +65,8 @@ struct GluShape {
 template <typename T, int V, int Act>
 __global__ void __launch_bounds__(kThreads)
     gluForwardKernel(const T* __restrict__ gate, const T* __restrict__ up, GluShape s, T* __restrict__ out) {
+  pdl::waitPrerequisites();  // launched overlapping the kernel before when decoding (pdl.cuh)
+  pdl::allowDependents();
   const int64_t perRow = s.I / V;
   const int64_t idx = static_cast<int64_t>(blockIdx.x) * kThreads + threadIdx.x;
   if (idx >= s.rows * perRow) return;
@@ -153,6 +157,7 @@ at::Tensor gluForward(const at::Tensor& gate, const at::Tensor& up, int64_t act)
   at::Tensor out = at::empty({rows, I}, gate.options().memory_format(at::MemoryFormat::Contiguous));
   if (out.numel() == 0) return out;
   cudaStream_t stream = at::cuda::getCurrentCUDAStream();
+  const bool overlap = rows <= kDecodeRowsMax && pdl::enabled(stream);  // decoding's few rows (pdl.cuh)
   detail::dispatchFloat(gate.scalar_type(), fn, [&](auto tag) {
     using T = decltype(tag);
     constexpr int V = 16 / sizeof(T);
@@ -160,13 +165,12 @@ at::Tensor gluForward(const at::Tensor& gate, const at::Tensor& up, int64_t act)
     dispatchAct(act, [&](auto a) {
       constexpr int A = decltype(a)::value;
       if (vector) {
-        gluForwardKernel<T, V, A><<<gridFor(rows, I, V, fn), kThreads, 0, stream>>>(
-            detail::ptr<const T>(gate), detail::ptr<const T>(up), s, detail::ptr<T>(out));
+        pdl::launch(gluForwardKernel<T, V, A>, dim3(gridFor(rows, I, V, fn)), dim3(kThreads), 0, stream, overlap,
+                    detail::ptr<const T>(gate), detail::ptr<const T>(up), s, detail::ptr<T>(out));
       } else {
-        gluForwardKernel<T, 1, A><<<gridFor(rows, I, 1, fn), kThreads, 0, stream>>>(
-            detail::ptr<const T>(gate), detail::ptr<const T>(up), s, detail::ptr<T>(out));
+        pdl::launch(gluForwardKernel<T, 1, A>, dim3(gridFor(rows, I, 1, fn)), dim3(kThreads), 0, stream, overlap,
+                    detail::ptr<const T>(gate), detail::ptr<const T>(up), s, detail::ptr<T>(out));
       }
-      C10_CUDA_KERNEL_LAUNCH_CHECK();
     });
   });
   return out;

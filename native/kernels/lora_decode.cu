@@ -14,6 +14,7 @@
 #include <c10/cuda/CUDAGuard.h>
 
 #include "kernels/kernel_util.cuh"
+#include "kernels/pdl.cuh"
 #include "kernels/kernels.h"
 
 namespace nq::kernels {
@@ -45,6 +46,9 @@ __global__ void __launch_bounds__(kThreads)
     const int64_t u = threadIdx.x + j * kThreads;
     if (u < nvec) detail::loadRaw<V>(ar + u * V, true, araw[j]);
   }
+  // A is the adapter's (cached) weight; x the kernel before's output (pdl.cuh).
+  pdl::waitPrerequisites();
+  pdl::allowDependents();
   float acc[R];
 #pragma unroll
   for (int i = 0; i < R; ++i) {
@@ -97,6 +101,9 @@ __global__ void __launch_bounds__(kThreads)
   for (int j = 0; j < kMaxRankVectors; ++j) {
     if (active && j * V < rank) detail::loadVec<V>(br + j * V, bv[j]);
   }
+  // B is the adapter's (cached) weight; xa and y are written by the kernels before (pdl.cuh).
+  pdl::waitPrerequisites();
+  pdl::allowDependents();
   for (int k = threadIdx.x; k < rows * rank; k += kThreads) sXa[k / rank][k % rank] = detail::toFloat(xa[k]);
   __syncthreads();
   if (!active) return;
@@ -158,13 +165,13 @@ void loraDecodeAdd(at::Tensor& y, const at::Tensor& x, const at::Tensor& a, cons
     using T = decltype(tag);
     auto launch = [&](auto bound) {
       constexpr int R = decltype(bound)::value;
-      loraDownKernel<T, R><<<static_cast<unsigned>(rank), kThreads, 0, stream>>>(
-          detail::ptr<const T>(x), detail::ptr<const T>(a), static_cast<int>(rows), in, static_cast<int>(rank),
-          detail::ptr<T>(xa));
-      C10_CUDA_KERNEL_LAUNCH_CHECK();
-      loraUpAddKernel<T, R><<<static_cast<unsigned>(grid), kThreads, 0, stream>>>(
-          detail::ptr<const T>(xa), detail::ptr<const T>(b), detail::ptr<T>(y), rows > 1 ? y.stride(0) : 0,
-          static_cast<int>(rows), static_cast<int>(rank), out, static_cast<float>(scaling));
+      const bool overlap = pdl::enabled(stream);
+      pdl::launch(loraDownKernel<T, R>, dim3(static_cast<unsigned>(rank)), dim3(kThreads), 0, stream, overlap,
+                  detail::ptr<const T>(x), detail::ptr<const T>(a), static_cast<int>(rows), in, static_cast<int>(rank),
+                  detail::ptr<T>(xa));
+      pdl::launch(loraUpAddKernel<T, R>, dim3(static_cast<unsigned>(grid)), dim3(kThreads), 0, stream, overlap,
+                  detail::ptr<const T>(xa), detail::ptr<const T>(b), detail::ptr<T>(y), rows > 1 ? y.stride(0) : 0,
+                  static_cast<int>(rows), static_cast<int>(rank), out, static_cast<float>(scaling));
     };
     if (rows == 1) {
       launch(std::integral_constant<int, 1>{});

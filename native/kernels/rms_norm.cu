@@ -22,6 +22,7 @@
 #include "kernels/kernel_util.cuh"
 #include "kernels/kernels.h"
 #include "kernels/norm_rope_math.cuh"
+#include "kernels/pdl.cuh"
 
 namespace nq::kernels {
 namespace {
@@ -90,10 +91,18 @@ __global__ void __launch_bounds__(kThreads)
 #pragma unroll
     for (int j = 0; j < NV; ++j) {
       const int64_t v = t + j * G;
+      if (valid && v < nvec) detail::loadRaw<V>(weight + v * V, true, wraw[j]);
+    }
+    // Launched overlapping the kernel before (decoding, pdl.cuh): the weight is the model's; the
+    // row is that kernel's output.
+    pdl::waitPrerequisites();
+    pdl::allowDependents();
+#pragma unroll
+    for (int j = 0; j < NV; ++j) {
+      const int64_t v = t + j * G;
       if (valid && v < nvec) {
         detail::loadRaw<V>(xr + v * V, true, xraw[j]);
         if (rr) detail::loadRaw<V>(rr + v * V, true, rraw[j]);
-        detail::loadRaw<V>(weight + v * V, true, wraw[j]);
       }
     }
     float f[NV][V];
@@ -255,13 +264,15 @@ void launchForward(const at::Tensor& x, const at::Tensor& residual, const at::Te
     using W = decltype(wtag);
     constexpr int V = decltype(v)::value, G = decltype(group)::value;
     auto launch = [&](auto nv) {
-      rmsNormForwardKernel<T, W, V, G, decltype(nv)::value><<<grid, kThreads, 0, stream>>>(
-          detail::ptr<const T>(x), r ? detail::ptr<const T>(residual) : nullptr, detail::ptr<const W>(w), rows, C,
-          static_cast<float>(eps), weightPlusOne, r ? detail::ptr<T>(sum) : nullptr, detail::ptr<T>(y),
-          rstd.data_ptr<float>());
+      constexpr int NV = decltype(nv)::value;
+      pdl::launch(rmsNormForwardKernel<T, W, V, G, NV>, grid, dim3(kThreads), 0, stream, NV > 0 && pdl::enabled(stream),
+                  detail::ptr<const T>(x), r ? detail::ptr<const T>(residual) : nullptr, detail::ptr<const W>(w), rows,
+                  C, static_cast<float>(eps), weightPlusOne, r ? detail::ptr<T>(sum) : nullptr, detail::ptr<T>(y),
+                  rstd.data_ptr<float>());
     };
-    // A few rows (decoding) with the row in registers; many rows (training, prefill) the loop,
-    // whose lower register count keeps more blocks resident.
+    // A few rows (decoding) with the row in registers, launched overlapping the kernel before
+    // (pdl.cuh); many rows (training, prefill) the loop, whose lower register count keeps more
+    // blocks resident.
     if (rows <= kCachedRowsMax && C / V <= 2 * G) {
       launch(std::integral_constant<int, 2>{});
     } else {
