@@ -67,8 +67,19 @@ function expectLogitsRow(got: Float32Array, offset: number, vocab: number, ref: 
   expect(ref.top_values[0]! - (got[offset + ref.top_ids[0]!] ?? Number.NaN), `${what}: top token`).toBeLessThanOrEqual(tol);
   expect(got[offset + best]! - ref.top_values[0]!, `${what}: no token above transformers' best`).toBeLessThanOrEqual(tol);
   let sum = 0;
-  for (let i = 0; i < vocab; i++) sum += got[offset + i]!;
-  expect(Math.abs(sum - ref.sum), `${what}: sum over the vocabulary`).toBeLessThanOrEqual(tol * Math.sqrt(vocab));
+  let absSum = 0;
+  for (let i = 0; i < vocab; i++) {
+    sum += got[offset + i]!;
+    absSum += Math.abs(got[offset + i]!);
+  }
+  // Every logit of a row is the same hidden state times a vocabulary row, so a rounding
+  // difference in that state (another CPU's GEMM blocking) moves them together and their sum by
+  // a share of sum |logit|, not by tol * sqrt(vocab): transformers itself, run on a new CI
+  // machine on 2026-12-04, differed from these fixtures by up to 3.1e-6 of sum |logit| (1.05 and
+  // 2.27 where ours differed by 1.22 and 2.27). Independent errors stay bounded by
+  // tol * sqrt(vocab); the first 128 and the top 32 logits are held to tol each above.
+  const sumTol = Math.max(tol * Math.sqrt(vocab), 1e-5 * absSum);
+  expect(Math.abs(sum - ref.sum), `${what}: sum over the vocabulary`).toBeLessThanOrEqual(sumTol);
 }
 
 /** Neumaier-compensated float64 sums, so that only torch's own rounding is left to tolerate. */
