@@ -1,5 +1,6 @@
 // See optimizer.h. Scalars are computed in double as Python computes them, and handed to the
-// same ATen ops torch's single-tensor path calls, so updates agree to the last bit on CPU.
+// same ATen ops torch's single-tensor path calls (their _foreach_ forms, which on CPU run them
+// tensor by tensor), so updates agree to the last bit on CPU.
 #include "core/optimizer.h"
 
 #include <ATen/core/grad_mode.h>
@@ -14,10 +15,9 @@ namespace nq {
 at::Tensor totalGradNorm(const std::vector<at::Tensor>& grads) {
   if (grads.empty()) return at::zeros({}, at::kFloat);
   at::NoGradGuard noGrad;
-  std::vector<at::Tensor> norms;
-  norms.reserve(grads.size());
-  for (const at::Tensor& g : grads) norms.push_back(at::linalg_vector_norm(g, 2));
-  return at::linalg_vector_norm(at::stack(norms), 2);
+  // One multi-tensor launch on CUDA (torch's clip_grad_norm_ does the same); on CPU the
+  // per-tensor norms.
+  return at::linalg_vector_norm(at::stack(at::_foreach_norm(grads, 2)), 2);
 }
 
 void clipGradsWithNorm(const std::vector<at::Tensor>& grads, double maxNorm, const at::Tensor& totalNorm) {
@@ -26,7 +26,7 @@ void clipGradsWithNorm(const std::vector<at::Tensor>& grads, double maxNorm, con
   // Python's `max_norm / (total_norm + 1e-6)` is Tensor.__rtruediv__: reciprocal() * max_norm.
   at::Tensor coef = (totalNorm + 1e-6).reciprocal() * maxNorm;
   at::Tensor clamped = at::clamp_max(coef, 1.0);
-  for (const at::Tensor& g : grads) g.mul_(clamped.to(g.device()));
+  at::_foreach_mul_(grads, clamped.to(grads[0].device()));
 }
 
 AdamW::AdamW(const std::vector<at::Tensor>& params) {
@@ -72,17 +72,18 @@ void AdamW::step(const std::vector<at::Tensor>& params, const std::vector<at::Te
   const double biasCorrection2 = 1 - std::pow(o.beta2, step);
   const double stepSize = o.lr / biasCorrection1;
   const double biasCorrection2Sqrt = std::pow(biasCorrection2, 0.5);
-  for (size_t i = 0; i < params.size(); ++i) {
-    const at::Tensor& param = params[i];
-    const at::Tensor& grad = grads[i];
-    at::Tensor& expAvg = expAvg_[i];
-    at::Tensor& expAvgSq = expAvgSq_[i];
-    if (o.weightDecay != 0) param.mul_(1 - o.lr * o.weightDecay);
-    expAvg.lerp_(grad, 1 - o.beta1);
-    expAvgSq.mul_(o.beta2).addcmul_(grad, grad, 1 - o.beta2);
-    at::Tensor denom = (expAvgSq.sqrt() / biasCorrection2Sqrt).add_(o.eps);
-    param.addcdiv_(expAvg, denom, -stepSize);
-  }
+  if (params.empty()) return;
+  // The single-tensor algorithm's ops, each over every parameter at once: on CUDA one
+  // multi-tensor launch per op instead of one per parameter (torch's foreach AdamW, its CUDA
+  // default); on CPU the same per-tensor ops, so the same bits as torch's single-tensor path.
+  if (o.weightDecay != 0) at::_foreach_mul_(params, 1 - o.lr * o.weightDecay);
+  at::_foreach_lerp_(expAvg_, grads, 1 - o.beta1);
+  at::_foreach_mul_(expAvgSq_, o.beta2);
+  at::_foreach_addcmul_(expAvgSq_, grads, grads, 1 - o.beta2);
+  std::vector<at::Tensor> denom = at::_foreach_sqrt(expAvgSq_);
+  at::_foreach_div_(denom, biasCorrection2Sqrt);
+  at::_foreach_add_(denom, o.eps);
+  at::_foreach_addcdiv_(params, expAvg_, denom, -stepSize);
 }
 
 void AdamW::setState(int64_t steps, const std::vector<at::Tensor>& expAvg, const std::vector<at::Tensor>& expAvgSq) {

@@ -1,7 +1,9 @@
 // Gradient clipping and AdamW for the LoRA parameters, numerically as torch does on one device:
 // torch.nn.utils.clip_grad_norm_ (2-norm of the per-tensor 2-norms; grads scaled by
 // min(max_norm / (norm + 1e-6), 1)) and torch.optim.AdamW's single-tensor algorithm (same ops
-// in the same order, fp32 moments, one step counter).
+// in the same order, fp32 moments, one step counter), each op run over all parameters by ATen's
+// _foreach_* ops: per tensor on CPU (the same bits), multi-tensor launches on CUDA (as torch's
+// foreach AdamW and clip_grad_norm_, their CUDA default).
 // Not here: learning-rate schedules, which parameters train, accumulation (all in TS / model).
 #pragma once
 #include <ATen/ATen.h>
