@@ -15,7 +15,7 @@ namespace nq {
 at::Tensor totalGradNorm(const std::vector<at::Tensor>& grads) {
   if (grads.empty()) return at::zeros({}, at::kFloat);
   at::NoGradGuard noGrad;
-  // One multi-tensor launch on CUDA (torch's clip_grad_norm_ does the same); on CPU the
+  // Multi-tensor launches on CUDA (a few for all tensors, as torch's clip_grad_norm_); on CPU the
   // per-tensor norms.
   return at::linalg_vector_norm(at::stack(at::_foreach_norm(grads, 2)), 2);
 }
@@ -73,8 +73,8 @@ void AdamW::step(const std::vector<at::Tensor>& params, const std::vector<at::Te
   const double stepSize = o.lr / biasCorrection1;
   const double biasCorrection2Sqrt = std::pow(biasCorrection2, 0.5);
   if (params.empty()) return;
-  // The single-tensor algorithm's ops, each over every parameter at once: on CUDA one
-  // multi-tensor launch per op instead of one per parameter (torch's foreach AdamW, its CUDA
+  // The single-tensor algorithm's ops, each over every parameter at once: on CUDA a few
+  // multi-tensor launches per op instead of one per parameter (torch's foreach AdamW, its CUDA
   // default); on CPU the same per-tensor ops, so the same bits as torch's single-tensor path.
   if (o.weightDecay != 0) at::_foreach_mul_(params, 1 - o.lr * o.weightDecay);
   at::_foreach_lerp_(expAvg_, grads, 1 - o.beta1);
