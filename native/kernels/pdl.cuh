@@ -18,6 +18,7 @@
 // NQ_PDL=0 (decode-graph-check.mjs, NF4 + LoRA at one row included); batch-1 decoding of the
 // Qwen3-4B shape 322 -> 361 tokens/s.
 #pragma once
+#include <ATen/cuda/CUDAContext.h>
 #include <c10/cuda/CUDAException.h>
 #include <cuda_runtime.h>
 
@@ -52,18 +53,7 @@ inline bool enabled(cudaStream_t stream) {
   if (off) return false;
   cudaStreamCaptureStatus capture = cudaStreamCaptureStatusNone;
   C10_CUDA_CHECK(cudaStreamIsCapturing(stream, &capture));
-  if (capture != cudaStreamCaptureStatusActive) return false;
-  static thread_local int device = -1;
-  static thread_local bool capable = false;
-  int now = 0;
-  C10_CUDA_CHECK(cudaGetDevice(&now));
-  if (now != device) {
-    int major = 0;
-    C10_CUDA_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, now));
-    device = now;
-    capable = major >= 9;
-  }
-  return capable;
+  return capture == cudaStreamCaptureStatusActive && at::cuda::getCurrentDeviceProperties()->major >= 9;
 }
 
 // kernel<<<grid, block, smem, stream>>>(args...), with the programmatic-serialization attribute
